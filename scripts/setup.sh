@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# One idempotent setup for a fresh clone: node modules, the native TensorFlow backend, Kafka jars, Redis.
+# A second run costs seconds. Kafka/Redis provisioning is skipped when PDM_SKIP_LOCAL_STACK=1
+# (you point PDM_KAFKA_BROKERS / PDM_REDIS_URL at existing services).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup/lib.sh"
+need node "install Node.js 20 (https://nodejs.org or apt-get install nodejs)"
+major="$(node -p 'process.versions.node.split(".")[0]')"
+[ "$major" -ge 20 ] || die "Node.js $major found; Node.js 20 or newer is required"
+need npm "install npm (apt-get install npm)"
+stamp="$root/node_modules/.pdm-lock-sha"
+want="$(sha256sum "$root/package-lock.json" | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  say "npm: installing node modules (scripts off: tfjs-node's download is replaced by scripts/setup/tensorflow.sh)"
+  (cd "$root" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) || die "npm ci failed (is the npm registry reachable?)"
+  echo "$want" >"$stamp"
+else
+  say "npm: node modules up to date (cached)"
+fi
+bash "$root/scripts/setup/tensorflow.sh"
+if [ "${PDM_SKIP_LOCAL_STACK:-0}" != 1 ]; then
+  bash "$root/scripts/setup/kafka.sh"
+  bash "$root/scripts/setup/redis.sh"
+fi

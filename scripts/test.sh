@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `npm test`: provisions what the tests need (scripts/setup.sh), starts Kafka + Redis when they are not
+# already reachable, then type-check, lint and the tests (node's runner through tsx). Stops the local
+# stack afterwards if it started it (PDM_KEEP_STACK=1 keeps it running).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+bash scripts/setup.sh
+started=0
+if ! node bin/pdm.js stack status >/dev/null 2>&1; then started=1; fi
+node bin/pdm.js stack up
+cleanup() { if [ "$started" = 1 ] && [ "${PDM_KEEP_STACK:-0}" != 1 ]; then node bin/pdm.js stack down || true; fi; }
+trap cleanup EXIT
+echo "== type-check"; npx --no-install tsc -p .
+echo "== lint"; npx --no-install eslint --max-warnings 0 .
+echo "== tests"
+mapfile -t files < <(find test -name '*.test.ts' | sort)
+if [ "$#" -gt 0 ]; then files=("$@"); fi
+node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"

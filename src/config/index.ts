@@ -1,0 +1,210 @@
+import { z } from 'zod';
+import { parseDuration } from './duration';
+
+export { parseDuration, formatDuration } from './duration';
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      try {
+        return parseDuration(text);
+      } catch (error) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: (error as Error).message });
+        return z.NEVER;
+      }
+    });
+const int = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+const topic = (fallback: string) =>
+  z
+    .string()
+    .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_" or "-"')
+    .default(fallback);
+
+/**
+ * The environment schema: every PDM_* variable, its default and its range. Parsed once at boot into a
+ * frozen Config; modules receive the pieces they need and never read process.env themselves.
+ */
+const envSchema = z.object({
+  PDM_KAFKA_BROKERS: z.string().min(1).default('localhost:9092'),
+  PDM_KAFKA_CLIENT_ID: z.string().min(1).default('pdm-worker'),
+  PDM_REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  PDM_REDIS_PREFIX: z.string().default('pdm:'),
+  PDM_GROUP_ID: z.string().min(1).default('pdm-worker'),
+  PDM_TOPIC_READINGS: topic('pdm.sensor-readings'),
+  PDM_TOPIC_LOGS: topic('pdm.maintenance-logs'),
+  PDM_TOPIC_FAILURES: topic('pdm.failures'),
+  PDM_TOPIC_ALERTS: topic('pdm.alerts'),
+  PDM_TOPIC_SCORES: z.union([topic('pdm.scores'), z.literal('')]).optional(),
+  PDM_TOPIC_DLQ: topic('pdm.dead-letter'),
+  PDM_START_FROM: z.enum(['earliest', 'latest']).default('earliest'),
+  PDM_WINDOW: int(24, 1, 10_000),
+  PDM_TEXT_MAX_LEN: int(50, 1, 10_000),
+  PDM_VOCAB_SIZE: int(1000, 2, 1_000_000),
+  PDM_OOV_TOKEN: z.string().optional(),
+  PDM_HORIZON: duration('24h'),
+  PDM_LOG_LOOKBACK: duration('24h'),
+  PDM_ALLOWED_LATENESS: duration('1h'),
+  PDM_MAX_FUTURE_SKEW: duration('5m'),
+  PDM_IDLE_EVICT: duration('6h'),
+  PDM_MAX_MACHINES: int(100_000, 1, 10_000_000),
+  PDM_MAX_LOG_TOKENS: int(2_000, 1, 1_000_000),
+  PDM_MAX_RECORD_BYTES: int(65_536, 256, 10_000_000),
+  PDM_ALERT_COOLDOWN: duration('1h'),
+  PDM_ALERT_HYSTERESIS: z.coerce.number().min(0).max(1).default(0.1),
+  PDM_SCORE_BATCH: int(256, 1, 65_536),
+  PDM_SCORE_MAX_WAIT: duration('20ms'),
+  PDM_CHECKPOINT_INTERVAL: duration('5s'),
+  PDM_MODEL_POLL_INTERVAL: duration('5s'),
+  PDM_SHUTDOWN_TIMEOUT: duration('20s'),
+  PDM_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  PDM_HTTP_PORT: int(9464, 0, 65_535),
+  PDM_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  PDM_LSTM_UNITS: int(64, 1, 4096),
+  PDM_TEXT_LSTM_UNITS: int(64, 1, 4096),
+  PDM_EMBED_DIM: int(8, 1, 1024),
+  PDM_DENSE_UNITS: int(32, 1, 4096),
+  PDM_TRAIN_EPOCHS: int(15, 1, 1000),
+  PDM_TRAIN_BATCH: int(32, 1, 65_536),
+  PDM_TRAIN_PATIENCE: int(3, 0, 1000),
+  PDM_TRAIN_MIN_POSITIVES: int(10, 1, 1_000_000),
+  PDM_TRAIN_MAX_WINDOWS: int(20_000, 100, 10_000_000),
+  PDM_TRAIN_SEED: int(42, 0, 2 ** 31),
+  PDM_THRESHOLD: z.coerce.number().gt(0).lt(1).optional(),
+  PDM_RETRAIN_FAILURES: int(10, 1, 1_000_000),
+  PDM_RETRAIN_INTERVAL: duration('24h'),
+});
+
+export interface Topics {
+  readonly readings: string;
+  readonly logs: string;
+  readonly failures: string;
+  readonly alerts: string;
+  readonly scores: string | undefined;
+  readonly dlq: string;
+}
+
+export interface ModelShape {
+  readonly window: number;
+  readonly textMaxLen: number;
+  readonly vocabSize: number;
+  readonly lstmUnits: number;
+  readonly textLstmUnits: number;
+  readonly embedDim: number;
+  readonly denseUnits: number;
+}
+
+export interface Config {
+  readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string; readonly groupId: string };
+  readonly redis: { readonly url: string; readonly prefix: string };
+  readonly topics: Topics;
+  readonly startFrom: 'earliest' | 'latest';
+  readonly model: ModelShape;
+  readonly oovToken: string | undefined;
+  readonly horizonMs: number;
+  readonly logLookbackMs: number;
+  readonly allowedLatenessMs: number;
+  readonly maxFutureSkewMs: number;
+  readonly idleEvictMs: number;
+  readonly maxMachines: number;
+  readonly maxLogTokens: number;
+  readonly maxRecordBytes: number;
+  readonly alerts: { readonly cooldownMs: number; readonly hysteresis: number };
+  readonly scoring: { readonly batchSize: number; readonly maxWaitMs: number };
+  readonly checkpointIntervalMs: number;
+  readonly modelPollIntervalMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly http: { readonly host: string; readonly port: number };
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly training: {
+    readonly epochs: number;
+    readonly batchSize: number;
+    readonly patience: number;
+    readonly minPositives: number;
+    readonly maxWindows: number;
+    readonly seed: number;
+    readonly threshold: number | undefined;
+    readonly retrainAfterFailures: number;
+    readonly retrainIntervalMs: number;
+  };
+}
+
+export class ConfigError extends Error {
+  readonly code = 'config';
+  readonly retriable = false;
+}
+
+/** Turns the environment (plus command-line overrides, which win) into a frozen Config, or throws ConfigError. */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  overrides: Readonly<Record<string, string>> = {},
+): Config {
+  const source: Record<string, string> = {};
+  for (const [key, value] of Object.entries({ ...env, ...overrides })) {
+    if (key.startsWith('PDM_') && value !== undefined && value !== '') source[key] = value;
+  }
+  if (env.PDM_TOPIC_SCORES === '' && overrides.PDM_TOPIC_SCORES === undefined) delete source.PDM_TOPIC_SCORES;
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}=${JSON.stringify(source[String(i.path[0])] ?? '')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
+  }
+  const e = parsed.data;
+  const brokers = e.PDM_KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean);
+  for (const broker of brokers) {
+    if (!/^[^:\s]+:\d{1,5}$/.test(broker)) throw new ConfigError(`invalid configuration: PDM_KAFKA_BROKERS entry "${broker}" is not host:port`);
+  }
+  return Object.freeze({
+    kafka: { brokers, clientId: e.PDM_KAFKA_CLIENT_ID, groupId: e.PDM_GROUP_ID },
+    redis: { url: e.PDM_REDIS_URL, prefix: e.PDM_REDIS_PREFIX },
+    topics: {
+      readings: e.PDM_TOPIC_READINGS,
+      logs: e.PDM_TOPIC_LOGS,
+      failures: e.PDM_TOPIC_FAILURES,
+      alerts: e.PDM_TOPIC_ALERTS,
+      scores: e.PDM_TOPIC_SCORES || undefined,
+      dlq: e.PDM_TOPIC_DLQ,
+    },
+    startFrom: e.PDM_START_FROM,
+    model: {
+      window: e.PDM_WINDOW,
+      textMaxLen: e.PDM_TEXT_MAX_LEN,
+      vocabSize: e.PDM_VOCAB_SIZE,
+      lstmUnits: e.PDM_LSTM_UNITS,
+      textLstmUnits: e.PDM_TEXT_LSTM_UNITS,
+      embedDim: e.PDM_EMBED_DIM,
+      denseUnits: e.PDM_DENSE_UNITS,
+    },
+    oovToken: e.PDM_OOV_TOKEN,
+    horizonMs: e.PDM_HORIZON,
+    logLookbackMs: e.PDM_LOG_LOOKBACK,
+    allowedLatenessMs: e.PDM_ALLOWED_LATENESS,
+    maxFutureSkewMs: e.PDM_MAX_FUTURE_SKEW,
+    idleEvictMs: e.PDM_IDLE_EVICT,
+    maxMachines: e.PDM_MAX_MACHINES,
+    maxLogTokens: e.PDM_MAX_LOG_TOKENS,
+    maxRecordBytes: e.PDM_MAX_RECORD_BYTES,
+    alerts: { cooldownMs: e.PDM_ALERT_COOLDOWN, hysteresis: e.PDM_ALERT_HYSTERESIS },
+    scoring: { batchSize: e.PDM_SCORE_BATCH, maxWaitMs: e.PDM_SCORE_MAX_WAIT },
+    checkpointIntervalMs: e.PDM_CHECKPOINT_INTERVAL,
+    modelPollIntervalMs: e.PDM_MODEL_POLL_INTERVAL,
+    shutdownTimeoutMs: e.PDM_SHUTDOWN_TIMEOUT,
+    http: { host: e.PDM_HTTP_HOST, port: e.PDM_HTTP_PORT },
+    logLevel: e.PDM_LOG_LEVEL,
+    training: {
+      epochs: e.PDM_TRAIN_EPOCHS,
+      batchSize: e.PDM_TRAIN_BATCH,
+      patience: e.PDM_TRAIN_PATIENCE,
+      minPositives: e.PDM_TRAIN_MIN_POSITIVES,
+      maxWindows: e.PDM_TRAIN_MAX_WINDOWS,
+      seed: e.PDM_TRAIN_SEED,
+      threshold: e.PDM_THRESHOLD,
+      retrainAfterFailures: e.PDM_RETRAIN_FAILURES,
+      retrainIntervalMs: e.PDM_RETRAIN_INTERVAL,
+    },
+  });
+}
+
+/** The names of every PDM_* variable the schema knows, for the README table and `pdm --help`. */
+export const CONFIG_KEYS: readonly string[] = Object.keys(envSchema.shape);

@@ -1,0 +1,26 @@
+import { Kafka, logLevel } from 'kafkajs';
+import type { LogEntry } from 'kafkajs';
+import type { Config } from '../config';
+import type { Logger } from '../log';
+
+const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** One kafkajs client per process, its log routed into ours. */
+export function createKafka(config: Config, logger?: Logger, clientSuffix = ''): Kafka {
+  return new Kafka({
+    clientId: `${config.kafka.clientId}${clientSuffix}`,
+    brokers: [...config.kafka.brokers],
+    logLevel: logger ? logLevel.WARN : logLevel.NOTHING,
+    logCreator: () => (entry: LogEntry) => {
+      if (!logger) return;
+      const { message, ...meta } = entry.log;
+      logger.child({ stage: 'kafka', ns: entry.namespace })[LEVELS[entry.level] ?? 'info'](String(message), meta);
+    },
+    retry: { initialRetryTime: 300, retries: 8 },
+  });
+}

@@ -1,0 +1,47 @@
+import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-node';
+import type { ModelShape } from '../config';
+import { tf } from './tf';
+
+export interface DualInputShape extends ModelShape {
+  /** Number of numeric features per timestep (the sensors the model was trained on). */
+  readonly features: number;
+}
+
+export type Branches = 'both' | 'sensors' | 'text';
+
+/**
+ * The dual-input model of DESIGN.md (the Keras functional-API tutorial, with T > 1):
+ *   numeric [T, F] → LSTM(units, dropout .3, recurrentDropout .3) ┐
+ *                                                                 ├ concat → Dense(relu) → BatchNorm → Dense(1, sigmoid)
+ *   tokens [L] → Embedding(V, d) → Bidirectional(LSTM(units)) ────┘
+ * Layer names are fixed so weights can be matched by name with a Keras twin. `branches` trains one
+ * side alone (its input is still accepted and ignored), which is how we show the dual input earns its keep.
+ */
+export function buildDualInputModel(shape: DualInputShape, branches: Branches = 'both', seed?: number): LayersModel {
+  const init = (offset: number) => (seed === undefined ? {} : { kernelInitializer: tf.initializers.glorotUniform({ seed: seed + offset }) });
+  const numeric = tf.input({ shape: [shape.window, shape.features], name: 'numeric' });
+  const tokens = tf.input({ shape: [shape.textMaxLen], name: 'tokens' });
+  const parts: SymbolicTensor[] = [];
+  if (branches !== 'text') {
+    parts.push(
+      tf.layers
+        .lstm({ units: shape.lstmUnits, dropout: 0.3, recurrentDropout: 0.3, name: 'sensor_lstm', ...init(1) })
+        .apply(numeric) as SymbolicTensor,
+    );
+  }
+  if (branches !== 'sensors') {
+    const embedded = tf.layers.embedding({ inputDim: shape.vocabSize, outputDim: shape.embedDim, name: 'token_embedding' }).apply(tokens) as SymbolicTensor;
+    parts.push(
+      tf.layers
+        .bidirectional({ layer: tf.layers.lstm({ units: shape.textLstmUnits, ...init(2) }), name: 'text_bilstm' })
+        .apply(embedded) as SymbolicTensor,
+    );
+  }
+  const joined = parts.length === 2 ? (tf.layers.concatenate({ name: 'join' }).apply(parts) as SymbolicTensor) : parts[0]!;
+  const hidden = tf.layers.dense({ units: shape.denseUnits, activation: 'relu', name: 'hidden', ...init(3) }).apply(joined) as SymbolicTensor;
+  const normed = tf.layers.batchNormalization({ name: 'batchnorm' }).apply(hidden) as SymbolicTensor;
+  const out = tf.layers.dense({ units: 1, activation: 'sigmoid', name: 'risk', ...init(4) }).apply(normed) as SymbolicTensor;
+  const model = tf.model({ inputs: [numeric, tokens], outputs: out, name: 'pdm_dual_input' });
+  model.compile({ optimizer: tf.train.adam(), loss: 'binaryCrossentropy' });
+  return model;
+}
