@@ -1,0 +1,2 @@
+export { KERAS_FILTERS, KerasTokenizer, encodeForModel, padSequences, textToWordSequence } from './tokenizer';
+export type { FitOptions, PadOptions, TokenizerSpec, WordSequenceOptions } from './tokenizer';
