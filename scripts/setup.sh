@@ -22,3 +22,8 @@ if [ "${PDM_SKIP_LOCAL_STACK:-0}" != 1 ]; then
   bash "$root/scripts/setup/kafka.sh"
   bash "$root/scripts/setup/redis.sh"
 fi
+# promtool/prometheus and docker-compose validate deploy/ in the tests (skip with PDM_SKIP_DEPLOY_TOOLS=1).
+if [ "${PDM_SKIP_DEPLOY_TOOLS:-0}" != 1 ]; then
+  bash "$root/scripts/setup/prometheus.sh"
+  bash "$root/scripts/setup/compose.sh"
+fi

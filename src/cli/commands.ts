@@ -1,6 +1,11 @@
 import type { Config } from '../config';
 import type { ParsedArgs } from './args';
 import { createTopics } from '../kafka/topics';
+import { runWorker } from '../worker/run';
+import { createLogger } from '../log';
+import { trainOnce, TrainingError } from '../train';
+import { runModelCommand } from './model';
+import { UsageError } from './args';
 
 export interface Command {
   readonly name: string;
@@ -11,6 +16,40 @@ export interface Command {
 }
 
 export const COMMANDS: readonly Command[] = [
+  {
+    name: 'worker',
+    usage: 'worker',
+    summary: 'consume readings + logs, score, alert; HTTP on PDM_HTTP_PORT',
+    run: (config) => runWorker(config),
+  },
+  {
+    name: 'train',
+    usage: 'train --once [--branches both|sensors|text]',
+    summary: 'one training round over the topics; prints a JSON summary',
+    switches: ['once', 'no-promote'],
+    async run(config, args) {
+      if (args.flags.once !== 'true') throw new UsageError('pdm train --once (the long-lived loop is `pdm trainer`)');
+      const branches = args.flags.branches ?? 'both';
+      if (branches !== 'both' && branches !== 'sensors' && branches !== 'text') throw new UsageError('--branches must be both, sensors or text');
+      const logger = createLogger(config.logLevel, { role: 'train' });
+      try {
+        const summary = await trainOnce(config, logger, { branches, promote: args.flags['no-promote'] !== 'true' });
+        process.stdout.write(JSON.stringify(summary) + '\n');
+        return 0;
+      } catch (error) {
+        if (!(error instanceof TrainingError)) throw error;
+        process.stderr.write(`pdm train: ${error.message}\n`);
+        process.stdout.write(JSON.stringify({ error: error.code, message: error.message }) + '\n');
+        return 3;
+      }
+    },
+  },
+  {
+    name: 'model',
+    usage: 'model list|promote <v>|rollback',
+    summary: 'the model registry in Redis',
+    run: (config, args) => runModelCommand(config, args.positional[0], args.positional[1]),
+  },
   {
     name: 'topics',
     usage: 'topics create [--partitions N]',

@@ -8,8 +8,8 @@ import { COMMANDS } from './commands';
 const USAGE = `usage: pdm <command> [flags]
 
 commands:
-${COMMANDS.map((c) => `  ${c.usage.padEnd(34)} ${c.summary}`).join('\n')}
-  stack up|down|status               local Kafka + Redis on loopback (reuses running ones)
+${COMMANDS.map((c) => `  ${c.usage.padEnd(46)} ${c.summary}`).join('\n')}
+  stack up|down|status                           local Kafka + Redis on loopback (reuses running ones)
 
 Configuration comes from PDM_* environment variables; a flag named after one overrides it
 (--window 12 sets PDM_WINDOW). See README.md for the full table.`;

@@ -1,0 +1,2 @@
+export { alertId, applyScore } from './policy';
+export type { AlertMessage, AlertPolicy, Transition } from './policy';

@@ -1,0 +1,39 @@
+import Redis from 'ioredis';
+import type { Config } from '../config';
+import { ModelRegistry } from '../registry';
+import { UsageError } from './args';
+
+/** `pdm model list | promote <version> | rollback`. */
+export async function runModelCommand(config: Config, action: string | undefined, version: string | undefined): Promise<number> {
+  const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 2, commandTimeout: 10_000, lazyConnect: true });
+  await redis.connect();
+  const registry = new ModelRegistry(redis, config.redis.prefix);
+  const expected = { window: config.model.window, textMaxLen: config.model.textMaxLen };
+  try {
+    if (action === 'list') {
+      const rows = await registry.list();
+      if (rows.length === 0) process.stdout.write('no models registered\n');
+      for (const { meta, current } of rows) {
+        const m = meta.metrics;
+        process.stdout.write(
+          `${current ? '*' : ' '} ${meta.version.padEnd(6)} ${meta.createdAt}  threshold ${meta.threshold.toFixed(3)}  pr_auc ${m.pr_auc?.toFixed(3) ?? 'n/a'}  roc_auc ${m.roc_auc?.toFixed(3) ?? 'n/a'}  window ${meta.window}  sensors ${meta.sensors.join(',')}  vocab ${meta.vocabVersion}  ${meta.branches}\n`,
+        );
+      }
+      return 0;
+    }
+    if (action === 'promote') {
+      if (!version) throw new UsageError('pdm model promote <version>');
+      const previous = await registry.promote(version, expected);
+      process.stdout.write(`promoted ${version} (was ${previous ?? 'none'})\n`);
+      return 0;
+    }
+    if (action === 'rollback') {
+      const { from, to } = await registry.rollback();
+      process.stdout.write(`rolled back from ${from} to ${to}\n`);
+      return 0;
+    }
+    throw new UsageError('pdm model list | promote <version> | rollback');
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -1,0 +1,58 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+export interface HttpHandlers {
+  readonly registry: Registry;
+  readonly healthy: () => boolean;
+  readonly ready: () => { ready: boolean; reasons: string[] };
+  readonly machine?: (id: string) => Promise<unknown>;
+  readonly model: () => unknown;
+}
+
+function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+  const text = type === 'application/json' ? JSON.stringify(body) : String(body);
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+async function route(h: HttpHandlers, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method !== 'GET') return send(res, 405, { error: 'only GET' });
+  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  if (path === '/metrics') return send(res, 200, await h.registry.metrics(), h.registry.contentType);
+  if (path === '/healthz') return h.healthy() ? send(res, 200, { status: 'ok' }) : send(res, 503, { status: 'failed' });
+  if (path === '/readyz') {
+    const r = h.ready();
+    return send(res, r.ready ? 200 : 503, r);
+  }
+  if (path === '/model') return send(res, 200, h.model());
+  const m = /^\/machines\/([^/]{1,200})$/.exec(path);
+  if (m && h.machine) {
+    const view = await h.machine(decodeURIComponent(m[1]!));
+    return view ? send(res, 200, view) : send(res, 404, { error: 'unknown machine' });
+  }
+  return send(res, 404, { error: 'not found' });
+}
+
+/** The worker's and trainer's HTTP face: /metrics, /healthz, /readyz, /machines/:id, /model. */
+export async function startHttp(h: HttpHandlers, host: string, port: number): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    route(h, req, res).catch((error: unknown) => send(res, 500, { error: (error as Error).message }));
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const bound = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port: bound,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

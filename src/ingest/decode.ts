@@ -1,0 +1,116 @@
+import type { ZodIssue } from 'zod';
+import { failureSchema, logSchema, readingSchema } from './schemas';
+import type { Failure, LogEntry, Reading } from './schemas';
+
+export type InvalidCode =
+  | 'oversize'
+  | 'bad_json'
+  | 'unsafe_key'
+  | 'non_finite'
+  | 'missing_machine_id'
+  | 'bad_ts'
+  | 'bad_shape'
+  | 'key_mismatch'
+  | 'future'
+  | 'late';
+
+export type Decoded<T> = { ok: true; value: T } | { ok: false; code: InvalidCode; message: string };
+
+export interface DecodeLimits {
+  readonly maxRecordBytes: number;
+  readonly maxFutureSkewMs: number;
+  /** Wall clock, injected so tests control it. Only used for the `future` check. */
+  readonly now: () => number;
+}
+
+const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+class UnsafeKey extends Error {}
+
+/** JSON.parse that refuses prototype-polluting keys anywhere in the document. */
+function parseJson(text: string): unknown {
+  return JSON.parse(text, (key, value: unknown) => {
+    if (UNSAFE_KEYS.has(key)) throw new UnsafeKey(`key "${key}" is not allowed`);
+    return value;
+  });
+}
+
+/** Finds a non-finite number (JSON `1e999` parses to Infinity) so it never reaches the model. */
+function findNonFinite(value: unknown, path: string): string | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : path;
+  if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const hit = findNonFinite(v, `${path}.${k}`);
+      if (hit) return hit;
+    }
+  }
+  return undefined;
+}
+
+function classify(issues: readonly ZodIssue[]): { code: InvalidCode; message: string } {
+  const first = issues[0];
+  const where = first?.path.join('.') ?? '';
+  const message = issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ').slice(0, 500);
+  if (where === 'machineId') return { code: 'missing_machine_id', message };
+  if (where === 'ts') return { code: 'bad_ts', message };
+  return { code: 'bad_shape', message };
+}
+
+function toMillis(ts: number | string): number {
+  return typeof ts === 'number' ? ts : Date.parse(ts);
+}
+
+function decodeWith<T extends { machineId: string; ts: number }>(
+  raw: Buffer | null,
+  key: string | undefined,
+  limits: DecodeLimits,
+  parse: (doc: unknown) => { success: true; data: T } | { success: false; issues: readonly ZodIssue[] },
+): Decoded<T> {
+  if (!raw || raw.length === 0) return { ok: false, code: 'bad_json', message: 'empty value' };
+  if (raw.length > limits.maxRecordBytes) return { ok: false, code: 'oversize', message: `${raw.length} bytes > limit ${limits.maxRecordBytes}` };
+  let doc: unknown;
+  try {
+    doc = parseJson(raw.toString('utf8'));
+  } catch (error) {
+    if (error instanceof UnsafeKey) return { ok: false, code: 'unsafe_key', message: error.message };
+    return { ok: false, code: 'bad_json', message: (error as Error).message.slice(0, 200) };
+  }
+  const nonFinite = findNonFinite(doc, '$');
+  if (nonFinite) return { ok: false, code: 'non_finite', message: `non-finite number at ${nonFinite}` };
+  const parsed = parse(doc);
+  if (!parsed.success) return { ok: false, ...classify(parsed.issues) };
+  const value = parsed.data;
+  if (!Number.isFinite(value.ts)) return { ok: false, code: 'bad_ts', message: 'ts does not parse as a date' };
+  if (key !== undefined && key !== value.machineId) {
+    // Co-partitioning relies on key = machineId; a record under another key may sit on the wrong partition.
+    return { ok: false, code: 'key_mismatch', message: `key "${key.slice(0, 100)}" differs from machineId "${value.machineId}"` };
+  }
+  if (value.ts > limits.now() + limits.maxFutureSkewMs) {
+    return { ok: false, code: 'future', message: `ts ${new Date(value.ts).toISOString()} is more than ${limits.maxFutureSkewMs} ms ahead of the clock` };
+  }
+  return { ok: true, value };
+}
+
+function zodResult<T>(r: { success: true; data: T } | { success: false; error: { issues: ZodIssue[] } }) {
+  return r.success ? { success: true as const, data: r.data } : { success: false as const, issues: r.error.issues };
+}
+
+export function decodeReading(raw: Buffer | null, key: string | undefined, limits: DecodeLimits): Decoded<Reading> {
+  return decodeWith(raw, key, limits, (doc) => {
+    const r = zodResult(readingSchema.safeParse(doc));
+    return r.success ? { success: true, data: { machineId: r.data.machineId, ts: toMillis(r.data.ts), values: r.data.values } } : r;
+  });
+}
+
+export function decodeLog(raw: Buffer | null, key: string | undefined, limits: DecodeLimits): Decoded<LogEntry> {
+  return decodeWith(raw, key, limits, (doc) => {
+    const r = zodResult(logSchema.safeParse(doc));
+    return r.success ? { success: true, data: { machineId: r.data.machineId, ts: toMillis(r.data.ts), text: r.data.text } } : r;
+  });
+}
+
+export function decodeFailure(raw: Buffer | null, key: string | undefined, limits: DecodeLimits): Decoded<Failure> {
+  return decodeWith(raw, key, limits, (doc) => {
+    const r = zodResult(failureSchema.safeParse(doc));
+    return r.success ? { success: true, data: { machineId: r.data.machineId, ts: toMillis(r.data.ts), component: r.data.component } } : r;
+  });
+}

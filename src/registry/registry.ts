@@ -1,0 +1,202 @@
+import { createHash } from 'node:crypto';
+import type Redis from 'ioredis';
+import type { LayersModel } from '@tensorflow/tfjs-node';
+import type { io } from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { KerasTokenizer } from '../tokenize';
+import { tf } from '../model/tf';
+
+/**
+ * The model registry in Redis. A version is immutable once registered: topology + weights (through a tfjs
+ * IOHandler), the scaler, the sensor list, the vocabulary (stored under its own content-hash version),
+ * the threshold, holdout metrics and a data summary, all covered by one content hash. `current` names
+ * the serving version; `history` the promotions, so that rollback goes back one step.
+ */
+export const modelMetaSchema = z.object({
+  version: z.string(),
+  createdAt: z.string(),
+  window: z.number().int().positive(),
+  textMaxLen: z.number().int().positive(),
+  vocabSize: z.number().int().positive(),
+  sensors: z.array(z.string()).min(1),
+  scaler: z.object({ mean: z.array(z.number()), std: z.array(z.number()) }),
+  threshold: z.number().gt(0).lt(1),
+  metrics: z.record(z.number()),
+  dataSummary: z.record(z.unknown()),
+  vocabVersion: z.string(),
+  branches: z.enum(['both', 'sensors', 'text']).default('both'),
+  hash: z.string(),
+});
+export type ModelMeta = z.infer<typeof modelMetaSchema>;
+export type NewModelMeta = Omit<ModelMeta, 'version' | 'createdAt' | 'hash' | 'vocabVersion'>;
+
+export interface LoadedModel {
+  readonly meta: ModelMeta;
+  readonly model: LayersModel;
+  readonly tokenizer: KerasTokenizer;
+}
+
+export class ModelRefusedError extends Error {
+  readonly retriable = false;
+  constructor(
+    readonly code: 'missing' | 'corrupt' | 'hash_mismatch' | 'incompatible' | 'vocab_mismatch',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const sha256 = (...parts: (string | Uint8Array)[]) => {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex');
+};
+
+/** JSON with object keys sorted at every level, so the hash does not depend on property order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function contentHash(metaWithoutHash: Omit<ModelMeta, 'hash'>, topology: string, weights: Uint8Array, vocab: string): string {
+  const { version: _v, createdAt: _c, ...content } = metaWithoutHash;
+  return sha256(canonicalJson(content), topology, weights, vocab);
+}
+
+export interface ExpectedShape {
+  readonly window: number;
+  readonly textMaxLen: number;
+}
+
+export class ModelRegistry {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  private k(...parts: string[]): string {
+    return `${this.prefix}model:${parts.join(':')}`;
+  }
+
+  /** Registers a trained model; returns its meta (with version and hash). Does not promote. */
+  async register(model: LayersModel, tokenizer: KerasTokenizer, meta: NewModelMeta): Promise<ModelMeta> {
+    let artifacts: io.ModelArtifacts | undefined;
+    await model.save(tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }));
+    if (!artifacts?.weightData || !artifacts.weightSpecs) throw new Error('model.save produced no weights');
+    const weights = new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData));
+    const topology = JSON.stringify({ modelTopology: artifacts.modelTopology, weightSpecs: artifacts.weightSpecs });
+    const vocab = JSON.stringify(tokenizer.toJSON());
+    const vocabVersion = sha256(vocab).slice(0, 16);
+    const version = `v${await this.redis.incr(this.k('seq'))}`;
+    const base = { ...meta, version, createdAt: new Date().toISOString(), vocabVersion };
+    const full: ModelMeta = { ...base, hash: contentHash(base, topology, weights, vocab) };
+    await this.redis
+      .multi()
+      .set(`${this.prefix}vocab:${vocabVersion}`, vocab)
+      .set(this.k(version, 'topology'), topology)
+      .set(this.k(version, 'weights'), Buffer.from(weights))
+      .set(this.k(version, 'meta'), JSON.stringify(full))
+      .zadd(this.k('versions'), Date.now(), version)
+      .exec();
+    return full;
+  }
+
+  async currentVersion(): Promise<string | undefined> {
+    return (await this.redis.get(this.k('current'))) ?? undefined;
+  }
+
+  async meta(version: string): Promise<ModelMeta | undefined> {
+    const body = await this.redis.get(this.k(version, 'meta'));
+    if (!body) return undefined;
+    return modelMetaSchema.parse(JSON.parse(body));
+  }
+
+  async list(): Promise<{ meta: ModelMeta; current: boolean }[]> {
+    const versions = await this.redis.zrange(this.k('versions'), 0, -1);
+    const current = await this.currentVersion();
+    const out: { meta: ModelMeta; current: boolean }[] = [];
+    for (const v of versions) {
+      const meta = await this.meta(v).catch(() => undefined);
+      if (meta) out.push({ meta, current: v === current });
+    }
+    return out;
+  }
+
+  /**
+   * Loads and verifies a version: the hash over everything stored, the vocabulary against the embedding,
+   * the input shapes against what this process expects. Refused models throw ModelRefusedError.
+   */
+  async load(version: string, expected?: ExpectedShape): Promise<LoadedModel> {
+    const [metaBody, topology, weights] = await Promise.all([
+      this.redis.get(this.k(version, 'meta')),
+      this.redis.get(this.k(version, 'topology')),
+      this.redis.getBuffer(this.k(version, 'weights')),
+    ]);
+    if (!metaBody || !topology || !weights) throw new ModelRefusedError('missing', `model ${version} is not in the registry (or incomplete)`);
+    let meta: ModelMeta;
+    try {
+      meta = modelMetaSchema.parse(JSON.parse(metaBody));
+    } catch (error) {
+      throw new ModelRefusedError('corrupt', `model ${version}: unreadable metadata (${(error as Error).message.slice(0, 200)})`);
+    }
+    const vocab = await this.redis.get(`${this.prefix}vocab:${meta.vocabVersion}`);
+    if (!vocab) throw new ModelRefusedError('vocab_mismatch', `model ${version}: vocabulary ${meta.vocabVersion} is missing`);
+    const { hash, ...rest } = meta;
+    if (contentHash(rest, topology, new Uint8Array(weights), vocab) !== hash) {
+      throw new ModelRefusedError('hash_mismatch', `model ${version}: content hash mismatch (corrupt or tampered weights, topology or vocabulary)`);
+    }
+    if (sha256(vocab).slice(0, 16) !== meta.vocabVersion) throw new ModelRefusedError('vocab_mismatch', `model ${version}: vocabulary content does not match its version`);
+    if (expected && (expected.window !== meta.window || expected.textMaxLen !== meta.textMaxLen)) {
+      throw new ModelRefusedError('incompatible', `model ${version} expects window ${meta.window} and text length ${meta.textMaxLen}; this process is configured for PDM_WINDOW=${expected.window}, PDM_TEXT_MAX_LEN=${expected.textMaxLen}`);
+    }
+    const tokenizer = KerasTokenizer.fromJSON(JSON.parse(vocab));
+    let model: LayersModel;
+    try {
+      const parsed = JSON.parse(topology) as { modelTopology: object; weightSpecs: io.WeightsManifestEntry[] };
+      const ab = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength);
+      model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: parsed.modelTopology, weightSpecs: parsed.weightSpecs, weightData: ab }));
+    } catch (error) {
+      throw new ModelRefusedError('corrupt', `model ${version}: cannot be rebuilt (${(error as Error).message.slice(0, 200)})`);
+    }
+    const [numeric, tokens] = model.inputs.map((i) => i.shape);
+    const ok = numeric?.[1] === meta.window && numeric[2] === meta.sensors.length && tokens?.[1] === meta.textMaxLen && model.outputs[0]?.shape[1] === 1;
+    const embedding = model.layers.find((l) => l.name === 'token_embedding');
+    const inputDim = (embedding?.getConfig() as { inputDim?: number } | undefined)?.inputDim;
+    if (!ok || meta.scaler.mean.length !== meta.sensors.length || meta.scaler.std.length !== meta.sensors.length) {
+      model.dispose();
+      throw new ModelRefusedError('incompatible', `model ${version}: input shapes ${JSON.stringify([numeric, tokens])} do not match its metadata (window ${meta.window}, ${meta.sensors.length} sensors, text ${meta.textMaxLen})`);
+    }
+    if (inputDim !== undefined && (inputDim !== meta.vocabSize || tokenizer.numWords > inputDim)) {
+      model.dispose();
+      throw new ModelRefusedError('vocab_mismatch', `model ${version}: embedding has ${inputDim} rows but the vocabulary allows ${tokenizer.numWords} ids`);
+    }
+    return { meta, model, tokenizer };
+  }
+
+  /** Makes `version` the serving model, after loading and verifying it. Returns the version it replaced. */
+  async promote(version: string, expected?: ExpectedShape): Promise<string | undefined> {
+    const loaded = await this.load(version, expected);
+    loaded.model.dispose();
+    const previous = await this.currentVersion();
+    await this.redis.multi().set(this.k('current'), version).rpush(this.k('history'), version).exec();
+    return previous;
+  }
+
+  /** Goes back to the model served before the current one. */
+  async rollback(): Promise<{ from: string; to: string }> {
+    const history = await this.redis.lrange(this.k('history'), 0, -1);
+    const current = history[history.length - 1];
+    const previous = [...history].reverse().find((v) => v !== current);
+    if (!current || !previous) throw new Error('nothing to roll back to: fewer than two promotions in the history');
+    await this.load(previous).then((l) => l.model.dispose());
+    await this.redis.multi().set(this.k('current'), previous).rpop(this.k('history')).exec();
+    return { from: current, to: previous };
+  }
+}

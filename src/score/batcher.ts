@@ -1,0 +1,96 @@
+import type { Tensor } from '@tensorflow/tfjs-node';
+import type { Metrics } from '../metrics';
+import type { LoadedModel } from '../registry';
+import { tf } from '../model/tf';
+import type { Features } from './features';
+
+export interface ScoreRequest {
+  readonly features: Features;
+  /** The model version the features were built for; a swap between featurising and flushing re-routes. */
+  readonly modelVersion: string;
+}
+
+export interface ScoreResult {
+  readonly score: number;
+  readonly modelVersion: string;
+}
+
+interface Pending {
+  readonly request: ScoreRequest;
+  readonly resolve: (r: ScoreResult) => void;
+  readonly reject: (e: Error) => void;
+}
+
+/**
+ * Micro-batches scoring across machines and partitions: a batch is flushed when it reaches `batchSize`
+ * or when its oldest request has waited `maxWaitMs`. Each flush runs one model call inside tf.tidy, so
+ * no tensor outlives it. Requests built for a model that is no longer current are rejected with
+ * StaleModelError and re-featurised by the caller, so every record is scored exactly once, by a version
+ * that is named in its output.
+ */
+export class StaleModelError extends Error {}
+
+export class ScoreBatcher {
+  private queue: Pending[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly model: () => LoadedModel | undefined,
+    private readonly batchSize: number,
+    private readonly maxWaitMs: number,
+    private readonly metrics?: Metrics,
+  ) {}
+
+  score(request: ScoreRequest): Promise<ScoreResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ request, resolve, reject });
+      if (this.queue.length >= this.batchSize) this.flush();
+      else this.timer ??= setTimeout(() => this.flush(), this.maxWaitMs);
+    });
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** Scores everything queued now (also called on shutdown to finish the batch in flight). */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.batchSize);
+      this.run(batch);
+    }
+  }
+
+  private run(batch: Pending[]): void {
+    const loaded = this.model();
+    const live = batch.filter((p) => {
+      if (loaded && p.request.modelVersion === loaded.meta.version) return true;
+      p.reject(new StaleModelError(`features built for ${p.request.modelVersion}, serving ${loaded?.meta.version ?? 'none'}`));
+      return false;
+    });
+    if (!loaded || live.length === 0) return;
+    const { window, sensors, textMaxLen, version } = loaded.meta;
+    const f = sensors.length;
+    const started = process.hrtime.bigint();
+    try {
+      const scores = tf.tidy(() => {
+        const numeric = new Float32Array(live.length * window * f);
+        const tokens = new Int32Array(live.length * textMaxLen);
+        live.forEach((p, i) => {
+          numeric.set(p.request.features.numeric, i * window * f);
+          tokens.set(p.request.features.tokens, i * textMaxLen);
+        });
+        const out = loaded.model.predict([tf.tensor3d(numeric, [live.length, window, f]), tf.tensor2d(tokens, [live.length, textMaxLen], 'int32').toFloat()]) as Tensor;
+        return out.dataSync();
+      });
+      this.metrics?.scoreDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      this.metrics?.scoreBatchSize.observe(live.length);
+      this.metrics?.scores.inc(live.length);
+      live.forEach((p, i) => p.resolve({ score: scores[i] ?? Number.NaN, modelVersion: version }));
+    } catch (error) {
+      live.forEach((p) => p.reject(error as Error));
+    }
+  }
+}

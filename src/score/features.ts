@@ -1,0 +1,42 @@
+import type { KerasTokenizer } from '../tokenize';
+import { encodeForModel } from '../tokenize';
+import type { TimedValues } from '../state';
+
+/** What featurising needs from a model version: its sensor order, scaler and vocabulary. */
+export interface FeatureSpec {
+  readonly sensors: readonly string[];
+  readonly scaler: { readonly mean: readonly number[]; readonly std: readonly number[] };
+  readonly window: number;
+  readonly textMaxLen: number;
+  readonly tokenizer: KerasTokenizer;
+}
+
+export interface Features {
+  /** window × sensors, row-major, standard-scaled. */
+  readonly numeric: Float32Array;
+  /** textMaxLen token ids, pre-padded. */
+  readonly tokens: Int32Array;
+  /** Sensors missing from some reading of the window, imputed with the training mean. */
+  readonly imputed: readonly string[];
+}
+
+/**
+ * Turns the raw window (readings + log words) into model inputs with a given model's scaler and vocabulary.
+ * Raw values are kept in state and scaled here, so a model swap with another scaler needs no state change.
+ * A missing sensor becomes the training mean (0 after scaling); the values were validated finite upstream.
+ */
+export function featurize(readings: readonly TimedValues[], words: readonly string[], spec: FeatureSpec): Features {
+  const f = spec.sensors.length;
+  const numeric = new Float32Array(spec.window * f);
+  const imputed = new Set<string>();
+  const offset = spec.window - readings.length; // fewer readings than the window only in training edge cases
+  readings.forEach((reading, row) => {
+    spec.sensors.forEach((sensor, col) => {
+      const value = reading.values[sensor];
+      const std = spec.scaler.std[col] ?? 1;
+      if (value === undefined) imputed.add(sensor);
+      else numeric[(row + offset) * f + col] = (value - (spec.scaler.mean[col] ?? 0)) / (std > 0 ? std : 1);
+    });
+  });
+  return { numeric, tokens: encodeForModel(spec.tokenizer, words, spec.textMaxLen), imputed: [...imputed] };
+}

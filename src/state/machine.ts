@@ -1,0 +1,122 @@
+import type { Reading } from '../ingest';
+
+export interface TimedValues {
+  readonly ts: number;
+  readonly values: Readonly<Record<string, number>>;
+}
+export interface TimedWords {
+  readonly ts: number;
+  readonly words: readonly string[];
+}
+export interface AlertState {
+  state: 'raised' | 'clear';
+  /** Event time of the last `raised`, for the cooldown (event time, so replays behave like live data). */
+  lastRaisedTs: number | undefined;
+}
+export interface LastScore {
+  readonly ts: number;
+  readonly score: number;
+  readonly modelVersion: string;
+}
+
+/** Everything the worker keeps per machine. Plain data: it is what a checkpoint serialises. */
+export interface MachineState {
+  readonly machineId: string;
+  /** The newest readings in event-time order, at most `window` of them. */
+  readings: TimedValues[];
+  /** Tokenised logs in event-time order, within the lookback of the newest reading. */
+  logs: TimedWords[];
+  alert: AlertState;
+  lastScore: LastScore | undefined;
+  /**
+   * The Kafka offset of the last record applied, per topic role. A machine always lives on one partition
+   * (key = machineId), so a re-delivered record at or below it was applied before: exact idempotence
+   * after a crash between checkpoint and commit, whatever its event time.
+   */
+  applied: { readings: number; logs: number };
+}
+
+export interface WindowLimits {
+  readonly window: number;
+  readonly allowedLatenessMs: number;
+  readonly logLookbackMs: number;
+  readonly maxLogTokens: number;
+}
+
+export type ReadingOutcome =
+  /** Newest reading and the window is full: score the window ending here. */
+  | 'score'
+  /** Accepted (late within lateness, or window not yet full): state changed, nothing to score. */
+  | 'stored'
+  | 'duplicate'
+  | 'late';
+
+export function newMachineState(machineId: string): MachineState {
+  return { machineId, readings: [], logs: [], alert: { state: 'clear', lastRaisedTs: undefined }, lastScore: undefined, applied: { readings: -1, logs: -1 } };
+}
+
+export function newestTs(state: MachineState): number | undefined {
+  return state.readings[state.readings.length - 1]?.ts;
+}
+
+/** Index of the first element with ts >= `ts` (binary search; arrays are sorted by ts). */
+function lowerBound(items: readonly { ts: number }[], ts: number): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (items[mid]!.ts < ts) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Adds a reading in event-time order. A reading older than the newest by more than the allowed lateness
+ * is `late`; the same ts twice is a `duplicate` (idempotent replays). Only a new newest reading with a full
+ * window asks for a score: a late insert changes the window for later scores but does not re-score the
+ * past, so every (machine, ts) is scored at most once.
+ */
+export function addReading(state: MachineState, reading: Reading, limits: WindowLimits): ReadingOutcome {
+  const newest = newestTs(state);
+  if (newest !== undefined && reading.ts < newest - limits.allowedLatenessMs) return 'late';
+  const at = lowerBound(state.readings, reading.ts);
+  if (state.readings[at]?.ts === reading.ts) return 'duplicate';
+  const oldest = state.readings[0]?.ts;
+  if (state.readings.length >= limits.window && oldest !== undefined && reading.ts < oldest) return 'stored';
+  state.readings.splice(at, 0, { ts: reading.ts, values: reading.values });
+  if (state.readings.length > limits.window) state.readings.splice(0, state.readings.length - limits.window);
+  pruneLogs(state, limits);
+  const isNewest = newest === undefined || reading.ts > newest;
+  return isNewest && state.readings.length === limits.window ? 'score' : 'stored';
+}
+
+/** Adds a tokenised log; keeps logs in event-time order and bounded by lookback and a token budget. */
+export function addLog(state: MachineState, ts: number, words: readonly string[], limits: WindowLimits): 'stored' | 'duplicate' | 'late' {
+  const newest = newestTs(state);
+  if (newest !== undefined && ts <= newest - limits.logLookbackMs - limits.allowedLatenessMs) return 'late';
+  const at = lowerBound(state.logs, ts);
+  const same = state.logs[at];
+  if (same && same.ts === ts && same.words.join(' ') === words.join(' ')) return 'duplicate';
+  state.logs.splice(at, 0, { ts, words });
+  pruneLogs(state, limits);
+  return 'stored';
+}
+
+function pruneLogs(state: MachineState, limits: WindowLimits): void {
+  const newest = newestTs(state);
+  if (newest !== undefined) {
+    // Keep what a late reading could still need: lookback plus the allowed lateness.
+    const keepFrom = lowerBound(state.logs, newest - limits.logLookbackMs - limits.allowedLatenessMs + 1);
+    if (keepFrom > 0) state.logs.splice(0, keepFrom);
+  }
+  let tokens = state.logs.reduce((n, l) => n + l.words.length, 0);
+  while (tokens > limits.maxLogTokens && state.logs.length > 1) tokens -= state.logs.shift()!.words.length;
+}
+
+/** The words of the logs with ts in (t - lookback, t], oldest first: the text input for the window ending at t. */
+export function wordsForWindow(state: MachineState, t: number, lookbackMs: number): string[] {
+  const out: string[] = [];
+  for (const log of state.logs) if (log.ts > t - lookbackMs && log.ts <= t) out.push(...log.words);
+  return out;
+}

@@ -1,0 +1,84 @@
+import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
+import { backendName } from '../model/tf';
+import { ModelRefusedError } from '../registry';
+import type { ExpectedShape, LoadedModel, ModelRegistry } from '../registry';
+
+/**
+ * Holds the serving model and follows the registry's `current` pointer. A swap happens between two
+ * scoring batches (batches run synchronously), the old model is disposed after the swap, and a refused
+ * version (corrupt, incompatible) is logged, counted and skipped while the current one keeps serving.
+ */
+export class ModelHolder {
+  private loaded: LoadedModel | undefined;
+  private refused = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly registry: ModelRegistry,
+    private readonly expected: ExpectedShape,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+    private readonly retryRefusedMs = 60_000,
+  ) {}
+
+  get current(): LoadedModel | undefined {
+    return this.loaded;
+  }
+
+  /** Checks the registry once; resolves after a swap (or a refusal) is done. Never throws. */
+  async sync(): Promise<void> {
+    try {
+      const version = await this.registry.currentVersion();
+      if (!version || version === this.loaded?.meta.version) return;
+      const refusedAt = this.refused.get(version);
+      if (refusedAt !== undefined && Date.now() - refusedAt < this.retryRefusedMs) return;
+      const next = await this.registry.load(version, this.expected);
+      const previous = this.loaded;
+      this.loaded = next;
+      previous?.model.dispose();
+      this.publishInfo(previous?.meta.version);
+      this.logger.info('model loaded', { version, previous: previous?.meta.version, threshold: next.meta.threshold, vocabVersion: next.meta.vocabVersion, backend: backendName() });
+    } catch (error) {
+      if (error instanceof ModelRefusedError) {
+        const version = (await this.registry.currentVersion().catch(() => undefined)) ?? '?';
+        this.refused.set(version, Date.now());
+        this.metrics.modelLoadFailures.inc({ reason: error.code });
+        this.logger.error('model refused; keeping the current one', { code: error.code, error: error.message, serving: this.loaded?.meta.version ?? null });
+      } else {
+        this.logger.warn('model registry check failed; will retry', { error: (error as Error).message });
+      }
+    }
+  }
+
+  private publishInfo(previous: string | undefined): void {
+    const meta = this.loaded?.meta;
+    if (!meta) return;
+    if (previous) {
+      this.metrics.modelInfo.remove({ version: previous, backend: backendName() });
+      for (const metric of Object.keys(meta.metrics)) this.metrics.modelMetric.remove({ version: previous, metric });
+    }
+    this.metrics.modelInfo.set({ version: meta.version, backend: backendName() }, 1);
+    for (const [metric, value] of Object.entries(meta.metrics)) this.metrics.modelMetric.set({ version: meta.version, metric }, value);
+  }
+
+  follow(intervalMs: number): void {
+    const tick = () => {
+      void this.sync().finally(() => {
+        if (this.timer) this.timer = setTimeout(tick, intervalMs);
+      });
+    };
+    this.timer = setTimeout(tick, intervalMs);
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  dispose(): void {
+    this.stop();
+    this.loaded?.model.dispose();
+    this.loaded = undefined;
+  }
+}
