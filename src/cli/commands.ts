@@ -5,6 +5,8 @@ import { runWorker } from '../worker/run';
 import { createLogger } from '../log';
 import { trainOnce, TrainingError } from '../train';
 import { runModelCommand } from './model';
+import { runTrainer } from '../train/trainer';
+import { createMetrics } from '../metrics';
 import { UsageError } from './args';
 
 export interface Command {
@@ -43,6 +45,12 @@ export const COMMANDS: readonly Command[] = [
         return 3;
       }
     },
+  },
+  {
+    name: 'trainer',
+    usage: 'trainer',
+    summary: 'long-lived retraining loop (new failures or interval); HTTP on PDM_HTTP_PORT',
+    run: (config) => runTrainer(config, createLogger(config.logLevel, { role: 'trainer' }), createMetrics()),
   },
   {
     name: 'model',

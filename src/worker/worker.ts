@@ -82,6 +82,8 @@ export class Worker {
     private readonly logger: Logger,
     private readonly metrics: Metrics,
     onFailure: (error: Error) => void = () => undefined,
+    /** Observes every applied record (tests use it to see which worker handled which machine). */
+    private readonly onApplied?: (topic: string, machineId: string, partition: number) => void,
   ) {
     this.onFailure = onFailure;
     this.redis = new Redis(config.redis.url, {
@@ -243,6 +245,7 @@ export class Worker {
         eventTs = d.value.ts;
         const state = this.stateFor(d.value.machineId, batch.partition);
         const result = 'values' in d.value ? this.applyReading(state, d.value, message) : this.applyLog(state, d.value, message);
+        this.onApplied?.(topic, state.machineId, batch.partition);
         if (result.touched) touched.add(state.machineId);
         if (result.deadLetter) dlq.push(this.deadLetter(topic, batch.partition, message, 'late', result.deadLetter));
         if (result.score) toScore.push(result.score);

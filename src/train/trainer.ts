@@ -1,0 +1,141 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Consumer } from 'kafkajs';
+import type { Config } from '../config';
+import { startHttp } from '../http/server';
+import { createKafka } from '../kafka/client';
+import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
+import { projectRoot } from '../stack/process';
+
+export interface TrainingRun {
+  readonly outcome: 'promoted' | 'registered' | 'skipped' | 'failed';
+  readonly seconds: number;
+  readonly summary: Record<string, unknown> | undefined;
+  readonly eventLoopP99Ms: number;
+}
+
+/**
+ * Runs `pdm train --once` in a child process: training is seconds to minutes of synchronous TensorFlow
+ * work, and off this process's event loop it cannot delay kafkajs heartbeats or HTTP probes here.
+ */
+export function runTrainingChild(env: NodeJS.ProcessEnv, logger: Logger): Promise<TrainingRun> {
+  const started = Date.now();
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(projectRoot, 'bin', 'pdm.js'), 'train', '--once'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      for (const line of d.toString().split('\n')) {
+        if (!line.trim() || line.includes('Orthogonal initializer')) continue;
+        try {
+          const { msg, ...rest } = JSON.parse(line) as { msg: string };
+          logger.info(`train: ${msg}`, rest);
+        } catch {
+          logger.info('train', { line: line.slice(0, 500) });
+        }
+      }
+    });
+    child.on('close', (code) => {
+      loop.disable();
+      const last = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+      let summary: Record<string, unknown> | undefined;
+      try {
+        summary = last ? (JSON.parse(last) as Record<string, unknown>) : undefined;
+      } catch {
+        summary = undefined;
+      }
+      const outcome = code === 0 ? (summary?.promoted ? 'promoted' : 'registered') : code === 3 ? 'skipped' : 'failed';
+      resolve({ outcome, seconds: (Date.now() - started) / 1000, summary, eventLoopP99Ms: loop.percentile(99) / 1e6 });
+    });
+  });
+}
+
+/**
+ * `pdm trainer`: retrains after PDM_RETRAIN_FAILURES new labelled failures or every PDM_RETRAIN_INTERVAL,
+ * whichever comes first (and at start when no model serves). Only one process trains at a time: the
+ * child takes a Redis lock with expiry, and a run that finds it held is counted as `skipped`.
+ */
+export class Trainer {
+  private consumer: Consumer | undefined;
+  private newFailures = 0;
+  private lastRunAt = 0;
+  private running: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  lastRun: TrainingRun | undefined;
+
+  constructor(
+    private readonly config: Config,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {}
+
+  async start(): Promise<void> {
+    const kafka = createKafka(this.config, this.logger.child({ stage: 'kafka' }));
+    // Its own group: counting new failures must not take partitions from the workers.
+    this.consumer = kafka.consumer({ groupId: `${this.config.kafka.groupId}.trainer` });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.config.topics.failures, fromBeginning: false });
+    await this.consumer.run({
+      eachMessage: async () => {
+        this.newFailures++;
+        if (this.newFailures >= this.config.training.retrainAfterFailures) this.trigger(`${this.newFailures} new failures`);
+      },
+    });
+    this.timer = setInterval(() => {
+      if (Date.now() - this.lastRunAt >= this.config.training.retrainIntervalMs) this.trigger('interval');
+    }, Math.min(60_000, this.config.training.retrainIntervalMs));
+    this.trigger('start');
+  }
+
+  /** Starts a run unless one is in progress. */
+  trigger(reason: string): void {
+    if (this.running || this.stopped) return;
+    this.newFailures = 0;
+    this.lastRunAt = Date.now();
+    this.logger.info('training run starting', { reason });
+    this.running = runTrainingChild(this.env, this.logger).then((run) => {
+      this.lastRun = run;
+      this.running = undefined;
+      this.metrics.trainingRuns.inc({ outcome: run.outcome });
+      if (run.outcome !== 'skipped') this.metrics.trainingDuration.observe(run.seconds);
+      this.logger.info('training run finished', { reason, outcome: run.outcome, seconds: run.seconds, eventLoopDelayP99Ms: Math.round(run.eventLoopP99Ms * 10) / 10, version: run.summary?.version ?? null, metrics: run.summary?.metrics ?? run.summary?.message ?? null });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.consumer?.disconnect().catch(() => undefined);
+    await this.running;
+  }
+}
+
+export async function runTrainer(config: Config, logger: Logger, metrics: Metrics): Promise<number> {
+  const trainer = new Trainer(config, process.env, logger, metrics);
+  const http = await startHttp(
+    {
+      registry: metrics.registry,
+      healthy: () => true,
+      ready: () => ({ ready: true, reasons: [] }),
+      model: () => ({ lastRun: trainer.lastRun ?? null }),
+    },
+    config.http.host,
+    config.http.port,
+  );
+  logger.info('trainer running', { retrainAfterFailures: config.training.retrainAfterFailures, retrainIntervalMs: config.training.retrainIntervalMs, http: http.port });
+  await trainer.start();
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
+  logger.info('trainer stopping (waits for a run in progress)');
+  await trainer.stop();
+  await http.close();
+  return 0;
+}
