@@ -7,6 +7,7 @@ import { trainOnce, TrainingError } from '../train';
 import { runModelCommand } from './model';
 import { runTrainer } from '../train/trainer';
 import { createMetrics } from '../metrics';
+import { runSimulate, SIMULATE_SWITCHES } from '../simulate';
 import { UsageError } from './args';
 
 export interface Command {
@@ -57,6 +58,24 @@ export const COMMANDS: readonly Command[] = [
     usage: 'model list|promote <v>|rollback',
     summary: 'the model registry in Redis',
     run: (config, args) => runModelCommand(config, args.positional[0], args.positional[1]),
+  },
+  {
+    name: 'simulate',
+    usage: 'simulate [--machines N] [--history 30d] [--rate R]',
+    summary: 'a synthetic fleet: readings, logs and failures (pdm simulate --help)',
+    switches: [...SIMULATE_SWITCHES, 'help'],
+    async run(config, args) {
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        return await runSimulate(config, args, controller.signal);
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
+    },
   },
   {
     name: 'topics',

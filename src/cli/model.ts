@@ -1,11 +1,11 @@
-import Redis from 'ioredis';
+import { createRedis } from '../redis/client';
 import type { Config } from '../config';
 import { ModelRegistry } from '../registry';
 import { UsageError } from './args';
 
 /** `pdm model list | promote <version> | rollback`. */
 export async function runModelCommand(config: Config, action: string | undefined, version: string | undefined): Promise<number> {
-  const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 2, commandTimeout: 10_000, lazyConnect: true });
+  const redis = createRedis(config, { lazyConnect: true });
   await redis.connect();
   const registry = new ModelRegistry(redis, config.redis.prefix);
   const expected = { window: config.model.window, textMaxLen: config.model.textMaxLen };

@@ -15,6 +15,11 @@ const duration = (fallback: string) =>
         return z.NEVER;
       }
     });
+const flag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1');
 const int = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 const topic = (fallback: string) =>
   z
@@ -29,7 +34,19 @@ const topic = (fallback: string) =>
 const envSchema = z.object({
   PDM_KAFKA_BROKERS: z.string().min(1).default('localhost:9092'),
   PDM_KAFKA_CLIENT_ID: z.string().min(1).default('pdm-worker'),
-  PDM_REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  PDM_KAFKA_TLS: flag(false),
+  PDM_KAFKA_TLS_CA_FILE: z.string().optional(),
+  PDM_KAFKA_TLS_REJECT_UNAUTHORIZED: flag(true),
+  PDM_KAFKA_SASL_MECHANISM: z.enum(['scram-sha-256', 'scram-sha-512', 'plain']).optional(),
+  PDM_KAFKA_SASL_USERNAME: z.string().optional(),
+  PDM_KAFKA_SASL_PASSWORD: z.string().optional(),
+  PDM_REDIS_URL: z.string().url().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+  PDM_REDIS_USERNAME: z.string().optional(),
+  PDM_REDIS_PASSWORD: z.string().optional(),
+  PDM_REDIS_TLS_CA_FILE: z.string().optional(),
+  PDM_REDIS_TLS_REJECT_UNAUTHORIZED: flag(true),
+  /** Disabling TLS certificate verification is refused unless this is set: it must be a deliberate act. */
+  PDM_ALLOW_INSECURE_TLS: flag(false),
   PDM_REDIS_PREFIX: z.string().default('pdm:'),
   PDM_GROUP_ID: z.string().min(1).default('pdm-worker'),
   PDM_TOPIC_READINGS: topic('pdm.sensor-readings'),
@@ -55,7 +72,6 @@ const envSchema = z.object({
   PDM_ALERT_HYSTERESIS: z.coerce.number().min(0).max(1).default(0.1),
   PDM_SCORE_BATCH: int(256, 1, 65_536),
   PDM_SCORE_MAX_WAIT: duration('20ms'),
-  PDM_CHECKPOINT_INTERVAL: duration('5s'),
   PDM_MODEL_POLL_INTERVAL: duration('5s'),
   PDM_SHUTDOWN_TIMEOUT: duration('20s'),
   PDM_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
@@ -96,8 +112,21 @@ export interface ModelShape {
 }
 
 export interface Config {
-  readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string; readonly groupId: string };
-  readonly redis: { readonly url: string; readonly prefix: string };
+  readonly kafka: {
+    readonly brokers: readonly string[];
+    readonly clientId: string;
+    readonly groupId: string;
+    readonly tls: { readonly enabled: boolean; readonly caFile: string | undefined; readonly rejectUnauthorized: boolean };
+    readonly sasl: { readonly mechanism: 'scram-sha-256' | 'scram-sha-512' | 'plain'; readonly username: string; readonly password: string } | undefined;
+  };
+  readonly redis: {
+    readonly url: string;
+    readonly prefix: string;
+    readonly username: string | undefined;
+    readonly password: string | undefined;
+    readonly tlsCaFile: string | undefined;
+    readonly tlsRejectUnauthorized: boolean;
+  };
   readonly topics: Topics;
   readonly startFrom: 'earliest' | 'latest';
   readonly model: ModelShape;
@@ -112,7 +141,6 @@ export interface Config {
   readonly maxRecordBytes: number;
   readonly alerts: { readonly cooldownMs: number; readonly hysteresis: number };
   readonly scoring: { readonly batchSize: number; readonly maxWaitMs: number };
-  readonly checkpointIntervalMs: number;
   readonly modelPollIntervalMs: number;
   readonly shutdownTimeoutMs: number;
   readonly http: { readonly host: string; readonly port: number };
@@ -147,7 +175,8 @@ export function loadConfig(
   if (env.PDM_TOPIC_SCORES === '' && overrides.PDM_TOPIC_SCORES === undefined) delete source.PDM_TOPIC_SCORES;
   const parsed = envSchema.safeParse(source);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}=${JSON.stringify(source[String(i.path[0])] ?? '')}: ${i.message}`);
+    const shown = (key: string) => (/PASSWORD|SECRET/.test(key) ? '***' : JSON.stringify(source[key] ?? ''));
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}=${shown(String(i.path[0]))}: ${i.message}`);
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }
   const e = parsed.data;
@@ -155,9 +184,34 @@ export function loadConfig(
   for (const broker of brokers) {
     if (!/^[^:\s]+:\d{1,5}$/.test(broker)) throw new ConfigError(`invalid configuration: PDM_KAFKA_BROKERS entry "${broker}" is not host:port`);
   }
+  const insecure = [
+    ...(e.PDM_KAFKA_TLS && !e.PDM_KAFKA_TLS_REJECT_UNAUTHORIZED ? ['PDM_KAFKA_TLS_REJECT_UNAUTHORIZED=false'] : []),
+    ...(e.PDM_REDIS_URL.startsWith('rediss://') && !e.PDM_REDIS_TLS_REJECT_UNAUTHORIZED ? ['PDM_REDIS_TLS_REJECT_UNAUTHORIZED=false'] : []),
+  ];
+  if (insecure.length && !e.PDM_ALLOW_INSECURE_TLS) {
+    throw new ConfigError(`invalid configuration: ${insecure.join(', ')} disables TLS certificate verification; set PDM_ALLOW_INSECURE_TLS=true to force it`);
+  }
+  let sasl: Config['kafka']['sasl'];
+  if (e.PDM_KAFKA_SASL_MECHANISM) {
+    if (!e.PDM_KAFKA_SASL_USERNAME || !e.PDM_KAFKA_SASL_PASSWORD) throw new ConfigError('invalid configuration: PDM_KAFKA_SASL_MECHANISM needs PDM_KAFKA_SASL_USERNAME and PDM_KAFKA_SASL_PASSWORD');
+    sasl = { mechanism: e.PDM_KAFKA_SASL_MECHANISM, username: e.PDM_KAFKA_SASL_USERNAME, password: e.PDM_KAFKA_SASL_PASSWORD };
+  }
   return Object.freeze({
-    kafka: { brokers, clientId: e.PDM_KAFKA_CLIENT_ID, groupId: e.PDM_GROUP_ID },
-    redis: { url: e.PDM_REDIS_URL, prefix: e.PDM_REDIS_PREFIX },
+    kafka: {
+      brokers,
+      clientId: e.PDM_KAFKA_CLIENT_ID,
+      groupId: e.PDM_GROUP_ID,
+      tls: { enabled: e.PDM_KAFKA_TLS, caFile: e.PDM_KAFKA_TLS_CA_FILE, rejectUnauthorized: e.PDM_KAFKA_TLS_REJECT_UNAUTHORIZED },
+      sasl,
+    },
+    redis: {
+      url: e.PDM_REDIS_URL,
+      prefix: e.PDM_REDIS_PREFIX,
+      username: e.PDM_REDIS_USERNAME,
+      password: e.PDM_REDIS_PASSWORD,
+      tlsCaFile: e.PDM_REDIS_TLS_CA_FILE,
+      tlsRejectUnauthorized: e.PDM_REDIS_TLS_REJECT_UNAUTHORIZED,
+    },
     topics: {
       readings: e.PDM_TOPIC_READINGS,
       logs: e.PDM_TOPIC_LOGS,
@@ -187,7 +241,6 @@ export function loadConfig(
     maxRecordBytes: e.PDM_MAX_RECORD_BYTES,
     alerts: { cooldownMs: e.PDM_ALERT_COOLDOWN, hysteresis: e.PDM_ALERT_HYSTERESIS },
     scoring: { batchSize: e.PDM_SCORE_BATCH, maxWaitMs: e.PDM_SCORE_MAX_WAIT },
-    checkpointIntervalMs: e.PDM_CHECKPOINT_INTERVAL,
     modelPollIntervalMs: e.PDM_MODEL_POLL_INTERVAL,
     shutdownTimeoutMs: e.PDM_SHUTDOWN_TIMEOUT,
     http: { host: e.PDM_HTTP_HOST, port: e.PDM_HTTP_PORT },

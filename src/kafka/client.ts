@@ -2,6 +2,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { LogEntry } from 'kafkajs';
 import type { Config } from '../config';
 import type { Logger } from '../log';
+import { kafkaSecurity } from './security';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -15,6 +16,7 @@ export function createKafka(config: Config, logger?: Logger, clientSuffix = ''):
   return new Kafka({
     clientId: `${config.kafka.clientId}${clientSuffix}`,
     brokers: [...config.kafka.brokers],
+    ...kafkaSecurity(config),
     logLevel: logger ? logLevel.WARN : logLevel.NOTHING,
     logCreator: () => (entry: LogEntry) => {
       if (!logger) return;

@@ -14,7 +14,8 @@ export type Branches = 'both' | 'sensors' | 'text';
  *   numeric [T, F] → LSTM(units, dropout .3, recurrentDropout .3) ┐
  *                                                                 ├ concat → Dense(relu) → BatchNorm → Dense(1, sigmoid)
  *   tokens [L] → Embedding(V, d) → Bidirectional(LSTM(units)) ────┘
- * Layer names are fixed so weights can be matched by name with a Keras twin. `branches` trains one
+ * Layer names are fixed so weights can be matched by name with a Keras twin, and the recurrent activation
+ * is Keras's `sigmoid` (tfjs defaults to `hardSigmoid`, which would compute a different function). `branches` trains one
  * side alone (its input is still accepted and ignored), which is how we show the dual input earns its keep.
  */
 export function buildDualInputModel(shape: DualInputShape, branches: Branches = 'both', seed?: number): LayersModel {
@@ -25,7 +26,7 @@ export function buildDualInputModel(shape: DualInputShape, branches: Branches = 
   if (branches !== 'text') {
     parts.push(
       tf.layers
-        .lstm({ units: shape.lstmUnits, dropout: 0.3, recurrentDropout: 0.3, name: 'sensor_lstm', ...init(1) })
+        .lstm({ units: shape.lstmUnits, dropout: 0.3, recurrentDropout: 0.3, recurrentActivation: 'sigmoid', name: 'sensor_lstm', ...init(1) })
         .apply(numeric) as SymbolicTensor,
     );
   }
@@ -33,7 +34,7 @@ export function buildDualInputModel(shape: DualInputShape, branches: Branches = 
     const embedded = tf.layers.embedding({ inputDim: shape.vocabSize, outputDim: shape.embedDim, name: 'token_embedding' }).apply(tokens) as SymbolicTensor;
     parts.push(
       tf.layers
-        .bidirectional({ layer: tf.layers.lstm({ units: shape.textLstmUnits, ...init(2) }), name: 'text_bilstm' })
+        .bidirectional({ layer: tf.layers.lstm({ units: shape.textLstmUnits, recurrentActivation: 'sigmoid', ...init(2) }), name: 'text_bilstm' })
         .apply(embedded) as SymbolicTensor,
     );
   }
@@ -42,6 +43,7 @@ export function buildDualInputModel(shape: DualInputShape, branches: Branches = 
   const normed = tf.layers.batchNormalization({ name: 'batchnorm' }).apply(hidden) as SymbolicTensor;
   const out = tf.layers.dense({ units: 1, activation: 'sigmoid', name: 'risk', ...init(4) }).apply(normed) as SymbolicTensor;
   const model = tf.model({ inputs: [numeric, tokens], outputs: out, name: 'pdm_dual_input' });
-  model.compile({ optimizer: tf.train.adam(), loss: 'binaryCrossentropy' });
+  // 'adam' by name (not a tf.train.adam() instance) so that model.dispose() frees the optimizer too.
+  model.compile({ optimizer: 'adam', loss: 'binaryCrossentropy' });
   return model;
 }

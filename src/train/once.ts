@@ -1,4 +1,5 @@
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
+import { createRedis } from '../redis/client';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { Branches } from '../model/build';
@@ -74,7 +75,7 @@ function scoreWith(model: LayersModel, spec: FeatureSpec, windows: readonly RawW
 export async function trainOnce(config: Config, logger: Logger, opts: { branches?: Branches; promote?: boolean; snapshot?: TopicSnapshot } = {}): Promise<TrainSummary> {
   const started = Date.now();
   const branches = opts.branches ?? 'both';
-  const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 3, commandTimeout: 10_000 });
+  const redis = createRedis(config, { commandTimeout: 30_000 });
   const lock = new RedisLock(redis, `${config.redis.prefix}train:lock`);
   try {
     if (!(await lock.acquire())) throw new TrainingError('locked', `another training run holds the lock (${config.redis.prefix}train:lock, holder ${await lock.holder()}); try again when it finishes`);

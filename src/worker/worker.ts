@@ -1,5 +1,6 @@
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer, Message } from 'kafkajs';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
+import { createRedis } from '../redis/client';
 import type { Config } from '../config';
 import { alertId, applyScore } from '../alerts';
 import type { AlertMessage } from '../alerts';
@@ -86,14 +87,9 @@ export class Worker {
     private readonly onApplied?: (topic: string, machineId: string, partition: number) => void,
   ) {
     this.onFailure = onFailure;
-    this.redis = new Redis(config.redis.url, {
-      // Every call settles: bounded retries per command and a command timeout, so a Redis outage
-      // surfaces as an error the batch can retry rather than a promise that never resolves.
-      maxRetriesPerRequest: 3,
-      commandTimeout: 5_000,
-      enableOfflineQueue: true,
-      retryStrategy: (times) => Math.min(200 * times, 2_000),
-    });
+    // Every call settles (bounded retries, command timeout): a Redis outage surfaces as an error that
+    // fails the batch, which kafkajs retries, rather than a promise that never resolves.
+    this.redis = createRedis(config);
     this.redis.on('error', (error: Error) => this.logger.warn('redis error', { stage: 'redis', error: error.message }));
     const kafka = createKafka(config, logger.child({ stage: 'kafka' }));
     this.consumer = kafka.consumer({

@@ -93,7 +93,7 @@ function expectedAlerts(config: Config, machines: number, hours: number, thresho
 let config: Config;
 let h: Harness;
 before(async () => {
-  config = testConfig({ PDM_WINDOW: '4', PDM_LSTM_UNITS: '4', PDM_TEXT_LSTM_UNITS: '4', PDM_DENSE_UNITS: '4', PDM_TEXT_MAX_LEN: '8', PDM_VOCAB_SIZE: '50', PDM_TOPIC_SCORES: `s${randomUUID().slice(0, 8)}.scores`, PDM_ALERT_COOLDOWN: '3h', PDM_MODEL_POLL_INTERVAL: '200ms', PDM_CHECKPOINT_INTERVAL: '100ms' });
+  config = testConfig({ PDM_WINDOW: '4', PDM_LSTM_UNITS: '4', PDM_TEXT_LSTM_UNITS: '4', PDM_DENSE_UNITS: '4', PDM_TEXT_MAX_LEN: '8', PDM_VOCAB_SIZE: '50', PDM_TOPIC_SCORES: `s${randomUUID().slice(0, 8)}.scores`, PDM_ALERT_COOLDOWN: '3h', PDM_MODEL_POLL_INTERVAL: '200ms' });
   h = new Harness(config);
   await h.start();
 });

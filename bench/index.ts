@@ -1,0 +1,33 @@
+/**
+ * `npm run bench`: figures, not assertions. Each section measures side by side in one run and prints a
+ * table; the run ends with one JSON line holding every figure. `--quick` shortens every section;
+ * `--only model,pipeline` picks sections.
+ */
+import { cpus } from 'node:os';
+import { benchModel } from './model';
+
+const SECTIONS: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = {
+  model: benchModel,
+};
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const quick = args.includes('--quick');
+  const onlyArg = args.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+  const only = onlyArg ? onlyArg.split(',') : Object.keys(SECTIONS);
+  const results: Record<string, unknown> = { at: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, quick };
+  for (const name of only) {
+    const section = SECTIONS[name];
+    if (!section) throw new Error(`unknown section "${name}"; sections: ${Object.keys(SECTIONS).join(', ')}`);
+    results[name] = await section(quick);
+  }
+  console.log(`\nBENCH ${JSON.stringify(results)}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
