@@ -8,6 +8,7 @@ import { runModelCommand } from './model';
 import { runTrainer } from '../train/trainer';
 import { createMetrics } from '../metrics';
 import { runSimulate, SIMULATE_SWITCHES } from '../simulate';
+import { runDemo } from '../demo';
 import { UsageError } from './args';
 
 export interface Command {
@@ -76,6 +77,12 @@ export const COMMANDS: readonly Command[] = [
         process.off('SIGTERM', stop);
       }
     },
+  },
+  {
+    name: 'demo',
+    usage: 'demo',
+    summary: 'the whole loop locally (npm run demo sets up and starts the stack first)',
+    run: (config) => runDemo(config),
   },
   {
     name: 'topics',

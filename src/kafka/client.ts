@@ -21,7 +21,10 @@ export function createKafka(config: Config, logger?: Logger, clientSuffix = ''):
     logCreator: () => (entry: LogEntry) => {
       if (!logger) return;
       const { message, ...meta } = entry.log;
-      logger.child({ stage: 'kafka', ns: entry.namespace })[LEVELS[entry.level] ?? 'info'](String(message), meta);
+      // A rebalance answers heartbeats with an error that kafkajs logs at ERROR level: it is routine.
+      const routine = typeof meta.error === 'string' && meta.error.includes('rebalancing');
+      const level = routine ? 'debug' : (LEVELS[entry.level] ?? 'info');
+      logger.child({ stage: 'kafka', ns: entry.namespace })[level](String(message), meta);
     },
     retry: { initialRetryTime: 300, retries: 8 },
   });

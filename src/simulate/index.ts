@@ -26,6 +26,7 @@ export const SIMULATE_USAGE = `usage: pdm simulate [flags]
   --failure-modes LIST  comma-separated subset of ${FAILURE_MODES.join(',')} (default all)
   --degradation A-B     length of the degradation before a failure (default 24h-48h)
   --mtbf D              mean time between failures of a machine (default 12d)
+  --help                this text
 Without --history the simulator runs live until --duration, --count or a signal. Live event time
 advances one step per N readings (at R/s), faster than the wall clock: a worker dead-letters readings
 more than PDM_MAX_FUTURE_SKEW ahead of it, so start long live runs in the past (--start) or raise that.
@@ -34,7 +35,7 @@ Flags named after PDM_* settings (--topic-readings, --kafka-brokers, ...) are ac
 /** Flags that take no value; the CLI passes these to parseArgs as switches. */
 export const SIMULATE_SWITCHES: readonly string[] = ['follow'];
 
-const FLAGS = ['machines', 'seed', 'rate', 'duration', 'count', 'history', 'follow', 'start', 'step', 'failure-modes', 'degradation', 'mtbf'];
+const FLAGS = ['help', 'machines', 'seed', 'rate', 'duration', 'count', 'history', 'follow', 'start', 'step', 'failure-modes', 'degradation', 'mtbf'];
 
 /** Messages per produce request during backfill. */
 const BATCH = 1000;
@@ -366,6 +367,10 @@ export async function runSimulate(
   signal?: AbortSignal,
   write: (line: string) => void = (line) => process.stdout.write(line),
 ): Promise<number> {
+  if (args.flags.help === 'true') {
+    write(SIMULATE_USAGE + '\n');
+    return 0;
+  }
   const options = parseSimulateArgs(args, Date.now());
   const summary = await simulate(config, options, signal);
   write(JSON.stringify(summary) + '\n');

@@ -99,7 +99,9 @@ export class Worker {
       heartbeatInterval: 3_000,
       maxBytesPerPartition: 1_048_576,
     });
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    // Idempotent, and retrying without a count limit: while the broker is away the batch waits (its offsets
+    // stay uncommitted) instead of failing records. kafkajs warns when an idempotent producer's retries are capped.
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 10_000 } });
     this.admin = kafka.admin();
     this.models = new ModelHolder(new ModelRegistry(this.redis, config.redis.prefix), { window: config.model.window, textMaxLen: config.model.textMaxLen }, logger.child({ stage: 'model' }), metrics);
     this.store = new MachineStore(config.maxMachines, config.idleEvictMs);

@@ -129,6 +129,9 @@ test('bad flags are UsageErrors that list the flags', async () => {
     });
   }
   assert.throws(() => parseSimulateArgs(args({}, ['now']), 0), UsageError);
+  const help: string[] = [];
+  assert.equal(await runSimulate(config, args({ help: 'true' }), undefined, (l) => help.push(l)), 0);
+  assert.equal(help.join(''), SIMULATE_USAGE + '\n');
   for (const flag of ['--machines', '--seed', '--rate', '--duration', '--count', '--history', '--follow', '--start', '--failure-modes']) {
     assert.ok(SIMULATE_USAGE.includes(flag), flag);
   }

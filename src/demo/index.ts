@@ -1,0 +1,141 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { Config } from '../config';
+import { createKafka } from '../kafka/client';
+import { createTopics } from '../kafka/topics';
+import { createRedis } from '../redis/client';
+import { ModelRegistry } from '../registry';
+import { projectRoot } from '../stack/process';
+
+const BIN = join(projectRoot, 'bin', 'pdm.js');
+const DAY = 86_400_000;
+const say = (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)}  ${line}\n`);
+
+/** Runs `pdm <args>` to completion, streaming nothing but its JSON summary line; rejects on a non-zero exit. */
+function runPdm(args: string[], env: NodeJS.ProcessEnv, onStderr?: (line: string) => void): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => d.toString().split('\n').filter(Boolean).forEach((l) => onStderr?.(l)));
+    child.on('close', (code) => (code === 0 ? resolve(out.trim().split('\n').pop() ?? '') : reject(new Error(`pdm ${args.join(' ')} exited ${code}`))));
+  });
+}
+
+function startPdm(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'ignore', 'ignore'] });
+}
+
+async function getJson(port: number, path: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(2000) });
+    return (await res.json()) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+async function metric(port: number, names: string[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+    for (const line of text.split('\n')) {
+      const m = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
+      if (!m || !names.includes(m[1]!)) continue;
+      const key = m[1]! + (m[2]?.includes('state="raised"') ? ':raised' : m[2]?.includes('state="cleared"') ? ':cleared' : '');
+      out[key] = (out[key] ?? 0) + Number(m[3]);
+    }
+  } catch {
+    /* the worker may be restarting */
+  }
+  return out;
+}
+
+/**
+ * `pdm demo` (run by `npm run demo` after setup and `pdm stack up`): the whole loop on this machine.
+ * Backfills 30 days of a simulated fleet (event time 60 to 30 days ago), trains the first model, then
+ * runs a worker, the trainer and a live simulator continuing from there, and reports what happens.
+ */
+export async function runDemo(config: Config): Promise<number> {
+  const env = { ...process.env, PDM_LOG_LEVEL: 'warn', PDM_HTTP_HOST: '127.0.0.1' };
+  const workerPort = config.http.port;
+  const trainerPort = workerPort + 1;
+  const machines = '20';
+  say(`topics: creating ${Object.values(config.topics).filter(Boolean).join(', ')} (4 partitions) on ${config.kafka.brokers.join(',')}`);
+  await createTopics(config, { partitions: 4, replication: 1 });
+  const redis = createRedis(config);
+  const current = await new ModelRegistry(redis, config.redis.prefix).currentVersion();
+  redis.disconnect();
+  const liveStart = new Date(Math.floor((Date.now() - 30 * DAY) / 3_600_000) * 3_600_000).toISOString();
+  if (current) {
+    say(`model ${current} already serving (from an earlier demo): skipping backfill and first training`);
+  } else {
+    const backfillStart = new Date(Date.parse(liveStart) - 30 * DAY).toISOString();
+    say(`simulate: backfilling 30 days of ${machines} machines (${backfillStart.slice(0, 10)} → ${liveStart.slice(0, 10)})`);
+    say(`simulate: ${await runPdm(['simulate', '--machines', machines, '--seed', '7', '--start', backfillStart, '--history', '30d'], env)}`);
+    say('train: first model (pdm train --once; a few minutes on 2 cores; progress below)');
+    const summary = JSON.parse(
+      await runPdm(['train', '--once'], { ...env, PDM_LOG_LEVEL: 'info', PDM_TRAIN_EPOCHS: process.env.PDM_TRAIN_EPOCHS ?? '4' }, (line) => {
+        try {
+          const e = JSON.parse(line) as Record<string, unknown>;
+          if (e.msg === 'epoch') say(`train: epoch ${String(e.epoch)} loss ${Number(e.loss).toFixed(3)} val_loss ${Number(e.valLoss).toFixed(3)} val_pr_auc ${Number(e.valPrAuc).toFixed(3)} (${Number(e.seconds).toFixed(0)} s)`);
+          else if (e.msg === 'windows built' || e.msg === 'training') say(`train: ${String(e.msg)} ${JSON.stringify({ ...e, t: undefined, level: undefined, role: undefined, msg: undefined })}`);
+        } catch {
+          /* not a log line */
+        }
+      }),
+    ) as { version: string; metrics: Record<string, number>; threshold: number };
+    say(`train: ${summary.version} promoted, threshold ${summary.threshold.toFixed(3)}, holdout PR-AUC ${summary.metrics.pr_auc?.toFixed(3)}, ROC-AUC ${summary.metrics.roc_auc?.toFixed(3)}, F1 ${summary.metrics.f1?.toFixed(3)}`);
+  }
+  const children: ChildProcess[] = [
+    startPdm(['worker'], { ...env, PDM_HTTP_PORT: String(workerPort) }),
+    startPdm(['trainer'], { ...env, PDM_HTTP_PORT: String(trainerPort), PDM_RETRAIN_FAILURES: '5', PDM_TRAIN_EPOCHS: process.env.PDM_TRAIN_EPOCHS ?? '4' }),
+    startPdm(['simulate', '--machines', machines, '--seed', '8', '--start', liveStart, '--rate', '20'], env),
+  ];
+  say(`worker:  http://127.0.0.1:${workerPort}/metrics  /readyz  /model  /machines/m-000`);
+  say(`trainer: http://127.0.0.1:${trainerPort}/metrics`);
+  say('live: 20 readings/s (one simulated hour per second); alerts appear below. Ctrl-C stops everything.');
+  const kafka = createKafka(config);
+  const observer = kafka.consumer({ groupId: `pdm-demo-observer-${process.pid}` });
+  await observer.connect();
+  await observer.subscribe({ topic: config.topics.alerts, fromBeginning: false });
+  await observer.run({
+    eachMessage: async ({ message }) => {
+      const a = JSON.parse(message.value?.toString() ?? '{}') as Record<string, unknown>;
+      say(`ALERT ${String(a.state).padEnd(7)} ${String(a.machineId)} at ${String(a.ts)} score ${Number(a.score).toFixed(3)} (threshold ${Number(a.threshold).toFixed(3)}, model ${String(a.modelVersion)})`);
+    },
+  });
+  let last = { consumed: 0, at: Date.now() };
+  const ticker = setInterval(() => {
+    void (async () => {
+      const m = await metric(workerPort, ['pdm_records_consumed_total', 'pdm_scores_total', 'pdm_alerts_total', 'pdm_records_invalid_total', 'pdm_machines_tracked']);
+      const model = (await getJson(workerPort, '/model')) as { version?: string; backend?: string } | undefined;
+      const consumed = m.pdm_records_consumed_total ?? 0;
+      const rate = ((consumed - last.consumed) / (Date.now() - last.at)) * 1000;
+      last = { consumed, at: Date.now() };
+      say(`status: model ${model?.version ?? '-'} (${model?.backend ?? '?'})  consumed ${consumed} (${rate.toFixed(0)}/s)  scored ${m.pdm_scores_total ?? 0}  alerts raised ${m['pdm_alerts_total:raised'] ?? 0} cleared ${m['pdm_alerts_total:cleared'] ?? 0}  dead-letters ${m.pdm_records_invalid_total ?? 0}  machines ${m.pdm_machines_tracked ?? 0}`);
+    })();
+  }, 10_000);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+    for (const c of children) c.once('exit', (code) => code && say(`a child exited with ${code}; stopping`) && resolve());
+  });
+  say('stopping: simulator, trainer, worker (draining)');
+  clearInterval(ticker);
+  await observer.disconnect().catch(() => undefined);
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null) return resolve();
+          c.once('exit', () => resolve());
+          c.kill('SIGTERM');
+          setTimeout(() => c.kill('SIGKILL'), 30_000).unref();
+        }),
+    ),
+  );
+  say('stopped. Kafka and Redis keep running: `npx pdm stack down` stops them.');
+  return 0;
+}
