@@ -5,9 +5,13 @@
  */
 import { cpus } from 'node:os';
 import { benchModel } from './model';
+import { benchPipeline } from './pipeline';
+import { benchBranches } from './branches';
 
 const SECTIONS: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = {
   model: benchModel,
+  pipeline: benchPipeline,
+  branches: benchBranches,
 };
 
 async function main(): Promise<void> {

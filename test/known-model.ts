@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import type { Config } from '../src/config';
 import { buildDualInputModel } from '../src/model/build';
-import { tf } from '../src/model/tf';
+import { disposeModel, tf } from '../src/model/tf';
 import { ModelRegistry } from '../src/registry';
 import type { ModelMeta } from '../src/registry';
 import { KerasTokenizer } from '../src/tokenize';
@@ -66,7 +66,7 @@ export async function registerKnownModel(redis: Redis, config: Config, opts: { t
     dataSummary: { known: opts.tag ?? 'hand-set weights' },
     branches: 'both',
   });
-  model.dispose();
+  disposeModel(model);
   if (opts.promote ?? true) await registry.promote(meta.version);
   return meta;
 }

@@ -4,7 +4,7 @@ import type { LayersModel } from '@tensorflow/tfjs-node';
 import type { io } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { KerasTokenizer } from '../tokenize';
-import { tf } from '../model/tf';
+import { disposeModel, tf } from '../model/tf';
 
 /**
  * The model registry in Redis. A version is immutable once registered: topology + weights (through a tfjs
@@ -170,11 +170,11 @@ export class ModelRegistry {
     const embedding = model.layers.find((l) => l.name === 'token_embedding');
     const inputDim = (embedding?.getConfig() as { inputDim?: number } | undefined)?.inputDim;
     if (!ok || meta.scaler.mean.length !== meta.sensors.length || meta.scaler.std.length !== meta.sensors.length) {
-      model.dispose();
+      disposeModel(model);
       throw new ModelRefusedError('incompatible', `model ${version}: input shapes ${JSON.stringify([numeric, tokens])} do not match its metadata (window ${meta.window}, ${meta.sensors.length} sensors, text ${meta.textMaxLen})`);
     }
     if (inputDim !== undefined && (inputDim !== meta.vocabSize || tokenizer.numWords > inputDim)) {
-      model.dispose();
+      disposeModel(model);
       throw new ModelRefusedError('vocab_mismatch', `model ${version}: embedding has ${inputDim} rows but the vocabulary allows ${tokenizer.numWords} ids`);
     }
     return { meta, model, tokenizer };
@@ -183,7 +183,7 @@ export class ModelRegistry {
   /** Makes `version` the serving model, after loading and verifying it. Returns the version it replaced. */
   async promote(version: string, expected?: ExpectedShape): Promise<string | undefined> {
     const loaded = await this.load(version, expected);
-    loaded.model.dispose();
+    disposeModel(loaded.model);
     const previous = await this.currentVersion();
     await this.redis.multi().set(this.k('current'), version).rpush(this.k('history'), version).exec();
     return previous;
@@ -195,7 +195,7 @@ export class ModelRegistry {
     const current = history[history.length - 1];
     const previous = [...history].reverse().find((v) => v !== current);
     if (!current || !previous) throw new Error('nothing to roll back to: fewer than two promotions in the history');
-    await this.load(previous).then((l) => l.model.dispose());
+    await this.load(previous).then((l) => disposeModel(l.model));
     await this.redis.multi().set(this.k('current'), previous).rpop(this.k('history')).exec();
     return { from: current, to: previous };
   }

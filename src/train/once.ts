@@ -3,7 +3,7 @@ import { createRedis } from '../redis/client';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { Branches } from '../model/build';
-import { backendName } from '../model/tf';
+import { backendName, disposeModel } from '../model/tf';
 import { ModelRefusedError, ModelRegistry } from '../registry';
 import type { LoadedModel } from '../registry';
 import type { FeatureSpec } from '../score';
@@ -175,7 +175,7 @@ async function trainLocked(config: Config, logger: Logger, redis: Redis, branche
       training: { epochs: fitted.epochs, samplesPerSecond: Math.round(fitted.samplesPerSecond * 10) / 10, seconds: Math.round((Date.now() - started) / 100) / 10, backend: backendName(), branches },
     };
   } finally {
-    fitted.model.dispose();
+    disposeModel(fitted.model);
   }
 }
 
@@ -200,6 +200,6 @@ async function decidePromotion(registry: ModelRegistry, holdout: readonly RawWin
     }
     return { promote: true, reason: `holdout PR-AUC ${newPrAuc.toFixed(4)} >= serving ${current} ${currentPrAuc?.toFixed(4) ?? 'n/a'}`, previous: current, compared };
   } finally {
-    loaded.model.dispose();
+    disposeModel(loaded.model);
   }
 }

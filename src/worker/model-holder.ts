@@ -1,6 +1,6 @@
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
-import { backendName } from '../model/tf';
+import { backendName, disposeModel } from '../model/tf';
 import { ModelRefusedError } from '../registry';
 import type { ExpectedShape, LoadedModel, ModelRegistry } from '../registry';
 
@@ -36,7 +36,7 @@ export class ModelHolder {
       const next = await this.registry.load(version, this.expected);
       const previous = this.loaded;
       this.loaded = next;
-      previous?.model.dispose();
+      if (previous) disposeModel(previous.model);
       this.publishInfo(previous?.meta.version);
       this.logger.info('model loaded', { version, previous: previous?.meta.version, threshold: next.meta.threshold, vocabVersion: next.meta.vocabVersion, backend: backendName() });
     } catch (error) {
@@ -78,7 +78,7 @@ export class ModelHolder {
 
   dispose(): void {
     this.stop();
-    this.loaded?.model.dispose();
+    if (this.loaded) disposeModel(this.loaded.model);
     this.loaded = undefined;
   }
 }

@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config';
 import { createLogger } from '../../src/log';
 import { createRedis } from '../../src/redis/client';
+import { disposeModel } from '../../src/model/tf';
 import { ModelRegistry } from '../../src/registry';
 import { registerKnownModel } from '../known-model';
 import { eventually } from '../helpers';
@@ -40,7 +41,7 @@ test('the registry works through an ACL user limited to the key prefix; other ke
     const meta = await registerKnownModel(redis, config);
     const loaded = await new ModelRegistry(redis, PREFIX).load(meta.version);
     assert.equal(loaded.meta.version, meta.version);
-    loaded.model.dispose();
+    disposeModel(loaded.model);
     await assert.rejects(redis.set('outside:key', '1'), /NOPERM/);
   } finally {
     redis.disconnect();

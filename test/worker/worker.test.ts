@@ -9,7 +9,7 @@ import { createKafka } from '../../src/kafka/client';
 import { createTopics } from '../../src/kafka/topics';
 import { createLogger } from '../../src/log';
 import { createMetrics } from '../../src/metrics';
-import { tf } from '../../src/model/tf';
+import { disposeModel, tf } from '../../src/model/tf';
 import { Worker } from '../../src/worker';
 import { knownScore, registerKnownModel } from '../known-model';
 import { eventually, testConfig, withTimeout } from '../helpers';
@@ -181,5 +181,5 @@ test('10,000 scorings leave the tensor count at its baseline', async () => {
     assert.ok(results.every((r) => Math.abs(r.score - knownScore(1)) < 1e-4));
   }
   assert.equal(tf.memory().numTensors, baseline);
-  loaded.model.dispose();
+  disposeModel(loaded.model);
 });

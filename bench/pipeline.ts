@@ -1,0 +1,234 @@
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../src/config';
+import { loadConfig } from '../src/config';
+import { createKafka } from '../src/kafka/client';
+import { createTopics } from '../src/kafka/topics';
+import { createLogger } from '../src/log';
+import { createMetrics } from '../src/metrics';
+import type { Metrics } from '../src/metrics';
+import { createRedis } from '../src/redis/client';
+import { Worker } from '../src/worker';
+import { registerKnownModel } from '../test/known-model';
+import { median, table } from './stats';
+
+const H = 3_600_000;
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function benchConfig(extra: Record<string, string> = {}): Config {
+  const tag = `bench${randomUUID().slice(0, 8)}`;
+  return loadConfig(process.env, {
+    PDM_GROUP_ID: `${tag}-group`,
+    PDM_REDIS_PREFIX: `${tag}:`,
+    PDM_TOPIC_READINGS: `${tag}.readings`,
+    PDM_TOPIC_LOGS: `${tag}.logs`,
+    PDM_TOPIC_FAILURES: `${tag}.failures`,
+    PDM_TOPIC_ALERTS: `${tag}.alerts`,
+    PDM_TOPIC_DLQ: `${tag}.dlq`,
+    PDM_HTTP_PORT: '0',
+    PDM_LOG_LEVEL: 'error',
+    PDM_ALERT_COOLDOWN: '0ms',
+    PDM_ALERT_HYSTERESIS: '0.1',
+    ...extra,
+  });
+}
+
+/** One reading per machine per hour; sensor v alternates so that with the known model every reading of a full window flips the alert. */
+function reading(m: number, hour: number) {
+  const id = `m-${m}`;
+  return { key: id, value: JSON.stringify({ machineId: id, ts: T0 + hour * H, values: { v: hour % 2 ? 2.5 : -1 } }) };
+}
+
+async function produceHistory(config: Config, machines: number, hours: number): Promise<number> {
+  const producer = createKafka(config).producer();
+  await producer.connect();
+  let n = 0;
+  const batch: { key: string; value: string }[] = [];
+  for (let h = 0; h < hours; h++) {
+    for (let m = 0; m < machines; m++) batch.push(reading(m, h));
+    if (batch.length >= 5_000 || h === hours - 1) {
+      await producer.send({ topic: config.topics.readings, messages: batch.splice(0) });
+    }
+    n += machines;
+  }
+  await producer.disconnect();
+  return n;
+}
+
+async function cleanup(config: Config): Promise<void> {
+  const admin = createKafka(config).admin();
+  await admin.connect();
+  const t = config.topics;
+  await admin.deleteTopics({ topics: [t.readings, t.logs, t.failures, t.alerts, t.dlq] }).catch(() => undefined);
+  await admin.deleteGroups([config.kafka.groupId]).catch(() => undefined);
+  await admin.disconnect();
+  const redis = createRedis(config);
+  const keys = await redis.keys(`${config.redis.prefix}*`);
+  for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
+  redis.disconnect();
+}
+
+/** kafkajs raw consume with a no-op handler: the ceiling for anything built on it. */
+async function rawConsume(config: Config, total: number): Promise<number> {
+  const consumer = createKafka(config).consumer({ groupId: `raw-${randomUUID()}`, maxBytesPerPartition: 1_048_576 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: config.topics.readings, fromBeginning: true });
+  let seen = 0;
+  let first = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  await consumer.run({
+    partitionsConsumedConcurrently: 4,
+    eachBatch: async ({ batch }) => {
+      if (!first) first = performance.now();
+      seen += batch.messages.length;
+      if (seen >= total) done();
+    },
+  });
+  await finished;
+  const rate = seen / ((performance.now() - first) / 1000);
+  await consumer.disconnect();
+  return rate;
+}
+
+async function counter(metrics: Metrics, name: 'recordsConsumed' | 'scores'): Promise<number> {
+  const v = await metrics[name].get();
+  return v.values.reduce((s, x) => s + x.value, 0);
+}
+
+/** Runs the real Worker in-process until `target` of the counter is reached; returns the rate from the first record. */
+async function workerRate(config: Config, target: number, what: 'recordsConsumed' | 'scores', metrics: Metrics): Promise<{ rate: number; rssMb: number }> {
+  const worker = new Worker(config, createLogger('error'), metrics);
+  await worker.start();
+  let first = 0;
+  for (;;) {
+    const n = await counter(metrics, what);
+    if (n > 0 && !first) first = performance.now();
+    if (n >= target) break;
+    await sleep(20);
+  }
+  const rate = target / ((performance.now() - first) / 1000);
+  const rssMb = process.memoryUsage().rss / 2 ** 20;
+  await worker.stop();
+  return { rate, rssMb };
+}
+
+/** Offered load at a fixed rate against a live worker; event→alert latency from the worker's own histogram observations. */
+async function latencyAtRate(config: Config, ratePerSec: number, seconds: number, machines: number): Promise<{ p50: number; p99: number; samples: number; achieved: number }> {
+  const metrics = createMetrics(undefined, false);
+  const samples: number[] = [];
+  const observe = metrics.eventToAlert.observe.bind(metrics.eventToAlert);
+  metrics.eventToAlert.observe = ((v: number) => {
+    samples.push(v);
+    observe(v);
+  }) as typeof metrics.eventToAlert.observe;
+  const worker = new Worker(config, createLogger('error'), metrics);
+  await worker.start();
+  const producer = createKafka(config).producer();
+  await producer.connect();
+  // Warm the windows first so that every measured reading is scored.
+  for (let h = 0; h < config.model.window; h++) await producer.send({ topic: config.topics.readings, messages: Array.from({ length: machines }, (_, m) => reading(m, h)) });
+  while ((await counter(metrics, 'scores')) < machines) await sleep(50);
+  samples.length = 0;
+  const tickMs = 50;
+  const perTick = Math.round((ratePerSec * tickMs) / 1000);
+  let sent = 0;
+  let hour = config.model.window;
+  let m = 0;
+  const start = performance.now();
+  while (performance.now() - start < seconds * 1000) {
+    const tickStart = performance.now();
+    const messages = [];
+    for (let i = 0; i < perTick; i++) {
+      messages.push(reading(m, hour));
+      if (++m === machines) {
+        m = 0;
+        hour++;
+      }
+    }
+    await producer.send({ topic: config.topics.readings, messages });
+    sent += messages.length;
+    const wait = tickMs - (performance.now() - tickStart);
+    if (wait > 0) await sleep(wait);
+  }
+  const achieved = sent / ((performance.now() - start) / 1000);
+  await sleep(1000);
+  await producer.disconnect();
+  await worker.stop();
+  const sorted = [...samples].sort((a, b) => a - b);
+  const pct = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN);
+  return { p50: pct(50) * 1000, p99: pct(99) * 1000, samples: samples.length, achieved };
+}
+
+export async function benchPipeline(quick: boolean): Promise<Record<string, unknown>> {
+  const machines = 200;
+  const reps = quick ? 1 : 3;
+  const ingest: number[] = [];
+  const raw: number[] = [];
+  const scored: number[] = [];
+  let rss = 0;
+  const ingestHours = quick ? 50 : 250; // 200 machines × 250 h = 50k readings
+  for (let r = 0; r < reps; r++) {
+    const config = benchConfig();
+    try {
+      await createTopics(config, { partitions: 4, replication: 1 });
+      const total = await produceHistory(config, machines, ingestHours);
+      raw.push(await rawConsume(config, total));
+      ingest.push((await workerRate(config, total, 'recordsConsumed', createMetrics(undefined, false))).rate);
+    } finally {
+      await cleanup(config);
+    }
+  }
+  const scoreHours = quick ? 40 : 100;
+  for (let r = 0; r < reps; r++) {
+    const config = benchConfig();
+    try {
+      await createTopics(config, { partitions: 4, replication: 1 });
+      const redis = createRedis(config);
+      await registerKnownModel(redis, config);
+      redis.disconnect();
+      await produceHistory(config, machines, scoreHours);
+      const windows = machines * (scoreHours - config.model.window + 1);
+      const res = await workerRate(config, windows, 'scores', createMetrics(undefined, false));
+      scored.push(res.rate);
+      rss = Math.max(rss, res.rssMb);
+    } finally {
+      await cleanup(config);
+    }
+  }
+  const config = benchConfig();
+  let latency: Awaited<ReturnType<typeof latencyAtRate>>;
+  try {
+    await createTopics(config, { partitions: 4, replication: 1 });
+    const redis = createRedis(config);
+    await registerKnownModel(redis, config);
+    redis.disconnect();
+    latency = await latencyAtRate(config, 2000, quick ? 10 : 30, machines);
+  } finally {
+    await cleanup(config);
+  }
+  const out = {
+    machines,
+    window: config.model.window,
+    textMaxLen: config.model.textMaxLen,
+    rawConsumePerSec: median(raw),
+    ingestPerSec: median(ingest),
+    ingestVsRaw: median(ingest) / median(raw),
+    scoredWindowsPerSec: median(scored),
+    rssMbWhileScoring: rss,
+    eventToAlertMs: { offeredPerSec: 2000, achievedPerSec: latency.achieved, p50: latency.p50, p99: latency.p99, samples: latency.samples },
+    runs: { raw, ingest, scored },
+  };
+  console.log(
+    table(`Pipeline (real Kafka + Redis, ${machines} machines, 4 partitions, window ${config.model.window}, text ${config.model.textMaxLen}; medians of ${reps})`, ['figure', 'value', 'target'], [
+      ['kafkajs raw consume, no-op handler (msg/s)', out.rawConsumePerSec, 'ceiling'],
+      ['ingest: consume+validate+join+window, scoring off (readings/s)', out.ingestPerSec, '>= 50000'],
+      ['ingest / raw', out.ingestVsRaw, ''],
+      ['scored end to end (windows/s)', out.scoredWindowsPerSec, '>= 5000'],
+      [`event→alert p50 at ${Math.round(latency.achieved)} readings/s (ms)`, latency.p50, ''],
+      [`event→alert p99 at ${Math.round(latency.achieved)} readings/s (ms)`, latency.p99, '<= 100'],
+      ['RSS while scoring (MB)', rss, ''],
+    ]),
+  );
+  return out;
+}
