@@ -26,7 +26,9 @@ export async function registerKnownModel(redis: Redis, config: Config, opts: { t
     const layer = model.getLayer(name);
     const shapes = layer.getWeights().map((w) => w.shape);
     const values = make(shapes);
-    layer.setWeights(values.map((v, i) => tf.tensor(v as Float32Array, shapes[i])));
+    const tensors = values.map((v, i) => tf.tensor(v as Float32Array, shapes[i]));
+    layer.setWeights(tensors); // copies into the layer's variables
+    tf.dispose(tensors);
   };
   const zeros = (s: number[]) => new Float32Array(s.reduce((a, b) => a * b, 1));
   set('sensor_lstm', ([kernel, recurrent, bias]) => {

@@ -3,6 +3,7 @@ import type { Metrics } from '../metrics';
 import type { LoadedModel } from '../registry';
 import { tf } from '../model/tf';
 import type { Features } from './features';
+import { splitFor } from './split';
 
 export interface ScoreRequest {
   readonly features: Features;
@@ -82,6 +83,8 @@ export class ScoreBatcher {
           numeric.set(p.request.features.numeric, i * window * f);
           tokens.set(p.request.features.tokens, i * textMaxLen);
         });
+        const split = splitFor(loaded.model);
+        if (split) return split.predict(numeric, tokens, live.length, window, f, textMaxLen);
         const out = loaded.model.predict([tf.tensor3d(numeric, [live.length, window, f]), tf.tensor2d(tokens, [live.length, textMaxLen], 'int32').toFloat()]) as Tensor;
         return out.dataSync();
       });

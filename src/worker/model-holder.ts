@@ -1,6 +1,7 @@
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
-import { backendName, disposeModel } from '../model/tf';
+import { backendName } from '../model/tf';
+import { disposeScoringModel } from '../score';
 import { ModelRefusedError } from '../registry';
 import type { ExpectedShape, LoadedModel, ModelRegistry } from '../registry';
 
@@ -36,7 +37,7 @@ export class ModelHolder {
       const next = await this.registry.load(version, this.expected);
       const previous = this.loaded;
       this.loaded = next;
-      if (previous) disposeModel(previous.model);
+      if (previous) disposeScoringModel(previous.model);
       this.publishInfo(previous?.meta.version);
       this.logger.info('model loaded', { version, previous: previous?.meta.version, threshold: next.meta.threshold, vocabVersion: next.meta.vocabVersion, backend: backendName() });
     } catch (error) {
@@ -78,7 +79,7 @@ export class ModelHolder {
 
   dispose(): void {
     this.stop();
-    if (this.loaded) disposeModel(this.loaded.model);
+    if (this.loaded) disposeScoringModel(this.loaded.model);
     this.loaded = undefined;
   }
 }

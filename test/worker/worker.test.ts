@@ -183,3 +183,35 @@ test('10,000 scorings leave the tensor count at its baseline', async () => {
   assert.equal(tf.memory().numTensors, baseline);
   disposeModel(loaded.model);
 });
+
+test('hot swaps: each score names the version that scored it, a corrupt version is refused, no tensor survives a swap', async () => {
+  const { ScoreBatcher } = await import('../../src/score');
+  const { ModelHolder } = await import('../../src/worker/model-holder');
+  const { ModelRegistry } = await import('../../src/registry');
+  const metrics = createMetrics(undefined, false);
+  const holder = new ModelHolder(new ModelRegistry(h.redis, config.redis.prefix), { window: config.model.window, textMaxLen: config.model.textMaxLen }, createLogger('error'), metrics, 0);
+  const batcher = new ScoreBatcher(() => holder.current, 64, 2);
+  const features = { numeric: new Float32Array(config.model.window).fill(2), tokens: new Int32Array(config.model.textMaxLen), imputed: [] };
+  const scoreAll = () => Promise.all(Array.from({ length: 200 }, () => batcher.score({ features, modelVersion: holder.current!.meta.version })));
+  await registerKnownModel(h.redis, config, { threshold: 0.3 });
+  await holder.sync();
+  await scoreAll();
+  const baseline = tf.memory().numTensors;
+  const served: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const meta = await registerKnownModel(h.redis, config, { threshold: 0.3 + i / 20 });
+    await holder.sync();
+    assert.equal(holder.current?.meta.version, meta.version);
+    const results = await scoreAll();
+    assert.ok(results.every((r) => r.modelVersion === meta.version && Math.abs(r.score - knownScore(2)) < 1e-4));
+    served.push(meta.version);
+    assert.equal(tf.memory().numTensors, baseline, `after swap to ${meta.version}`);
+  }
+  const corrupt = await registerKnownModel(h.redis, config, { promote: false });
+  await h.redis.set(`${config.redis.prefix}model:${corrupt.version}:weights`, Buffer.from('not weights'));
+  await h.redis.set(`${config.redis.prefix}model:current`, corrupt.version);
+  await holder.sync();
+  assert.equal(holder.current?.meta.version, served.at(-1));
+  assert.equal((await metrics.modelLoadFailures.get()).values.find((v) => v.labels.reason === 'hash_mismatch')?.value, 1);
+  holder.dispose();
+});
