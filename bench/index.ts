@@ -7,10 +7,12 @@ import { cpus } from 'node:os';
 import { benchModel } from './model';
 import { benchPipeline } from './pipeline';
 import { benchBranches } from './branches';
+import { benchTraining } from './training';
 
 const SECTIONS: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = {
   model: benchModel,
   pipeline: benchPipeline,
+  training: benchTraining,
   branches: benchBranches,
 };
 
