@@ -87,6 +87,7 @@ const envSchema = z.object({
   PDM_TRAIN_MIN_POSITIVES: int(10, 1, 1_000_000),
   PDM_TRAIN_MAX_WINDOWS: int(4_000, 100, 10_000_000),
   PDM_TRAIN_SEED: int(42, 0, 2 ** 31),
+  PDM_TRAIN_SAMPLE_RETENTION: duration('90d'),
   PDM_THRESHOLD: z.coerce.number().gt(0).lt(1).optional(),
   PDM_RETRAIN_FAILURES: int(10, 1, 1_000_000),
   PDM_RETRAIN_INTERVAL: duration('24h'),
@@ -152,6 +153,7 @@ export interface Config {
     readonly minPositives: number;
     readonly maxWindows: number;
     readonly seed: number;
+    readonly sampleRetentionMs: number;
     readonly threshold: number | undefined;
     readonly retrainAfterFailures: number;
     readonly retrainIntervalMs: number;
@@ -252,6 +254,7 @@ export function loadConfig(
       minPositives: e.PDM_TRAIN_MIN_POSITIVES,
       maxWindows: e.PDM_TRAIN_MAX_WINDOWS,
       seed: e.PDM_TRAIN_SEED,
+      sampleRetentionMs: e.PDM_TRAIN_SAMPLE_RETENTION,
       threshold: e.PDM_THRESHOLD,
       retrainAfterFailures: e.PDM_RETRAIN_FAILURES,
       retrainIntervalMs: e.PDM_RETRAIN_INTERVAL,

@@ -15,6 +15,7 @@ import { atThreshold, bestF1Threshold, prAuc, rocAuc } from './evaluate';
 import { fitModel, fitScaler, predict, toTensors } from './fit';
 import { RedisLock } from './lock';
 import { readTopicsToEnd } from './source';
+import { SampleStore } from './samples';
 import type { TopicSnapshot } from './source';
 
 export class TrainingError extends Error {
@@ -90,7 +91,7 @@ export async function trainOnce(config: Config, logger: Logger, opts: { branches
 }
 
 async function trainLocked(config: Config, logger: Logger, redis: Redis, branches: Branches, allowPromote: boolean, given: TopicSnapshot | undefined, started: number): Promise<TrainSummary> {
-  const snapshot = given ?? (await readTopicsToEnd(config, logger));
+  const snapshot = given ?? (await readWithSampleStore(config, logger, redis));
   const spec = { window: config.model.window, horizonMs: config.horizonMs, logLookbackMs: config.logLookbackMs };
   const { windows, summary } = buildWindows(snapshot.readings, snapshot.logs, snapshot.failures, spec);
   logger.info('windows built', { ...summary.windows, failuresIgnored: summary.failuresIgnored });
@@ -177,6 +178,16 @@ async function trainLocked(config: Config, logger: Logger, redis: Redis, branche
   } finally {
     disposeModel(fitted.model);
   }
+}
+
+/** Reads only what arrived since the last run and merges it into the bounded sample store. */
+async function readWithSampleStore(config: Config, logger: Logger, redis: Redis): Promise<TopicSnapshot> {
+  const store = new SampleStore(redis, `${config.redis.prefix}train:samples:${config.topics.readings}`, config.training.sampleRetentionMs);
+  const stored = await store.load();
+  const fresh = await readTopicsToEnd(config, logger, stored?.offsets);
+  const merged = await store.save(stored?.snapshot, fresh, fresh.next);
+  logger.info('sample store', { stored: stored?.snapshot.readings.length ?? 0, fresh: fresh.readings.length, kept: merged.readings.length, retentionMs: config.training.sampleRetentionMs });
+  return merged;
 }
 
 /** The promotion gate: beat (or tie) the serving model's PR-AUC on the same holdout windows. */

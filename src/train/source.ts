@@ -12,12 +12,15 @@ export interface TopicSnapshot {
   readonly invalid: Record<string, number>;
 }
 
+/** "topic/partition" → offset. */
+export type Offsets = Record<string, number>;
+
 /**
  * Reads the three topics from the beginning up to the high watermarks taken at the start, with a
  * throw-away consumer group (deleted afterwards) so that the worker's group offsets are never touched.
  * Invalid records are counted, not fatal: the worker dead-letters them; training just skips them.
  */
-export async function readTopicsToEnd(config: Config, logger: Logger): Promise<TopicSnapshot> {
+export async function readTopicsToEnd(config: Config, logger: Logger, from: Offsets = {}): Promise<TopicSnapshot & { next: Offsets }> {
   const kafka = createKafka(config, logger);
   const admin = kafka.admin();
   await admin.connect();
@@ -26,12 +29,19 @@ export async function readTopicsToEnd(config: Config, logger: Logger): Promise<T
   const existing = new Set(await admin.listTopics());
   const present = topics.filter((x) => existing.has(x));
   const remaining = new Map<string, number>(); // "topic/partition" → last offset to read
+  const seekTo = new Map<string, number>(); // where an earlier run stopped, when still retained
+  const next: Offsets = {};
   for (const topic of present) {
     for (const p of await admin.fetchTopicOffsets(topic)) {
-      if (Number(p.high) > Number(p.low)) remaining.set(`${topic}/${p.partition}`, Number(p.high) - 1);
+      const key = `${topic}/${p.partition}`;
+      const [low, high] = [Number(p.low), Number(p.high)];
+      const start = Math.max(low, from[key] ?? low);
+      next[key] = high;
+      if (high > start) remaining.set(key, high - 1);
+      if (start > low) seekTo.set(key, start);
     }
   }
-  const snapshot: TopicSnapshot = { readings: [], logs: [], failures: [], invalid: {} };
+  const snapshot = { readings: [] as Reading[], logs: [] as LogEntry[], failures: [] as Failure[], invalid: {} as Record<string, number>, next };
   const total = [...remaining.values()].length;
   if (remaining.size === 0) {
     await admin.disconnect();
@@ -53,8 +63,10 @@ export async function readTopicsToEnd(config: Config, logger: Logger): Promise<T
         const { batch } = payload;
         const key = `${batch.topic}/${batch.partition}`;
         const last = remaining.get(key);
+        const first = seekTo.get(key) ?? 0;
         for (const m of batch.messages) {
           if (last === undefined || Number(m.offset) > last) break;
+          if (Number(m.offset) < first) continue; // fetched before the seek took effect
           const k = m.key?.toString();
           const d = batch.topic === t.readings ? decodeReading(m.value, k, limits) : batch.topic === t.logs ? decodeLog(m.value, k, limits) : decodeFailure(m.value, k, limits);
           if (!d.ok) snapshot.invalid[d.code] = (snapshot.invalid[d.code] ?? 0) + 1;
@@ -73,6 +85,10 @@ export async function readTopicsToEnd(config: Config, logger: Logger): Promise<T
         if (remaining.size === 0) finish();
       },
     });
+    for (const [key, offset] of seekTo) {
+      const cut = key.lastIndexOf('/');
+      consumer.seek({ topic: key.slice(0, cut), partition: Number(key.slice(cut + 1)), offset: String(offset) });
+    }
     await done;
   } finally {
     await consumer.disconnect().catch(() => undefined);

@@ -103,7 +103,7 @@ export class Trainer {
       this.lastRun = run;
       this.running = undefined;
       this.metrics.trainingRuns.inc({ outcome: run.outcome });
-      if (run.outcome !== 'skipped') this.metrics.trainingDuration.observe(run.seconds);
+      this.metrics.trainingDuration.observe(run.seconds);
       this.logger.info('training run finished', { reason, outcome: run.outcome, seconds: run.seconds, eventLoopDelayP99Ms: Math.round(run.eventLoopP99Ms * 10) / 10, version: run.summary?.version ?? null, metrics: run.summary?.metrics ?? run.summary?.message ?? null });
     });
   }
