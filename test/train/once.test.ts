@@ -38,8 +38,8 @@ test('train --once: registers, evaluates on a later holdout, promotes the first 
   for (const k of ['roc_auc', 'pr_auc', 'precision', 'recall', 'f1']) assert.equal(typeof first.metrics[k], 'number', k);
   assert.ok(first.threshold > 0 && first.threshold < 1);
   const { train, validation, holdout } = first.data.split;
-  assert.ok(train.positives > 0 && validation.positives > 0 && holdout.windows > 0);
-  assert.ok(train.windows <= 800);
+  assert.ok(train!.positives > 0 && validation!.positives > 0 && holdout!.windows > 0);
+  assert.ok(train!.windows <= 800);
   const registry = new ModelRegistry(redis, config.redis.prefix);
   assert.equal(await registry.currentVersion(), first.version);
   const second = await trainOnce(config, logger, { snapshot, promote: true });
