@@ -13,6 +13,7 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { backendName, tf } from '../model/tf';
 import { ModelRegistry } from '../registry';
+import { retry } from '../retry';
 import { featurize, ScoreBatcher, StaleModelError } from '../score';
 import type { ScoreResult } from '../score';
 import { addLog, addReading, CheckpointStore, MachineStore, wordsForWindow } from '../state';
@@ -257,7 +258,17 @@ export class Worker {
     const ackedAt = Date.now();
     for (const producedAt of alertsAcked) this.metrics.eventToAlert.observe(Math.max(0, (ackedAt - producedAt) / 1000));
     for (const s of toScore) touched.add(s.state.machineId);
-    await this.checkpoints.save([...touched].map((id) => this.store.get(id)).filter((s): s is MachineState => s !== undefined));
+    // Redis may be briefly away: retry the checkpoint (heartbeating) while the partition is still ours,
+    // rather than failing the batch and making kafkajs restart the consumer.
+    const states = [...touched].map((id) => this.store.get(id)).filter((s): s is MachineState => s !== undefined);
+    await retry(() => this.checkpoints.save(states), {
+      maxDelayMs: 2_000,
+      keepGoing: () => payload.isRunning() && !payload.isStale(),
+      onRetry: async (error, attempt) => {
+        if (attempt === 1 || attempt % 10 === 0) this.logger.warn('checkpoint write failed; retrying', { stage: 'checkpoint', attempt, error: error.message });
+        await payload.heartbeat().catch(() => undefined);
+      },
+    });
     this.store.clean(touched);
     if (lastOffset === undefined) return;
     if (payload.isStale()) return; // the partition moved during the batch: its new owner re-reads from the last commit
