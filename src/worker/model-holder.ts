@@ -29,6 +29,7 @@ export class ModelHolder {
 
   /** Checks the registry once; resolves after a swap (or a refusal) is done. Never throws. */
   async sync(): Promise<void> {
+    this.updateAge();
     try {
       const version = await this.registry.currentVersion();
       if (!version || version === this.loaded?.meta.version) return;
@@ -52,6 +53,11 @@ export class ModelHolder {
     }
   }
 
+  private updateAge(): void {
+    const created = this.loaded ? Date.parse(this.loaded.meta.createdAt) : NaN;
+    if (Number.isFinite(created)) this.metrics.modelAge.set(Math.max(0, (Date.now() - created) / 1000));
+  }
+
   private publishInfo(previous: string | undefined): void {
     const meta = this.loaded?.meta;
     if (!meta) return;
@@ -60,6 +66,7 @@ export class ModelHolder {
       for (const metric of Object.keys(meta.metrics)) this.metrics.modelMetric.remove({ version: previous, metric });
     }
     this.metrics.modelInfo.set({ version: meta.version, backend: backendName() }, 1);
+    this.updateAge();
     for (const [metric, value] of Object.entries(meta.metrics)) this.metrics.modelMetric.set({ version: meta.version, metric }, value);
   }
 

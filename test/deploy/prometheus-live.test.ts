@@ -46,8 +46,8 @@ import { RULES_FILE, dashboardQueries, referencedMetrics, ruleEntries } from './
  * - "Data" means a non-empty result with at least one non-NaN sample.
  * - Prometheus' own rule evaluation is checked too: every rule of rules.yml is loaded and evaluates with
  *   health "ok".
- * - A `todo` subtest records a finding: the worker exports `pdm_model_age_seconds` but never sets it (always 0),
- *   so `PdmModelStale` cannot fire for a worker. Drop the `todo` once src/ sets the gauge.
+ * - A subtest checks that the worker's `pdm_model_age_seconds` is the serving model's age (above 0), so
+ *   `PdmModelStale` can fire.
  */
 
 const PROMETHEUS = process.env.PDM_PROMETHEUS_BIN ?? 'prometheus';
@@ -545,9 +545,6 @@ test(
     // Returning data is not enough for the model age: the worker's gauge must be the serving model's age.
     await t.test(
       "the worker's pdm_model_age_seconds is the age of its serving model",
-      {
-        todo: 'src/ never sets metrics.modelAge (src/worker/model-holder.ts publishInfo sets pdm_model_info only): the gauge stays 0 and PdmModelStale can never fire for a worker',
-      },
       async () => {
         const r = await query('max(pdm_model_age_seconds{job="pdm-worker"})');
         const [age] = valuesOf(r);
