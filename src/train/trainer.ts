@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Consumer } from 'kafkajs';
@@ -20,12 +21,13 @@ export interface TrainingRun {
  * Runs `pdm train --once` in a child process: training is seconds to minutes of synchronous TensorFlow
  * work, and off this process's event loop it cannot delay kafkajs heartbeats or HTTP probes here.
  */
-export function runTrainingChild(env: NodeJS.ProcessEnv, logger: Logger): Promise<TrainingRun> {
+export function runTrainingChild(env: NodeJS.ProcessEnv, logger: Logger, onSpawn: (child: ChildProcess) => void = () => undefined): Promise<TrainingRun> {
   const started = Date.now();
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(projectRoot, 'bin', 'pdm.js'), 'train', '--once'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    onSpawn(child);
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => {
@@ -64,6 +66,7 @@ export class Trainer {
   private newFailures = 0;
   private lastRunAt = 0;
   private running: Promise<void> | undefined;
+  private child: ChildProcess | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   lastRun: TrainingRun | undefined;
@@ -99,7 +102,8 @@ export class Trainer {
     this.newFailures = 0;
     this.lastRunAt = Date.now();
     this.logger.info('training run starting', { reason });
-    this.running = runTrainingChild(this.env, this.logger).then((run) => {
+    this.running = runTrainingChild(this.env, this.logger, (child) => (this.child = child)).then((run) => {
+      this.child = undefined;
       this.lastRun = run;
       this.running = undefined;
       this.metrics.trainingRuns.inc({ outcome: run.outcome });
@@ -108,9 +112,11 @@ export class Trainer {
     });
   }
 
+  /** Stops the loop and a training run in progress (its Redis lock expires by itself within a minute). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    this.child?.kill('SIGTERM');
     await this.consumer?.disconnect().catch(() => undefined);
     await this.running;
   }
@@ -134,7 +140,7 @@ export async function runTrainer(config: Config, logger: Logger, metrics: Metric
     process.once('SIGTERM', () => resolve());
     process.once('SIGINT', () => resolve());
   });
-  logger.info('trainer stopping (waits for a run in progress)');
+  logger.info('trainer stopping (ends a run in progress)');
   await trainer.stop();
   await http.close();
   return 0;
