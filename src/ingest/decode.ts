@@ -21,6 +21,8 @@ export interface DecodeLimits {
   readonly maxFutureSkewMs: number;
   /** Wall clock, injected so tests control it. Only used for the `future` check. */
   readonly now: () => number;
+  /** The worker requires key = machineId (a keyless record lands on an arbitrary partition). */
+  readonly requireKey?: boolean;
 }
 
 const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -80,6 +82,9 @@ function decodeWith<T extends { machineId: string; ts: number }>(
   if (!parsed.success) return { ok: false, ...classify(parsed.issues) };
   const value = parsed.data;
   if (!Number.isFinite(value.ts)) return { ok: false, code: 'bad_ts', message: 'ts does not parse as a date' };
+  if (key === undefined && limits.requireKey) {
+    return { ok: false, code: 'key_mismatch', message: `record has no key; producers must key records by machineId ("${value.machineId}")` };
+  }
   if (key !== undefined && key !== value.machineId) {
     // Co-partitioning relies on key = machineId; a record under another key may sit on the wrong partition.
     return { ok: false, code: 'key_mismatch', message: `key "${key.slice(0, 100)}" differs from machineId "${value.machineId}"` };

@@ -109,7 +109,7 @@ export class Worker {
     this.checkpoints = new CheckpointStore(this.redis, config.redis.prefix);
     this.batcher = new ScoreBatcher(() => this.models.current, config.scoring.batchSize, config.scoring.maxWaitMs, metrics);
     this.limits = { window: config.model.window, allowedLatenessMs: config.allowedLatenessMs, logLookbackMs: config.logLookbackMs, maxLogTokens: config.maxLogTokens };
-    this.decodeLimits = { maxRecordBytes: config.maxRecordBytes, maxFutureSkewMs: config.maxFutureSkewMs, now: Date.now };
+    this.decodeLimits = { maxRecordBytes: config.maxRecordBytes, maxFutureSkewMs: config.maxFutureSkewMs, now: Date.now, requireKey: true };
   }
 
   async start(): Promise<void> {

@@ -36,6 +36,9 @@ test('each kind of poison record gets its reason code', () => {
   assert.equal(code(buf('{"machineId":"m-1","ts":1,"values":{"constructor":1}}')), 'unsafe_key');
   assert.equal(code(reading({ values: {} })), 'bad_shape');
   assert.equal(code(reading(), 'm-2'), 'key_mismatch');
+  const keyless = decodeReading(reading(), undefined, { ...limits, requireKey: true });
+  assert.ok(!keyless.ok && keyless.code === 'key_mismatch' && /no key/.test(keyless.message));
+  assert.ok(decodeReading(reading(), undefined, limits).ok, 'training reads keyless records');
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
 });
 
