@@ -1,5 +1,7 @@
 import type { LayersModel, SymbolicTensor, Tensor } from '@tensorflow/tfjs-node';
 import { disposeModel, tf } from '../model/tf';
+import { compileInference } from './fast';
+import type { FastInference } from './fast';
 
 /**
  * The dual-input model split in two, sharing its weights: the text encoder (Embedding + BiLSTM, about
@@ -16,6 +18,8 @@ export class SplitModel {
     private readonly textEncoder: LayersModel,
     private readonly head: LayersModel,
     private readonly maxCached: number,
+    /** The kernel-lean forward pass over the same weights, when the model's layers allow it. */
+    private readonly fast: FastInference | undefined,
   ) {
     this.encodingSize = textEncoder.outputs[0]!.shape[1] as number;
   }
@@ -32,7 +36,7 @@ export class SplitModel {
     const sensors = model.getLayer('sensor_lstm').apply(numeric) as SymbolicTensor;
     const joined = model.getLayer('join').apply([sensors, encoding]) as SymbolicTensor;
     const out = model.getLayer('risk').apply(model.getLayer('batchnorm').apply(model.getLayer('hidden').apply(joined))) as SymbolicTensor;
-    return new SplitModel(textEncoder, tf.model({ inputs: [numeric, encoding], outputs: out }), maxCached);
+    return new SplitModel(textEncoder, tf.model({ inputs: [numeric, encoding], outputs: out }), maxCached, compileInference(model));
   }
 
   /** Frees what the sub-models hold beyond the whole model; call after disposeModel(whole). */
@@ -65,7 +69,8 @@ export class SplitModel {
       const rows = [...missing.values()];
       const batch = new Int32Array(rows.length * textMaxLen);
       rows.forEach((r, j) => batch.set(tokens.subarray(r * textMaxLen, (r + 1) * textMaxLen), j * textMaxLen));
-      const encoded = (this.textEncoder.predict(tf.tensor2d(batch, [rows.length, textMaxLen], 'int32').toFloat()) as Tensor).dataSync() as Float32Array;
+      const input = tf.tensor2d(batch, [rows.length, textMaxLen], 'int32').toFloat();
+      const encoded = (this.fast ? this.fast.encodeText(input) : (this.textEncoder.predict(input) as Tensor)).dataSync() as Float32Array;
       [...missing.keys()].forEach((key, j) => {
         if (this.cache.size >= this.maxCached) this.cache.delete(this.cache.keys().next().value as string);
         this.cache.set(key, encoded.slice(j * this.encodingSize, (j + 1) * this.encodingSize));
@@ -73,7 +78,8 @@ export class SplitModel {
     }
     const enc = new Float32Array(n * this.encodingSize);
     keys.forEach((key, i) => enc.set(this.cache.get(key)!, i * this.encodingSize));
-    const out = this.head.predict([tf.tensor3d(numeric, [n, window, features]), tf.tensor2d(enc, [n, this.encodingSize])]) as Tensor;
+    const inputs = [tf.tensor3d(numeric, [n, window, features]), tf.tensor2d(enc, [n, this.encodingSize])] as const;
+    const out = this.fast ? this.fast.head(inputs[0], inputs[1]) : (this.head.predict([...inputs]) as Tensor);
     return out.dataSync() as Float32Array;
   }
 }
