@@ -3,9 +3,8 @@ import { loadConfig } from '../src/config';
 import { createLogger } from '../src/log';
 import type { Branches } from '../src/model/build';
 import { createRedis } from '../src/redis/client';
-import { createFleet } from '../src/simulate';
 import { trainOnce } from '../src/train';
-import type { TopicSnapshot } from '../src/train/source';
+import { fleetSnapshot } from '../test/helpers';
 import { table } from './stats';
 
 /**
@@ -14,15 +13,7 @@ import { table } from './stats';
  * only, text only; holdout PR-AUC of each. Registered under a throw-away Redis prefix, never promoted.
  */
 export async function benchBranches(quick: boolean): Promise<Record<string, unknown>> {
-  const fleet = createFleet({ machines: quick ? 20 : 30, seed: 11, start: '2026-01-01T00:00:00Z' });
-  const days = quick ? 40 : 60;
-  const snapshot: TopicSnapshot = { readings: [], logs: [], failures: [], invalid: {} };
-  for (let i = 0; i < days * 24; i++) {
-    const tick = fleet.tick();
-    for (const r of tick.readings) snapshot.readings.push({ machineId: r.machineId, ts: Date.parse(r.ts), values: r.values });
-    for (const l of tick.logs) snapshot.logs.push({ machineId: l.machineId, ts: Date.parse(l.ts), text: l.text });
-    for (const f of tick.failures) snapshot.failures.push({ machineId: f.machineId, ts: Date.parse(f.ts), component: f.component });
-  }
+  const snapshot = fleetSnapshot({ machines: quick ? 20 : 30, days: quick ? 40 : 60, seed: 11 });
   const prefix = `benchbr${randomUUID().slice(0, 6)}:`;
   const config = loadConfig(process.env, { PDM_REDIS_PREFIX: prefix, PDM_LOG_LEVEL: 'warn', PDM_TRAIN_EPOCHS: quick ? '3' : '8', PDM_TRAIN_MAX_WINDOWS: quick ? '1500' : '4000' });
   const results: Record<string, { prAuc: number | null | undefined; rocAuc: number | null | undefined; f1: number | null | undefined; seconds: number }> = {};

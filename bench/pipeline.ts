@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config } from '../src/config';
-import { loadConfig } from '../src/config';
 import { createKafka } from '../src/kafka/client';
 import { createTopics } from '../src/kafka/topics';
 import { createLogger } from '../src/log';
@@ -11,6 +10,7 @@ import type { Metrics } from '../src/metrics';
 import { createRedis } from '../src/redis/client';
 import { Worker } from '../src/worker';
 import { registerKnownModel } from '../test/known-model';
+import { dropTestResources, testConfig } from '../test/helpers';
 import { median, table } from './stats';
 
 const H = 3_600_000;
@@ -18,21 +18,7 @@ const T0 = Date.parse('2026-01-01T00:00:00Z');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function benchConfig(extra: Record<string, string> = {}): Config {
-  const tag = `bench${randomUUID().slice(0, 8)}`;
-  return loadConfig(process.env, {
-    PDM_GROUP_ID: `${tag}-group`,
-    PDM_REDIS_PREFIX: `${tag}:`,
-    PDM_TOPIC_READINGS: `${tag}.readings`,
-    PDM_TOPIC_LOGS: `${tag}.logs`,
-    PDM_TOPIC_FAILURES: `${tag}.failures`,
-    PDM_TOPIC_ALERTS: `${tag}.alerts`,
-    PDM_TOPIC_DLQ: `${tag}.dlq`,
-    PDM_HTTP_PORT: '0',
-    PDM_LOG_LEVEL: 'error',
-    PDM_ALERT_COOLDOWN: '0ms',
-    PDM_ALERT_HYSTERESIS: '0.1',
-    ...extra,
-  });
+  return testConfig({ PDM_LOG_LEVEL: 'error', PDM_ALERT_COOLDOWN: '0ms', PDM_ALERT_HYSTERESIS: '0.1', ...extra });
 }
 
 /** One reading per machine per hour; sensor v alternates so that with the known model every reading of a full window flips the alert. */
@@ -55,19 +41,6 @@ async function produceHistory(config: Config, machines: number, hours: number): 
   }
   await producer.disconnect();
   return n;
-}
-
-async function cleanup(config: Config): Promise<void> {
-  const admin = createKafka(config).admin();
-  await admin.connect();
-  const t = config.topics;
-  await admin.deleteTopics({ topics: [t.readings, t.logs, t.failures, t.alerts, t.dlq] }).catch(() => undefined);
-  await admin.deleteGroups([config.kafka.groupId]).catch(() => undefined);
-  await admin.disconnect();
-  const redis = createRedis(config);
-  const keys = await redis.keys(`${config.redis.prefix}*`);
-  for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
-  redis.disconnect();
 }
 
 /** kafkajs raw consume with a no-op handler: the ceiling for anything built on it. */
@@ -168,7 +141,7 @@ export async function benchPipeline(quick: boolean): Promise<Record<string, unkn
       raw.push(await rawConsume(config, total));
       ingest.push((await workerRate(config, total, 'recordsConsumed', createMetrics(undefined, false))).rate);
     } finally {
-      await cleanup(config);
+      await dropTestResources(config);
     }
   }
   const scoreHours = quick ? 40 : 100;
@@ -185,7 +158,7 @@ export async function benchPipeline(quick: boolean): Promise<Record<string, unkn
       scored.push(res.rate);
       rss = Math.max(rss, res.rssMb);
     } finally {
-      await cleanup(config);
+      await dropTestResources(config);
     }
   }
   const config = benchConfig();
@@ -197,7 +170,7 @@ export async function benchPipeline(quick: boolean): Promise<Record<string, unkn
     redis.disconnect();
     latency = await latencyAtRate(config, 2000, quick ? 10 : 30, machines);
   } finally {
-    await cleanup(config);
+    await dropTestResources(config);
   }
   const out = {
     machines,

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../src/config';
 import type { Config } from '../src/config';
+import { createFleet } from '../src/simulate';
+import type { TopicSnapshot } from '../src/train/source';
 
 /** A config with its own topics, group id and Redis key prefix, so integration tests never collide. */
 export function testConfig(overrides: Record<string, string> = {}): Config {
@@ -41,4 +43,33 @@ export async function eventually(what: string, check: () => boolean | Promise<bo
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+/** Deletes a test's topics, consumer group and Redis keys (everything testConfig gave it). */
+export async function dropTestResources(config: Config): Promise<void> {
+  const { createKafka } = await import('../src/kafka/client');
+  const { createRedis } = await import('../src/redis/client');
+  const admin = createKafka(config).admin();
+  await admin.connect();
+  const t = config.topics;
+  await admin.deleteTopics({ topics: [t.readings, t.logs, t.failures, t.alerts, t.dlq, ...(t.scores ? [t.scores] : [])] }).catch(() => undefined);
+  await admin.deleteGroups([config.kafka.groupId]).catch(() => undefined);
+  await admin.disconnect();
+  const redis = createRedis(config);
+  const keys = await redis.keys(`${config.redis.prefix}*`);
+  for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
+  await withTimeout('redis quit', redis.quit());
+}
+
+/** A simulated fleet as a training snapshot (what `pdm train --once` would read from the topics). */
+export function fleetSnapshot(opts: { machines: number; days: number; seed: number; mtbfMs?: number }): TopicSnapshot {
+  const fleet = createFleet({ machines: opts.machines, seed: opts.seed, start: '2026-01-01T00:00:00Z', ...(opts.mtbfMs ? { mtbfMs: opts.mtbfMs } : {}) });
+  const s: TopicSnapshot = { readings: [], logs: [], failures: [], invalid: {} };
+  for (let i = 0; i < opts.days * 24; i++) {
+    const t = fleet.tick();
+    for (const r of t.readings) s.readings.push({ machineId: r.machineId, ts: Date.parse(r.ts), values: r.values });
+    for (const l of t.logs) s.logs.push({ machineId: l.machineId, ts: Date.parse(l.ts), text: l.text });
+    for (const f of t.failures) s.failures.push({ machineId: f.machineId, ts: Date.parse(f.ts), component: f.component });
+  }
+  return s;
 }

@@ -3,23 +3,8 @@ import { after, test } from 'node:test';
 import { createLogger } from '../../src/log';
 import { createRedis } from '../../src/redis/client';
 import { ModelRegistry } from '../../src/registry';
-import { createFleet } from '../../src/simulate';
 import { trainOnce, TrainingError } from '../../src/train';
-import type { TopicSnapshot } from '../../src/train/source';
-import { testConfig, withTimeout } from '../helpers';
-
-/** A small simulated fleet as a snapshot (the topic-reading part is covered by samples.test.ts). */
-function fleetSnapshot(machines: number, days: number): TopicSnapshot {
-  const fleet = createFleet({ machines, seed: 5, start: '2026-01-01T00:00:00Z', mtbfMs: 6 * 86_400_000 });
-  const s: TopicSnapshot = { readings: [], logs: [], failures: [], invalid: {} };
-  for (let i = 0; i < days * 24; i++) {
-    const t = fleet.tick();
-    for (const r of t.readings) s.readings.push({ machineId: r.machineId, ts: Date.parse(r.ts), values: r.values });
-    for (const l of t.logs) s.logs.push({ machineId: l.machineId, ts: Date.parse(l.ts), text: l.text });
-    for (const f of t.failures) s.failures.push({ machineId: f.machineId, ts: Date.parse(f.ts), component: f.component });
-  }
-  return s;
-}
+import { fleetSnapshot, testConfig, withTimeout } from '../helpers';
 
 const config = testConfig({ PDM_WINDOW: '6', PDM_TEXT_MAX_LEN: '12', PDM_LSTM_UNITS: '4', PDM_TEXT_LSTM_UNITS: '4', PDM_DENSE_UNITS: '4', PDM_VOCAB_SIZE: '200', PDM_TRAIN_EPOCHS: '2', PDM_TRAIN_MAX_WINDOWS: '800', PDM_TRAIN_MIN_POSITIVES: '5' });
 const redis = createRedis(config);
@@ -30,7 +15,7 @@ after(async () => {
 });
 
 test('train --once: registers, evaluates on a later holdout, promotes the first model, gates the next', async () => {
-  const snapshot = fleetSnapshot(12, 30);
+  const snapshot = fleetSnapshot({ machines: 12, days: 30, seed: 5, mtbfMs: 6 * 86_400_000 });
   const logger = createLogger('warn');
   const first = await trainOnce(config, logger, { snapshot });
   assert.equal(first.promoted, true);
@@ -50,7 +35,7 @@ test('train --once: registers, evaluates on a later holdout, promotes the first 
 test('too few positives: a clear TrainingError, the current model untouched', async () => {
   const registry = new ModelRegistry(redis, config.redis.prefix);
   const before = await registry.currentVersion();
-  const snapshot = fleetSnapshot(12, 30);
+  const snapshot = fleetSnapshot({ machines: 12, days: 30, seed: 5, mtbfMs: 6 * 86_400_000 });
   const none = { ...snapshot, failures: [] };
   await assert.rejects(trainOnce(config, createLogger('warn'), { snapshot: none }), (e: unknown) => e instanceof TrainingError && e.code === 'too_few_positives' && /PDM_TRAIN_MIN_POSITIVES/.test(e.message));
   assert.equal(await registry.currentVersion(), before);

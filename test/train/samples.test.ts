@@ -6,7 +6,7 @@ import { createLogger } from '../../src/log';
 import { createRedis } from '../../src/redis/client';
 import { merge, SampleStore, trim } from '../../src/train/samples';
 import { readTopicsToEnd } from '../../src/train/source';
-import { testConfig, withTimeout } from '../helpers';
+import { dropTestResources, testConfig, withTimeout } from '../helpers';
 
 const H = 3_600_000;
 const r = (m: string, h: number) => ({ machineId: m, ts: h * H, values: { v: h } });
@@ -46,13 +46,7 @@ test('a second read takes only what arrived since the stored offsets; the store 
     assert.equal((await store.load())?.snapshot.readings.length, 40);
   } finally {
     await withTimeout('producer disconnect', producer.disconnect());
-    const admin = kafka.admin();
-    await admin.connect();
-    const t = config.topics;
-    await admin.deleteTopics({ topics: [t.readings, t.logs, t.failures, t.alerts, t.dlq] }).catch(() => undefined);
-    await admin.disconnect();
-    const keys = await redis.keys(`${config.redis.prefix}*`);
-    if (keys.length) await redis.del(...keys);
     redis.disconnect();
+    await dropTestResources(config);
   }
 });

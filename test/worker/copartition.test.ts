@@ -6,7 +6,7 @@ import { createTopics } from '../../src/kafka/topics';
 import { createLogger } from '../../src/log';
 import { createMetrics } from '../../src/metrics';
 import { Worker } from '../../src/worker';
-import { eventually, testConfig, withTimeout } from '../helpers';
+import { dropTestResources, eventually, testConfig, withTimeout } from '../helpers';
 
 const H = 3_600_000;
 const T0 = Date.parse('2026-02-01T00:00:00Z');
@@ -63,13 +63,7 @@ test('two workers over 4 partitions: each machine’s readings and logs go to th
     await withTimeout('worker a stop', a.stop(), 30_000);
     await withTimeout('worker b stop', b.stop(), 30_000);
     await producer.disconnect();
-    const admin = kafka.admin();
-    await admin.connect();
-    const t = config.topics;
-    await admin.deleteTopics({ topics: [t.readings, t.logs, t.failures, t.alerts, t.dlq] }).catch(() => undefined);
-    await admin.disconnect();
-    const keys = await redis.keys(`${config.redis.prefix}*`);
-    if (keys.length) await redis.del(...keys);
     await redis.quit();
+    await dropTestResources(config);
   }
 });
