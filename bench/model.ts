@@ -1,6 +1,7 @@
-import type { LayersModel, Tensor } from '@tensorflow/tfjs-node';
+import type { LayersModel, Tensor, Tensor2D, Tensor3D } from '@tensorflow/tfjs-node';
 import { buildDualInputModel } from '../src/model/build';
-import { tf } from '../src/model/tf';
+import { disposeModel, tf } from '../src/model/tf';
+import { compileInference } from '../src/score/fast';
 import { repeat, table } from './stats';
 
 /** The DESIGN.md model at T=30, F=8, L=50, V=1000 on one backend: training samples/s, scoring windows/s. */
@@ -34,6 +35,23 @@ function scoreRate(model: LayersModel, batch: number, minSeconds: number): numbe
   return rate;
 }
 
+/** The worker's scoring path: the kernel-lean inference pass (no text-encoding cache: every row encoded). */
+function fastScoreRate(model: LayersModel, batch: number, minSeconds: number): number {
+  const fast = compileInference(model);
+  if (!fast) throw new Error('inference pass does not apply to this model');
+  const [x, t] = inputs(batch);
+  const once = () => tf.tidy(() => fast.head(x as Tensor3D, fast.encodeText(t as Tensor2D)).dataSync());
+  once();
+  let n = 0;
+  const start = performance.now();
+  while (performance.now() - start < minSeconds * 1000) {
+    once();
+    n += batch;
+  }
+  tf.dispose([x, t]);
+  return n / ((performance.now() - start) / 1000);
+}
+
 export interface BackendFigures {
   backend: string;
   trainSamplesPerSec: number;
@@ -47,7 +65,10 @@ export async function benchBackend(backend: 'tensorflow' | 'cpu', opts: { trainS
   const train = await repeat(opts.reps, () => trainRate(model, opts.trainSamples));
   const scorePerSec: Record<string, number> = {};
   for (const batch of [1, 32, 256]) scorePerSec[`b${batch}`] = (await repeat(opts.reps, () => scoreRate(model, batch, opts.scoreSeconds))).median;
-  model.dispose();
+  if (backend === 'tensorflow') {
+    for (const batch of [1, 32, 256]) scorePerSec[`fast_b${batch}`] = (await repeat(opts.reps, () => fastScoreRate(model, batch, opts.scoreSeconds))).median;
+  }
+  disposeModel(model);
   return { backend, trainSamplesPerSec: train.median, scorePerSec };
 }
 
@@ -59,6 +80,8 @@ export async function benchModel(quick: boolean): Promise<Record<string, unknown
   const rows = [native, js].map((f) => [f.backend, f.trainSamplesPerSec, f.scorePerSec.b1!, f.scorePerSec.b32!, f.scorePerSec.b256!]);
   const ratio = (k: 'b1' | 'b32' | 'b256') => native.scorePerSec[k]! / js.scorePerSec[k]!;
   rows.push(['native/js', native.trainSamplesPerSec / js.trainSamplesPerSec, ratio('b1'), ratio('b32'), ratio('b256')]);
+  const f = native.scorePerSec;
+  rows.push(['native, inference pass', '-', f.fast_b1!, f.fast_b32!, f.fast_b256!]);
   console.log(table(`Dual-input model T=${SHAPE.window} F=${SHAPE.features} L=${SHAPE.textMaxLen} (medians)`, ['backend', 'train samples/s', 'score/s b1', 'score/s b32', 'score/s b256'], rows));
   return { shape: SHAPE, native, js, ratio: { train: native.trainSamplesPerSec / js.trainSamplesPerSec, b1: ratio('b1'), b32: ratio('b32'), b256: ratio('b256') } };
 }
