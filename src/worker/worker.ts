@@ -33,7 +33,6 @@ interface Scoring {
 }
 
 interface Applied {
-  readonly touched: boolean;
   readonly deadLetter?: string;
   readonly score?: Scoring;
 }
@@ -225,14 +224,30 @@ export class Worker {
     await this.withPartitionLock(batch.partition, () => this.processBatch(payload, decoded));
   }
 
+  /**
+   * A batch either completes (outputs acked, checkpoint written, offsets committed) or leaves no trace in
+   * memory: on any failure the machines it touched are dropped, so kafkajs's retry of the batch reloads
+   * them from their last checkpoint — which matches the last committed offsets — and re-applies every record.
+   */
   private async processBatch(payload: EachBatchPayload, decoded: readonly Decoded<Reading | LogEntry>[]): Promise<void> {
+    const touched = new Set<string>();
+    try {
+      await this.applyBatch(payload, decoded, touched);
+    } catch (error) {
+      this.store.drop((id) => touched.has(id));
+      for (const id of touched) this.partitionOf.delete(id);
+      this.logger.warn('batch failed; its machines will be reloaded from their checkpoints on retry', { topic: payload.batch.topic, partition: payload.batch.partition, machines: touched.size, error: (error as Error).message });
+      throw error;
+    }
+  }
+
+  private async applyBatch(payload: EachBatchPayload, decoded: readonly Decoded<Reading | LogEntry>[], touched: Set<string>): Promise<void> {
     const { batch } = payload;
     const topic = batch.topic;
     if (!payload.isRunning() || payload.isStale()) return;
     const outputs: { topic: string; messages: Message[] }[] = [];
     const dlq: Message[] = [];
     const toScore: Scoring[] = [];
-    const touched = new Set<string>();
     await this.restoreStates(batch.messages);
     let lastOffset: string | undefined;
     batch.messages.forEach((message, i) => {
@@ -243,9 +258,9 @@ export class Worker {
       else {
         eventTs = d.value.ts;
         const state = this.stateFor(d.value.machineId, batch.partition);
+        touched.add(state.machineId); // before applying: a failure after this point must undo it
         const result = 'values' in d.value ? this.applyReading(state, d.value, message) : this.applyLog(state, d.value, message);
         this.onApplied?.(topic, state.machineId, batch.partition);
-        if (result.touched) touched.add(state.machineId);
         if (result.deadLetter) dlq.push(this.deadLetter(topic, batch.partition, message, 'late', result.deadLetter));
         if (result.score) toScore.push(result.score);
       }
@@ -284,16 +299,16 @@ export class Worker {
     const topic = this.config.topics.readings;
     if (offset <= state.applied.readings) {
       this.metrics.recordsDropped.inc({ topic, reason: 'redelivered' });
-      return { touched: false };
+      return {};
     }
     const newest = state.readings.at(-1)?.ts;
     const outcome = addReading(state, reading, this.limits);
     state.applied.readings = offset;
-    if (outcome === 'late') return { touched: true, deadLetter: `ts ${iso(reading.ts)} is more than the allowed lateness behind ${iso(newest ?? 0)}` };
+    if (outcome === 'late') return { deadLetter: `ts ${iso(reading.ts)} is more than the allowed lateness behind ${iso(newest ?? 0)}` };
     if (outcome === 'duplicate') this.metrics.recordsDropped.inc({ topic, reason: 'duplicate' });
-    if (outcome !== 'score' || !this.models.current) return { touched: true };
+    if (outcome !== 'score' || !this.models.current) return {};
     const words = wordsForWindow(state, reading.ts, this.config.logLookbackMs);
-    return { touched: true, score: { state, ts: reading.ts, readings: state.readings.slice(), words, producedAt: Number(message.timestamp) } };
+    return { score: { state, ts: reading.ts, readings: state.readings.slice(), words, producedAt: Number(message.timestamp) } };
   }
 
   private applyLog(state: MachineState, log: LogEntry, message: KafkaMessage): Applied {
@@ -301,13 +316,13 @@ export class Worker {
     const topic = this.config.topics.logs;
     if (offset <= state.applied.logs) {
       this.metrics.recordsDropped.inc({ topic, reason: 'redelivered' });
-      return { touched: false };
+      return {};
     }
     const outcome = addLog(state, log.ts, textToWordSequence(log.text), this.limits);
     state.applied.logs = offset;
-    if (outcome === 'late') return { touched: true, deadLetter: `log ts ${iso(log.ts)} is older than the lookback plus the allowed lateness` };
+    if (outcome === 'late') return { deadLetter: `log ts ${iso(log.ts)} is older than the lookback plus the allowed lateness` };
     if (outcome === 'duplicate') this.metrics.recordsDropped.inc({ topic, reason: 'duplicate' });
-    return { touched: true };
+    return {};
   }
 
   private stateFor(machineId: string, partition: number): MachineState {
@@ -366,7 +381,7 @@ export class Worker {
 
   /** Featurises with the serving model and scores; a swap in between re-featurises with the new one. */
   private async scoreOnce(s: Scoring): Promise<ScoreResult | undefined> {
-    for (let attempt = 0; attempt < 3; attempt++) {
+    for (let attempt = 0; attempt < 10; attempt++) {
       const loaded = this.models.current;
       if (!loaded) return undefined;
       const features = featurize(s.readings, s.words, { ...loaded.meta, tokenizer: loaded.tokenizer });
@@ -377,7 +392,7 @@ export class Worker {
         if (!(error instanceof StaleModelError)) throw error;
       }
     }
-    throw new Error('model changed three times while scoring one window');
+    throw new Error('the serving model changed ten times while scoring one window');
   }
 
   private deadLetter(topic: string, partition: number, message: KafkaMessage, code: string, reason: string): Message {
