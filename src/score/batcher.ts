@@ -1,6 +1,6 @@
 import type { Tensor } from '@tensorflow/tfjs-node';
 import type { Metrics } from '../metrics';
-import type { LoadedModel } from '../registry';
+import type { LoadedModel, ModelMeta } from '../registry';
 import { tf } from '../model/tf';
 import type { Features } from './features';
 import { splitFor } from './split';
@@ -14,6 +14,8 @@ export interface ScoreRequest {
 export interface ScoreResult {
   readonly score: number;
   readonly modelVersion: string;
+  /** The metadata of the version that scored: its threshold decides the alert, even after a swap. */
+  readonly meta: ModelMeta;
 }
 
 interface Pending {
@@ -91,7 +93,7 @@ export class ScoreBatcher {
       this.metrics?.scoreDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
       this.metrics?.scoreBatchSize.observe(live.length);
       this.metrics?.scores.inc(live.length);
-      live.forEach((p, i) => p.resolve({ score: scores[i] ?? Number.NaN, modelVersion: version }));
+      live.forEach((p, i) => p.resolve({ score: scores[i] ?? Number.NaN, modelVersion: version, meta: loaded.meta }));
     } catch (error) {
       live.forEach((p) => p.reject(error as Error));
     }

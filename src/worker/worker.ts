@@ -351,11 +351,10 @@ export class Worker {
     const producedAt: number[] = [];
     toScore.forEach((s, i) => {
       const result = results[i];
-      const loaded = this.models.current;
-      if (!result || !loaded || !Number.isFinite(result.score)) return;
+      if (!result || !Number.isFinite(result.score)) return;
       const { state, ts } = s;
+      const { threshold, sensors, scaler } = result.meta; // the scoring version's, even if a swap happened since
       state.lastScore = { ts, score: result.score, modelVersion: result.modelVersion };
-      const threshold = loaded.meta.version === result.modelVersion ? loaded.meta.threshold : 0.5;
       if (this.config.topics.scores) scores.push({ key: state.machineId, value: JSON.stringify({ machineId: state.machineId, ts: iso(ts), score: result.score, modelVersion: result.modelVersion }) });
       const transition = applyScore(state.alert, result.score, ts, { threshold, hysteresis: this.config.alerts.hysteresis, cooldownMs: this.config.alerts.cooldownMs });
       if (!transition) return;
@@ -368,7 +367,7 @@ export class Worker {
         threshold,
         modelVersion: result.modelVersion,
         emittedAt: new Date().toISOString(),
-        explain: explain(s, loaded.meta.sensors, loaded.meta.scaler),
+        explain: explain(s, sensors, scaler),
       };
       alerts.push({ key: state.machineId, value: JSON.stringify(alert) });
       producedAt.push(s.producedAt);
