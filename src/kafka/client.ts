@@ -21,8 +21,9 @@ export function createKafka(config: Config, logger?: Logger, clientSuffix = ''):
     logCreator: () => (entry: LogEntry) => {
       if (!logger) return;
       const { message, ...meta } = entry.log;
-      // A rebalance answers heartbeats with an error that kafkajs logs at ERROR level: it is routine.
-      const routine = typeof meta.error === 'string' && meta.error.includes('rebalancing');
+      // Rebalances and a coordinator that is still loading answer with errors that kafkajs logs at ERROR
+      // level and then retries: routine, so they go to debug.
+      const routine = typeof meta.error === 'string' && /rebalancing|coordinator is loading|not the correct coordinator/i.test(meta.error);
       const level = routine ? 'debug' : (LEVELS[entry.level] ?? 'info');
       logger.child({ stage: 'kafka', ns: entry.namespace })[level](String(message), meta);
     },
