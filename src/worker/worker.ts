@@ -230,18 +230,18 @@ export class Worker {
    * them from their last checkpoint — which matches the last committed offsets — and re-applies every record.
    */
   private async processBatch(payload: EachBatchPayload, decoded: readonly Decoded<Reading | LogEntry>[]): Promise<void> {
-    const touched = new Set<string>();
+    const touched = new Map<string, MachineState>();
     try {
       await this.applyBatch(payload, decoded, touched);
     } catch (error) {
       this.store.drop((id) => touched.has(id));
-      for (const id of touched) this.partitionOf.delete(id);
+      for (const id of touched.keys()) this.partitionOf.delete(id);
       this.logger.warn('batch failed; its machines will be reloaded from their checkpoints on retry', { topic: payload.batch.topic, partition: payload.batch.partition, machines: touched.size, error: (error as Error).message });
       throw error;
     }
   }
 
-  private async applyBatch(payload: EachBatchPayload, decoded: readonly Decoded<Reading | LogEntry>[], touched: Set<string>): Promise<void> {
+  private async applyBatch(payload: EachBatchPayload, decoded: readonly Decoded<Reading | LogEntry>[], touched: Map<string, MachineState>): Promise<void> {
     const { batch } = payload;
     const topic = batch.topic;
     if (!payload.isRunning() || payload.isStale()) return;
@@ -258,7 +258,10 @@ export class Worker {
       else {
         eventTs = d.value.ts;
         const state = this.stateFor(d.value.machineId, batch.partition);
-        touched.add(state.machineId); // before applying: a failure after this point must undo it
+        // Before applying: a failure after this point must undo it, and the idle sweep must not evict the
+        // machine until its checkpoint is written (dirty machines are never evicted).
+        touched.set(state.machineId, state);
+        this.store.markDirty(state.machineId);
         const result = 'values' in d.value ? this.applyReading(state, d.value, message) : this.applyLog(state, d.value, message);
         this.onApplied?.(topic, state.machineId, batch.partition);
         if (result.deadLetter) dlq.push(this.deadLetter(topic, batch.partition, message, 'late', result.deadLetter));
@@ -272,10 +275,9 @@ export class Worker {
     if (outputs.length) await this.producer.sendBatch({ topicMessages: outputs, acks: -1 });
     const ackedAt = Date.now();
     for (const producedAt of alertsAcked) this.metrics.eventToAlert.observe(Math.max(0, (ackedAt - producedAt) / 1000));
-    for (const s of toScore) touched.add(s.state.machineId);
     // Redis may be briefly away: retry the checkpoint (heartbeating) while the partition is still ours,
     // rather than failing the batch and making kafkajs restart the consumer.
-    const states = [...touched].map((id) => this.store.get(id)).filter((s): s is MachineState => s !== undefined);
+    const states = [...touched.values()]; // the objects this batch changed, whatever the store holds now
     await retry(() => this.checkpoints.save(states), {
       maxDelayMs: 2_000,
       keepGoing: () => payload.isRunning() && !payload.isStale(),
@@ -284,7 +286,7 @@ export class Worker {
         await payload.heartbeat().catch(() => undefined);
       },
     });
-    this.store.clean(touched);
+    this.store.clean(touched.keys());
     if (lastOffset === undefined) return;
     if (payload.isStale()) return; // the partition moved during the batch: its new owner re-reads from the last commit
     for (const message of batch.messages) payload.resolveOffset(message.offset);
