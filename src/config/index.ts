@@ -74,6 +74,7 @@ const envSchema = z.object({
   PDM_SCORE_MAX_WAIT: duration('20ms'),
   PDM_MODEL_POLL_INTERVAL: duration('5s'),
   PDM_SHUTDOWN_TIMEOUT: duration('20s'),
+  PDM_KAFKA_SESSION_TIMEOUT: duration('30s'),
   PDM_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   PDM_HTTP_PORT: int(9464, 0, 65_535),
   PDM_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -117,6 +118,7 @@ export interface Config {
     readonly brokers: readonly string[];
     readonly clientId: string;
     readonly groupId: string;
+    readonly sessionTimeoutMs: number;
     readonly tls: { readonly enabled: boolean; readonly caFile: string | undefined; readonly rejectUnauthorized: boolean };
     readonly sasl: { readonly mechanism: 'scram-sha-256' | 'scram-sha-512' | 'plain'; readonly username: string; readonly password: string } | undefined;
   };
@@ -203,6 +205,7 @@ export function loadConfig(
       brokers,
       clientId: e.PDM_KAFKA_CLIENT_ID,
       groupId: e.PDM_GROUP_ID,
+      sessionTimeoutMs: e.PDM_KAFKA_SESSION_TIMEOUT,
       tls: { enabled: e.PDM_KAFKA_TLS, caFile: e.PDM_KAFKA_TLS_CA_FILE, rejectUnauthorized: e.PDM_KAFKA_TLS_REJECT_UNAUTHORIZED },
       sasl,
     },

@@ -74,6 +74,8 @@ export class Worker {
   private readonly partitionLocks = new Map<number, Promise<void>>();
   private assigned = new Map<string, number[]>();
   private inGroup = false;
+  /** Last heartbeat or fetch answered by the broker: /readyz turns 503 when the broker is gone. */
+  private lastBrokerContact = 0;
   private timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
   private readonly onFailure: (error: Error) => void;
@@ -95,8 +97,10 @@ export class Worker {
     this.consumer = kafka.consumer({
       groupId: config.kafka.groupId,
       partitionAssigners: [coPartitionAssigner],
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      // A killed worker's partitions move after the session timeout: shorter recovers faster, but a
+      // worker must heartbeat within it even while scoring a large batch.
+      sessionTimeout: config.kafka.sessionTimeoutMs,
+      heartbeatInterval: Math.max(500, Math.min(3_000, Math.floor(config.kafka.sessionTimeoutMs / 10))),
       maxBytesPerPartition: 1_048_576,
     });
     // Idempotent, and retrying without a count limit: while the broker is away the batch waits (its offsets
@@ -116,7 +120,13 @@ export class Worker {
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.onAssignment(payload.memberAssignment);
       this.inGroup = true;
+      this.lastBrokerContact = Date.now();
     });
+    const contact = () => {
+      this.lastBrokerContact = Date.now();
+    };
+    consumer.on(consumer.events.HEARTBEAT, contact);
+    consumer.on(consumer.events.FETCH, contact);
     consumer.on(consumer.events.REBALANCING, () => {
       this.inGroup = false;
     });
@@ -409,6 +419,7 @@ export class Worker {
     const reasons: string[] = [];
     if (this.state !== 'running') reasons.push(`worker is ${this.state}`);
     if (!this.inGroup) reasons.push('consumer not in its group');
+    else if (Date.now() - this.lastBrokerContact > this.config.kafka.sessionTimeoutMs) reasons.push('no heartbeat or fetch answered by the broker within the session timeout');
     if (!this.models.current) reasons.push('no model loaded');
     return { ready: reasons.length === 0, reasons };
   }
