@@ -8,6 +8,7 @@ import { benchModel } from './model';
 import { benchPipeline } from './pipeline';
 import { benchBranches } from './branches';
 import { benchTraining } from './training';
+import { benchSoak } from './soak';
 
 const SECTIONS: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = {
   model: benchModel,
@@ -15,6 +16,8 @@ const SECTIONS: Record<string, (quick: boolean) => Promise<Record<string, unknow
   training: benchTraining,
   branches: benchBranches,
 };
+/** Long runs only on request: `npm run bench -- --only=soak`. */
+const OPT_IN: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { soak: benchSoak };
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -23,8 +26,8 @@ async function main(): Promise<void> {
   const only = onlyArg ? onlyArg.split(',') : Object.keys(SECTIONS);
   const results: Record<string, unknown> = { at: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, quick };
   for (const name of only) {
-    const section = SECTIONS[name];
-    if (!section) throw new Error(`unknown section "${name}"; sections: ${Object.keys(SECTIONS).join(', ')}`);
+    const section = SECTIONS[name] ?? OPT_IN[name];
+    if (!section) throw new Error(`unknown section "${name}"; sections: ${[...Object.keys(SECTIONS), ...Object.keys(OPT_IN)].join(', ')}`);
     results[name] = await section(quick);
   }
   console.log(`\nBENCH ${JSON.stringify(results)}`);
