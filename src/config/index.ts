@@ -71,7 +71,7 @@ const envSchema = z.object({
   PDM_ALERT_COOLDOWN: duration('1h'),
   PDM_ALERT_HYSTERESIS: z.coerce.number().min(0).max(1).default(0.1),
   PDM_SCORE_BATCH: int(256, 1, 65_536),
-  PDM_SCORE_MAX_WAIT: duration('20ms'),
+  PDM_SCORE_MAX_WAIT: duration('5ms'),
   PDM_MODEL_POLL_INTERVAL: duration('5s'),
   PDM_SHUTDOWN_TIMEOUT: duration('20s'),
   PDM_KAFKA_SESSION_TIMEOUT: duration('30s'),
