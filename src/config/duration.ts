@@ -8,10 +8,3 @@ export function parseDuration(text: string): number {
   if (!Number.isFinite(value)) throw new RangeError(`duration out of range: "${text}"`);
   return Math.round(value);
 }
-
-export function formatDuration(ms: number): string {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}

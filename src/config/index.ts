@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration';
 
-export { parseDuration, formatDuration } from './duration';
+export { parseDuration } from './duration';
 
 const duration = (fallback: string) =>
   z

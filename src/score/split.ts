@@ -51,9 +51,6 @@ export class SplitModel {
     }
   }
 
-  get cachedEncodings(): number {
-    return this.cache.size;
-  }
 
   /** Scores n windows: numeric is n×T×F row-major, tokens n×L. Must run inside tf.tidy. */
   predict(numeric: Float32Array, tokens: Int32Array, n: number, window: number, features: number, textMaxLen: number): Float32Array {
