@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { alertId, applyScore } from '../../src/alerts';
 import { KNOWN, knownScore } from '../known-model';
 
@@ -228,4 +229,10 @@ export function checkAlerts(
     duplicates,
     examples: { missing: missing.sort().slice(0, 10), extra: extra.sort().slice(0, 10) },
   };
+}
+
+/** The Jepsen-style verdict every fault test ends with: no expected alert missing, none extra. */
+export function assertNoLostOrExtraAlerts(result: CheckResult): void {
+  assert.equal(result.missing, 0, `missing alerts, e.g. ${result.examples.missing.join(', ')}`);
+  assert.equal(result.extra, 0, `extra alerts, e.g. ${result.examples.extra.join(', ')}`);
 }
