@@ -4,7 +4,7 @@ import { disposeModel, tf } from '../src/model/tf';
 import { compileInference } from '../src/score/fast';
 import { repeat, table } from './stats';
 
-/** The DESIGN.md model at T=30, F=8, L=50, V=1000 on one backend: training samples/s, scoring windows/s. */
+/** The docs/model.md model at T=30, F=8, L=50, V=1000 on one backend: training samples/s, scoring windows/s. */
 export const SHAPE = { window: 30, features: 8, textMaxLen: 50, vocabSize: 1000, lstmUnits: 64, textLstmUnits: 64, embedDim: 8, denseUnits: 32 };
 
 function inputs(n: number): [Tensor, Tensor] {

@@ -1,4 +1,4 @@
-"""Writes test/fixtures/keras-model.json: the dual-input model of DESIGN.md built and trained in REAL
+"""Writes test/fixtures/keras-model.json: the dual-input model of docs/model.md built and trained in REAL
 Keras 2.15, with everything needed to score raw inputs through our pipeline and compare with Keras:
 the shapes, the scaler, the tokenizer's word index, every layer's weights by layer name (in Keras
 `get_weights()` order) and Keras's own `model.predict` scores for a handful of raw inputs.
@@ -8,7 +8,7 @@ only to regenerate it:
 
     py="$(bash scripts/keras/setup-venv.sh)" && "$py" scripts/keras/gen_model_fixtures.py
 
-Shapes are small so the fixture stays small. The model uses Keras's defaults wherever DESIGN.md names
+Shapes are small so the fixture stays small. The model uses Keras's defaults wherever docs/model.md names
 no value (LSTM activation tanh, recurrent activation sigmoid, BatchNormalization epsilon 1e-3): that is
 the model a user of the Keras tutorial has, so our twin must match it, not the other way round.
 Training is seeded, but TensorFlow's CPU training is not bit-reproducible (even with op determinism
@@ -97,7 +97,7 @@ def featurize(sample, scaler, tokenizer):
 
 
 def build_model():
-    """DESIGN.md's model with the layer names of src/model/build.ts."""
+    """docs/model.md's model with the layer names of src/model/build.ts."""
     numeric = keras.Input(shape=(SHAPE["window"], len(SENSORS)), name="numeric")
     tokens = keras.Input(shape=(SHAPE["textMaxLen"],), name="tokens")
     sensor = layers.LSTM(SHAPE["lstmUnits"], dropout=0.3, recurrent_dropout=0.3, name="sensor_lstm")(numeric)

@@ -10,7 +10,7 @@ export interface AlertPolicy {
 export type Transition = 'raised' | 'cleared' | undefined;
 
 /**
- * The alert state machine of DESIGN.md: raise when the score reaches the threshold, clear only below
+ * The alert state machine of docs/semantics.md "Alerts": raise when the score reaches the threshold, clear only below
  * threshold − hysteresis (so a score hovering at the threshold does not flap), and at most one `raised`
  * per machine per cooldown. Cooldown runs on event time so that a replay alerts exactly like live data.
  * Mutates `alert` and returns the transition to publish, if any.

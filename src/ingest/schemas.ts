@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Message shapes of DESIGN.md "Topics and messages". `ts` is event time: an ISO-8601 string or epoch
+ * Message shapes of docs/topics-and-messages.md. `ts` is event time: an ISO-8601 string or epoch
  * milliseconds. The schemas check shape; the decoder (decode.ts) turns failures into reason codes.
  */
 const ISO_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;

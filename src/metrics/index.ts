@@ -1,8 +1,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
- * Every metric of the contract (DESIGN.md "Metrics"), created on a registry passed in so that each test
- * and each worker instance gets its own. Names are part of the contract: change them only with DESIGN.md.
+ * Every metric of the contract (docs/metrics.md), created on a registry passed in so that each test
+ * and each worker instance gets its own. Names are part of the contract: change them only with docs/metrics.md.
  */
 export function createMetrics(registry: Registry = new Registry(), withDefaults = true) {
   if (withDefaults) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });

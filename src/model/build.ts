@@ -10,7 +10,7 @@ export interface DualInputShape extends ModelShape {
 export type Branches = 'both' | 'sensors' | 'text';
 
 /**
- * The dual-input model of DESIGN.md (the Keras functional-API tutorial, with T > 1):
+ * The dual-input model of docs/model.md "Architecture" (the Keras functional-API tutorial, with T > 1):
  *   numeric [T, F] → LSTM(units, dropout .3, recurrentDropout .3) ┐
  *                                                                 ├ concat → Dense(relu) → BatchNorm → Dense(1, sigmoid)
  *   tokens [L] → Embedding(V, d) → Bidirectional(LSTM(units)) ────┘

@@ -1,7 +1,7 @@
 /**
  * A synthetic fleet: pure, seeded, no I/O. Each call to `tick()` advances event time by one step and returns
  * one reading per machine plus the maintenance logs and failures that fell into that step, in the message
- * shapes of DESIGN.md.
+ * shapes of docs/topics-and-messages.md.
  *
  * The mechanism a model has to learn:
  * - every machine runs healthy, then degrades for `degradationMs` (default 24–48 h) and fails; it is

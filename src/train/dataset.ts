@@ -5,7 +5,7 @@ import { textToWordSequence } from '../tokenize';
 /** A raw labelled window: featurised later with whichever model's scaler and vocabulary is being evaluated. */
 export interface RawWindow {
   readonly machineId: string;
-  /** Event time of the window's last reading (r in DESIGN.md "Label"). */
+  /** Event time of the window's last reading (r in docs/semantics.md "Labels"). */
   readonly endTs: number;
   readonly readings: readonly TimedValues[];
   readonly words: readonly string[];
@@ -39,7 +39,7 @@ function groupBy<T extends { machineId: string }>(items: readonly T[]): Map<stri
 }
 
 /**
- * Builds labelled windows exactly as DESIGN.md "Label" defines: a window ending at reading time r is
+ * Builds labelled windows exactly as docs/semantics.md "Labels" defines: a window ending at reading time r is
  * positive iff a failure f has r < f <= r + horizon; negative iff the machine's stream is known for at
  * least the horizon after r with no failure in that span; otherwise censored — never a negative, because
  * "no failure seen yet" at the end of the data is not "no failure".

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError, loadConfig, parseDuration } from '../../src/config';
 
-test('defaults follow DESIGN.md', () => {
+test('defaults follow docs/configuration.md', () => {
   const c = loadConfig({});
   assert.deepEqual(c.kafka.brokers, ['localhost:9092']);
   assert.equal(c.redis.url, 'redis://127.0.0.1:6379');

@@ -11,7 +11,7 @@ export const REPO_ROOT = resolve(__dirname, '..', '..');
 export const DASHBOARD_FILE = resolve(REPO_ROOT, 'deploy/grafana/dashboards/pdm.json');
 export const RULES_FILE = resolve(REPO_ROOT, 'deploy/prometheus/rules.yml');
 
-/** The metric names of the contract (DESIGN.md, "Metrics", plus pdm_model_age_seconds), without histogram suffixes. */
+/** The metric names the dashboard and rules may use (a subset of docs/metrics.md), without histogram suffixes. */
 export const CONTRACT_METRICS: readonly string[] = [
   'pdm_records_consumed_total',
   'pdm_records_invalid_total',

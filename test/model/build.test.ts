@@ -21,7 +21,7 @@ test('a small model trains on the native backend and learns a separable rule', a
   model.dispose();
 });
 
-test('the dual-input model of DESIGN.md builds with the configured shapes and predicts a batch', () => {
+test('the dual-input model of docs/model.md builds with the configured shapes and predicts a batch', () => {
   const shape = { window: 24, features: 4, textMaxLen: 50, vocabSize: 1000, lstmUnits: 64, textLstmUnits: 64, embedDim: 8, denseUnits: 32 };
   const model = buildDualInputModel(shape);
   try {

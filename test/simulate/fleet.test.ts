@@ -47,7 +47,7 @@ test('a machine does not depend on how many others there are', () => {
   assert.deepEqual(small, large);
 });
 
-test('messages have the DESIGN.md shapes: finite values, ISO ts strictly increasing per machine and topic', () => {
+test('messages have the docs/topics-and-messages.md shapes: finite values, ISO ts strictly increasing per machine and topic', () => {
   const { ticks } = run({ machines: 12, seed: 3, start: Date.UTC(2026, 0, 1) }, 24 * 60);
   const ids = new Set(ticks[0]!.readings.map((r) => r.machineId));
   assert.deepEqual([...ids], Array.from({ length: 12 }, (_, i) => `m-${String(i).padStart(3, '0')}`));

@@ -6,7 +6,7 @@ const H = 3_600_000;
 const spec = { window: 2, horizonMs: 3 * H, logLookbackMs: 24 * H };
 const readings = (id: string, hours: number[]) => hours.map((h) => ({ machineId: id, ts: h * H, values: { v: h } }));
 
-test('labels follow DESIGN.md: positive within the horizon, negative only when the stream is known past it, else censored', () => {
+test('labels follow docs/semantics.md: positive within the horizon, negative only when the stream is known past it, else censored', () => {
   const { windows, summary } = buildWindows(
     [...readings('a', [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]), ...readings('b', [0, 1, 2, 3, 4])],
     [{ machineId: 'a', ts: 2.5 * H, text: 'Grinding noise!' }],
