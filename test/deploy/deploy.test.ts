@@ -29,8 +29,9 @@ function run(
   cmd: string,
   args: readonly string[],
   cwd = REPO_ROOT,
+  env: NodeJS.ProcessEnv = process.env,
 ): { status: number | null; output: string; missing: boolean } {
-  const result = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: 60_000 });
   const missing = result.error !== undefined && 'code' in result.error && result.error.code === 'ENOENT';
   return { status: result.status, output: `${result.stdout ?? ''}${result.stderr ?? ''}`, missing };
 }
@@ -424,10 +425,32 @@ function composeCommand(): readonly string[] {
   );
 }
 
-test('docker-compose.yml is valid (docker-compose config -q)', () => {
+test('docker-compose.yml is valid (docker-compose config -q) once a Grafana password is given', () => {
   const [cmd = 'docker-compose', ...pre] = composeCommand();
-  const result = run(cmd, [...pre, '-f', COMPOSE_FILE, 'config', '-q']);
+  const env = { ...process.env, PDM_GRAFANA_PASSWORD: 'a-test-password' };
+  const result = run(cmd, [...pre, '-f', COMPOSE_FILE, 'config', '-q'], REPO_ROOT, env);
   assert.equal(result.status, 0, `${cmd} ${pre.join(' ')} config -q failed:\n${result.output}`);
+});
+
+test('docker-compose.yml refuses to start without a Grafana password and publishes ports on loopback only', () => {
+  const [cmd = 'docker-compose', ...pre] = composeCommand();
+  const env = { ...process.env };
+  delete env.PDM_GRAFANA_PASSWORD;
+  delete env.PDM_BIND_ADDRESS;
+  const refused = run(cmd, [...pre, '-f', COMPOSE_FILE, 'config', '-q'], REPO_ROOT, env);
+  assert.notEqual(refused.status, 0, 'compose must refuse to start Grafana with no password');
+  assert.match(refused.output, /PDM_GRAFANA_PASSWORD/);
+  const resolved = run(cmd, [...pre, '-f', COMPOSE_FILE, 'config'], REPO_ROOT, { ...env, PDM_GRAFANA_PASSWORD: 'x' });
+  assert.equal(resolved.status, 0, resolved.output);
+  // docker-compose 1.x prints the short syntax (`- 127.0.0.1:9092:9092/tcp`), the compose plugin the long one.
+  const short = [...resolved.output.matchAll(/^\s*- (?:(\S+):)?\d+:\d+(?:\/tcp)?$/gm)].map((m) => m[1] ?? '0.0.0.0');
+  const long = [...resolved.output.matchAll(/host_ip: (\S+)/g)].map((m) => m[1] ?? '');
+  const hosts = short.length > 0 ? short : long;
+  const published = hosts.length;
+  const onLoopback = hosts.filter((h) => h === '127.0.0.1').length;
+  assert.ok(published >= 3, `expected Kafka, Prometheus and Grafana to be published:\n${resolved.output}`);
+  assert.equal(onLoopback, published, 'every published port binds to 127.0.0.1 by default');
+  assert.match(resolved.output, /GF_AUTH_ANONYMOUS_ENABLED: ['"]false['"]/);
 });
 
 test('docker-compose.yml has the whole stack, started in order, with container-friendly settings', () => {
