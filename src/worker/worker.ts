@@ -2,7 +2,7 @@ import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer, Message
 import type Redis from 'ioredis';
 import { createRedis } from '../redis/client';
 import type { Config } from '../config';
-import { alertId, applyScore } from '../alerts';
+import { alertId, applyScore, isFlap } from '../alerts';
 import type { AlertMessage } from '../alerts';
 import { decodeLog, decodeReading } from '../ingest';
 import type { Decoded, DecodeLimits, LogEntry, Reading } from '../ingest';
@@ -368,8 +368,10 @@ export class Worker {
       const { threshold, sensors, scaler } = result.meta; // the scoring version's, even if a swap happened since
       state.lastScore = { ts, score: result.score, modelVersion: result.modelVersion };
       if (this.config.topics.scores) scores.push({ key: state.machineId, value: JSON.stringify({ machineId: state.machineId, ts: iso(ts), score: result.score, modelVersion: result.modelVersion }) });
-      const transition = applyScore(state.alert, result.score, ts, { threshold, hysteresis: this.config.alerts.hysteresis, cooldownMs: this.config.alerts.cooldownMs });
+      const clearedBefore = state.alert.lastClearedTs;
+      const transition = applyScore(state.alert, result.score, ts, { ...this.config.alerts, threshold });
       if (!transition) return;
+      if (transition === 'raised' && isFlap(clearedBefore, ts, this.config.alerts.flapWindowMs)) this.metrics.alertFlaps.inc();
       const alert: AlertMessage = {
         alertId: alertId(state.machineId, ts, result.modelVersion, transition),
         machineId: state.machineId,
