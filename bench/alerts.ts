@@ -25,14 +25,21 @@ interface Series {
 }
 
 /** Simulated fleet data as the topics would hold it, for `days` of hourly readings from `start`. */
-function simulateDays(machines: number, seed: number, start: number, days: number): { readings: Reading[]; logs: LogEntry[]; failures: Failure[] } {
+function simulateDays(
+  machines: number,
+  seed: number,
+  start: number,
+  days: number,
+): { readings: Reading[]; logs: LogEntry[]; failures: Failure[] } {
   const fleet = createFleet({ machines, seed, start });
   const out = { readings: [] as Reading[], logs: [] as LogEntry[], failures: [] as Failure[] };
   while (fleet.nextTs < start + days * DAY) {
     const tick = fleet.tick();
-    for (const r of tick.readings) out.readings.push({ machineId: r.machineId, ts: Date.parse(r.ts), values: r.values });
+    for (const r of tick.readings)
+      out.readings.push({ machineId: r.machineId, ts: Date.parse(r.ts), values: r.values });
     for (const l of tick.logs) out.logs.push({ machineId: l.machineId, ts: Date.parse(l.ts), text: l.text });
-    for (const f of tick.failures) out.failures.push({ machineId: f.machineId, ts: Date.parse(f.ts), component: f.component });
+    for (const f of tick.failures)
+      out.failures.push({ machineId: f.machineId, ts: Date.parse(f.ts), component: f.component });
   }
   return out;
 }
@@ -52,7 +59,12 @@ export interface RuleFigures {
  * with the alert raised at some scored reading of the horizon before it) and the lead time of the first
  * raised reading of that span.
  */
-export function evaluateRule(series: readonly Series[], policy: AlertPolicy, horizonMs: number, flapWindowMs: number): RuleFigures {
+export function evaluateRule(
+  series: readonly Series[],
+  policy: AlertPolicy,
+  horizonMs: number,
+  flapWindowMs: number,
+): RuleFigures {
   let raises = 0;
   let flaps = 0;
   let falseRaises = 0;
@@ -102,7 +114,13 @@ export function evaluateRule(series: readonly Series[], policy: AlertPolicy, hor
 }
 
 /** Scores every full window of the evaluation period with the trained model, per machine in event order. */
-async function scoreSeries(registry: ModelRegistry, version: string, data: ReturnType<typeof simulateDays>, window: number, lookbackMs: number): Promise<Series[]> {
+async function scoreSeries(
+  registry: ModelRegistry,
+  version: string,
+  data: ReturnType<typeof simulateDays>,
+  window: number,
+  lookbackMs: number,
+): Promise<Series[]> {
   const loaded = await registry.load(version);
   const spec = { ...loaded.meta, tokenizer: loaded.tokenizer };
   const out: Series[] = [];
@@ -110,16 +128,32 @@ async function scoreSeries(registry: ModelRegistry, version: string, data: Retur
     const ids = [...new Set(data.readings.map((r) => r.machineId))];
     for (const id of ids) {
       const readings = data.readings.filter((r) => r.machineId === id);
-      const logs = data.logs.filter((l) => l.machineId === id).map((l) => ({ ts: l.ts, words: textToWordSequence(l.text) }));
+      const logs = data.logs
+        .filter((l) => l.machineId === id)
+        .map((l) => ({ ts: l.ts, words: textToWordSequence(l.text) }));
       const feats = readings.slice(window - 1).map((r, i) => {
         const words = logs.filter((l) => l.ts > r.ts - lookbackMs && l.ts <= r.ts).flatMap((l) => l.words);
         return { ts: r.ts, f: featurize(readings.slice(i, i + window), words, spec) };
       });
-      const numeric = tf.tensor3d(concat(feats.map((x) => x.f.numeric)), [feats.length, window, spec.sensors.length]);
-      const tokens = tf.tensor2d(Float32Array.from(concat(feats.map((x) => Float32Array.from(x.f.tokens)))), [feats.length, spec.textMaxLen]);
-      const scores = tf.tidy(() => (loaded.model.predict([numeric, tokens], { batchSize: 256 }) as Tensor).dataSync() as Float32Array);
+      const numeric = tf.tensor3d(concat(feats.map((x) => x.f.numeric)), [
+        feats.length,
+        window,
+        spec.sensors.length,
+      ]);
+      const tokens = tf.tensor2d(Float32Array.from(concat(feats.map((x) => Float32Array.from(x.f.tokens)))), [
+        feats.length,
+        spec.textMaxLen,
+      ]);
+      const scores = tf.tidy(
+        () =>
+          (loaded.model.predict([numeric, tokens], { batchSize: 256 }) as Tensor).dataSync() as Float32Array,
+      );
       tf.dispose([numeric, tokens]);
-      out.push({ machineId: id, scores: feats.map((x, i) => ({ ts: x.ts, score: scores[i]! })), failures: data.failures.filter((f) => f.machineId === id).map((f) => f.ts) });
+      out.push({
+        machineId: id,
+        scores: feats.map((x, i) => ({ ts: x.ts, score: scores[i]! })),
+        failures: data.failures.filter((f) => f.machineId === id).map((f) => f.ts),
+      });
     }
   } finally {
     disposeModel(loaded.model);
@@ -159,7 +193,11 @@ const RULES: readonly [number, number, number][] = [
  */
 export async function benchAlerts(quick: boolean): Promise<Record<string, unknown>> {
   const tag = `bench${randomUUID().slice(0, 8)}`;
-  const config = loadConfig(process.env, { PDM_REDIS_PREFIX: `${tag}:`, PDM_TRAIN_EPOCHS: quick ? '2' : '4', PDM_LOG_LEVEL: 'warn' });
+  const config = loadConfig(process.env, {
+    PDM_REDIS_PREFIX: `${tag}:`,
+    PDM_TRAIN_EPOCHS: quick ? '2' : '4',
+    PDM_LOG_LEVEL: 'warn',
+  });
   const start = Date.parse('2026-01-01T00:00:00Z');
   const all = simulateDays(20, 7, start, 60);
   const split = start + 30 * DAY;
@@ -167,23 +205,73 @@ export async function benchAlerts(quick: boolean): Promise<Record<string, unknow
   const after = <T extends { ts: number }>(xs: T[]) => xs.filter((x) => x.ts >= split - 2 * DAY);
   const redis = createRedis(config);
   try {
-    const summary = await trainOnce(config, createLogger('warn', { role: 'bench' }), { snapshot: { readings: before(all.readings), logs: before(all.logs), failures: before(all.failures), invalid: {} } });
-    const evalData = { readings: after(all.readings), logs: after(all.logs), failures: all.failures.filter((f) => f.ts >= split) };
-    const series = await scoreSeries(new ModelRegistry(redis, config.redis.prefix), summary.version, evalData, config.model.window, config.logLookbackMs);
+    const summary = await trainOnce(config, createLogger('warn', { role: 'bench' }), {
+      snapshot: {
+        readings: before(all.readings),
+        logs: before(all.logs),
+        failures: before(all.failures),
+        invalid: {},
+      },
+    });
+    const evalData = {
+      readings: after(all.readings),
+      logs: after(all.logs),
+      failures: all.failures.filter((f) => f.ts >= split),
+    };
+    const series = await scoreSeries(
+      new ModelRegistry(redis, config.redis.prefix),
+      summary.version,
+      evalData,
+      config.model.window,
+      config.logLookbackMs,
+    );
     const rows: RuleFigures[] = [];
     for (const cooldownMs of [HOUR, 6 * HOUR]) {
       for (const [raiseK, windowN, clearJ] of RULES) {
-        rows.push(evaluateRule(series, { threshold: summary.threshold, hysteresis: config.alerts.hysteresis, cooldownMs, raiseK, windowN, clearJ }, config.horizonMs, 6 * HOUR));
+        rows.push(
+          evaluateRule(
+            series,
+            {
+              threshold: summary.threshold,
+              hysteresis: config.alerts.hysteresis,
+              cooldownMs,
+              raiseK,
+              windowN,
+              clearJ,
+            },
+            config.horizonMs,
+            6 * HOUR,
+          ),
+        );
       }
     }
     console.log(
       table(
         `Alert rules on 30 simulated days × 20 machines (model ${summary.version}, threshold ${summary.threshold.toFixed(3)}, holdout PR-AUC ${summary.metrics.pr_auc?.toFixed(3)}; flap = raise < 6 h after a clear)`,
-        ['rule', 'raises/machine-day', 'flaps/machine-day', 'false raises/machine-day', 'recall', 'median lead h'],
-        rows.map((r) => [r.rule, r.raisesPerMachineDay, r.flapsPerMachineDay, r.falseRaisesPerMachineDay, r.recall, r.medianLeadHours]),
+        [
+          'rule',
+          'raises/machine-day',
+          'flaps/machine-day',
+          'false raises/machine-day',
+          'recall',
+          'median lead h',
+        ],
+        rows.map((r) => [
+          r.rule,
+          r.raisesPerMachineDay,
+          r.flapsPerMachineDay,
+          r.falseRaisesPerMachineDay,
+          r.recall,
+          r.medianLeadHours,
+        ]),
       ),
     );
-    return { threshold: summary.threshold, metrics: summary.metrics, failures: evalData.failures.length, rows };
+    return {
+      threshold: summary.threshold,
+      metrics: summary.metrics,
+      failures: evalData.failures.length,
+      rows,
+    };
   } finally {
     const keys = await redis.keys(`${config.redis.prefix}*`);
     if (keys.length) await redis.del(...keys);

@@ -1,3 +1,4 @@
+import { parseDuration } from '../config';
 import type { Config } from '../config';
 import type { ParsedArgs } from './args';
 import { createTopics } from '../kafka/topics';
@@ -10,6 +11,7 @@ import { createMetrics } from '../metrics';
 import { runSimulate, SIMULATE_SWITCHES } from '../simulate';
 import { runDemo } from '../demo';
 import { UsageError } from './args';
+import { parseTopArgs, runTop, TOP_SWITCHES, TOP_USAGE } from './top';
 
 export interface Command {
   readonly name: string;
@@ -79,10 +81,41 @@ export const COMMANDS: readonly Command[] = [
     },
   },
   {
+    name: 'top',
+    usage: 'top [--workers URL,URL | --redis] [--top N] [--once]',
+    summary: 'the machines most at risk across the workers, refreshed (pdm top --help)',
+    switches: [...TOP_SWITCHES, 'help'],
+    async run(config, args) {
+      if (args.flags.help === 'true') {
+        process.stdout.write(TOP_USAGE);
+        return 0;
+      }
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        return await runTop(config, parseTopArgs(args, config), process.stdout, controller.signal);
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
+    },
+  },
+  {
     name: 'demo',
-    usage: 'demo',
+    usage: 'demo [--for 30s]',
     summary: 'the whole loop locally (npm run demo sets up and starts the stack first)',
-    run: (config) => runDemo(config),
+    run(config, args) {
+      const runFor = args.flags.for;
+      let runForMs: number | undefined;
+      try {
+        runForMs = runFor === undefined ? undefined : parseDuration(runFor);
+      } catch (error) {
+        throw new UsageError(`--for: ${(error as Error).message}`);
+      }
+      return runDemo(config, { runForMs });
+    },
   },
   {
     name: 'topics',

@@ -44,6 +44,19 @@ export class CheckpointStore {
     if (failed?.[0]) throw failed[0];
   }
 
+  /** The ids of every machine with a checkpoint (SCAN, so a large fleet does not block Redis). */
+  async machineIds(): Promise<string[]> {
+    const ids: string[] = [];
+    const from = this.key('').length;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.key('')}*`, 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) ids.push(key.slice(from));
+    } while (cursor !== '0');
+    return ids;
+  }
+
   /** Loads the checkpoints that exist; an unreadable one is reported and treated as absent (never fatal). */
   async load(machineIds: readonly string[], onCorrupt: (id: string, why: string) => void = () => undefined): Promise<Map<string, MachineState>> {
     const out = new Map<string, MachineState>();

@@ -24,10 +24,18 @@ test('the k-of-n alert state round-trips through a checkpoint', async () => {
 });
 
 test('a checkpoint written before the k-of-n rule (no recent scores, no last clear) still loads', async () => {
-  const old = { machineId: 'm-old', readings: [{ ts: 1, values: { v: 1 } }], logs: [], alert: { state: 'raised', lastRaisedTs: 7 }, applied: { readings: 3, logs: -1 } };
+  const old = {
+    machineId: 'm-old',
+    readings: [{ ts: 1, values: { v: 1 } }],
+    logs: [],
+    alert: { state: 'raised', lastRaisedTs: 7 },
+    applied: { readings: 3, logs: -1 },
+  };
   await redis.set(`${prefix}state:m-old`, JSON.stringify(old));
   const corrupt: string[] = [];
-  const loaded = (await new CheckpointStore(redis, prefix).load(['m-old'], (id) => corrupt.push(id))).get('m-old');
+  const loaded = (await new CheckpointStore(redis, prefix).load(['m-old'], (id) => corrupt.push(id))).get(
+    'm-old',
+  );
   assert.deepEqual(corrupt, []);
   assert.deepEqual(loaded?.alert, { state: 'raised', lastRaisedTs: 7, lastClearedTs: undefined, recent: [] });
   assert.equal(loaded?.readings.length, 1);
