@@ -56,8 +56,8 @@ export interface RuleFigures {
 /**
  * Replays every machine's score series through one alert rule: flaps (a raise within `flapWindowMs` of the
  * previous clear), false raises (no failure within twice the horizon after the raise), recall (a failure
- * with the alert raised at some scored reading of the horizon before it) and the lead time of the first
- * raised reading of that span.
+ * with the alert raised at some scored reading of the horizon before it) and the lead time from the raise
+ * of that alert to the failure.
  */
 export function evaluateRule(
   series: readonly Series[],
@@ -78,26 +78,29 @@ export function evaluateRule(
     if (!first || !last) continue;
     machineMs += last.ts - first.ts;
     const alert = newAlertState();
-    const raisedAt: number[] = [];
-    const raisedState: boolean[] = [];
+    // Per scored reading: since when the alert in force was raised (undefined while clear).
+    const raisedSince: (number | undefined)[] = [];
     for (const { ts, score } of s.scores) {
       const clearedBefore = alert.lastClearedTs;
       const t = applyScore(alert, score, ts, policy);
       if (t === 'raised') {
         raises++;
-        raisedAt.push(ts);
         if (isFlap(clearedBefore, ts, flapWindowMs)) flaps++;
         if (!s.failures.some((f) => f > ts && f <= ts + 2 * horizonMs)) falseRaises++;
       }
-      raisedState.push(alert.state === 'raised');
+      raisedSince.push(alert.state === 'raised' ? alert.lastRaisedTs : undefined);
     }
     for (const f of s.failures) {
       if (f - horizonMs < first.ts) continue; // the span before it was not scored
       failures++;
-      const i = s.scores.findIndex((p, k) => p.ts > f - horizonMs && p.ts < f && raisedState[k]);
+      const i = s.scores.findIndex(
+        (p, k) => p.ts > f - horizonMs && p.ts < f && raisedSince[k] !== undefined,
+      );
       if (i >= 0) {
         detected++;
-        leads.push((f - s.scores[i]!.ts) / HOUR);
+        // Lead: from the raise in force to the failure, counted back at most twice the horizon (an alert
+        // raised days earlier and never cleared is not a prediction of this failure).
+        leads.push((f - Math.max(raisedSince[i]!, f - 2 * horizonMs)) / HOUR);
       }
     }
   }
@@ -171,19 +174,20 @@ function concat(parts: readonly Float32Array[]): Float32Array {
   return out;
 }
 
-/** The rules compared: the old single-score rule first, then k-of-n variants (j ≤ k ≤ n). */
-const RULES: readonly [number, number, number][] = [
-  [1, 1, 1],
-  [2, 2, 1],
-  [2, 3, 1],
-  [2, 3, 2],
-  [3, 3, 1],
-  [2, 4, 1],
-  [3, 4, 1],
-  [3, 4, 2],
-  [3, 5, 1],
-  [3, 6, 1],
-  [4, 6, 2],
+/** The rules compared, [k, n, j, cooldown hours]: the old single-score rule first, then k-of-n variants (j ≤ k ≤ n). */
+const RULES: readonly [number, number, number, number][] = [
+  [1, 1, 1, 1],
+  [1, 1, 1, 6],
+  [1, 3, 1, 1],
+  [2, 2, 1, 1],
+  [2, 3, 1, 1],
+  [2, 3, 1, 6],
+  [2, 3, 2, 1],
+  [2, 4, 1, 1],
+  [3, 3, 1, 1],
+  [3, 4, 2, 1],
+  [3, 5, 1, 1],
+  [4, 6, 2, 1],
 ];
 
 /**
