@@ -230,24 +230,16 @@ export async function benchAlerts(quick: boolean): Promise<Record<string, unknow
       config.logLookbackMs,
     );
     const rows: RuleFigures[] = [];
-    for (const cooldownMs of [HOUR, 6 * HOUR]) {
-      for (const [raiseK, windowN, clearJ] of RULES) {
-        rows.push(
-          evaluateRule(
-            series,
-            {
-              threshold: summary.threshold,
-              hysteresis: config.alerts.hysteresis,
-              cooldownMs,
-              raiseK,
-              windowN,
-              clearJ,
-            },
-            config.horizonMs,
-            6 * HOUR,
-          ),
-        );
-      }
+    for (const [raiseK, windowN, clearJ, cooldownHours] of RULES) {
+      const policy = {
+        threshold: summary.threshold,
+        hysteresis: config.alerts.hysteresis,
+        cooldownMs: cooldownHours * HOUR,
+        raiseK,
+        windowN,
+        clearJ,
+      };
+      rows.push(evaluateRule(series, policy, config.horizonMs, 6 * HOUR));
     }
     console.log(
       table(

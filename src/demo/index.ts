@@ -169,8 +169,9 @@ export async function runDemo(config: Config, opts: DemoOptions = {}): Promise<n
   const end = await watermarks(admin, [config.topics.alerts, config.topics.dlq]);
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline && [...end].some(([tp, high]) => (reached.get(tp) ?? startAt.get(tp) ?? 0) < high)) await new Promise((r) => setTimeout(r, 100));
-  await observer.disconnect().catch(() => undefined);
-  await admin.disconnect().catch(() => undefined);
+  // Bounded: a broker that stopped answering must not keep the demo from exiting.
+  await settleWithin(observer.disconnect(), 10_000);
+  await settleWithin(admin.disconnect(), 10_000);
   say(`final: ${formatCounts(tally.counts())}`);
   say('stopped. Kafka and Redis keep running: `npx pdm stack down` stops them.');
   return 0;
@@ -181,6 +182,10 @@ async function watermarks(admin: Admin, topics: readonly string[]): Promise<Map<
   const out = new Map<string, number>();
   for (const topic of topics) for (const p of await admin.fetchTopicOffsets(topic)) out.set(`${topic}/${p.partition}`, Number(p.high));
   return out;
+}
+
+function settleWithin(promise: Promise<unknown>, ms: number): Promise<unknown> {
+  return Promise.race([promise.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, ms).unref())]);
 }
 
 function parseJson(value: Buffer | null): Record<string, unknown> {

@@ -94,11 +94,13 @@ test(
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await withTimeout(
-      'the demo to finish',
-      new Promise<number | null>((resolve) => child.once('exit', resolve)),
-      100_000,
-    );
+    // The fixture owns its cleanup: a demo that does not finish is killed, and what it printed is shown.
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const code = await withTimeout('the demo to finish', exited, 100_000).catch(async (error: Error) => {
+      child.kill('SIGKILL');
+      await exited;
+      throw new Error(`${error.message}; it printed:\n${stdout.slice(-3000)}\n${stderr.slice(-2000)}`);
+    });
     assert.equal(code, 0, `demo exited ${code}: ${stderr.slice(-2000)}`);
     const lines = stdout.split('\n');
     const final = parseCounts(lines.find((l) => l.includes('final: ')) ?? '');
