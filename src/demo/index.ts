@@ -7,6 +7,7 @@ import { createKafka } from '../kafka/client';
 import { createTopics } from '../kafka/topics';
 import { createRedis } from '../redis/client';
 import { ModelRegistry } from '../registry';
+import { retry } from '../retry';
 import { projectRoot } from '../stack/process';
 import { DemoTally, formatCounts } from './tally';
 import type { SeenAlert } from './tally';
@@ -101,7 +102,8 @@ export async function runDemo(config: Config, opts: DemoOptions = {}): Promise<n
   await admin.connect();
   // Count only what arrives from now on: the observer reads from the start of each topic (so nothing the
   // worker publishes before the observer joins its group is missed) and skips what was there already.
-  const startAt = await watermarks(admin, watched);
+  // Just-created topics may not have elected their leaders yet: retry for a while.
+  const startAt = await retry(() => watermarks(admin, watched), { maxDelayMs: 1_000, keepGoing: deadlineIn(30_000) });
   const tally = new DemoTally();
   const reached = new Map<string, number>();
   const observer = kafka.consumer({ groupId: `pdm-demo-observer-${process.pid}-${Date.now()}` });
@@ -166,7 +168,7 @@ export async function runDemo(config: Config, opts: DemoOptions = {}): Promise<n
     ),
   );
   // Read what the drained worker published last, so the final counts cover every alert on the topic.
-  const end = await watermarks(admin, [config.topics.alerts, config.topics.dlq]);
+  const end = await retry(() => watermarks(admin, [config.topics.alerts, config.topics.dlq]), { maxDelayMs: 1_000, keepGoing: deadlineIn(15_000) });
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline && [...end].some(([tp, high]) => (reached.get(tp) ?? startAt.get(tp) ?? 0) < high)) await new Promise((r) => setTimeout(r, 100));
   // Bounded: a broker that stopped answering must not keep the demo from exiting.
@@ -182,6 +184,11 @@ async function watermarks(admin: Admin, topics: readonly string[]): Promise<Map<
   const out = new Map<string, number>();
   for (const topic of topics) for (const p of await admin.fetchTopicOffsets(topic)) out.set(`${topic}/${p.partition}`, Number(p.high));
   return out;
+}
+
+function deadlineIn(ms: number): () => boolean {
+  const until = Date.now() + ms;
+  return () => Date.now() < until;
 }
 
 function settleWithin(promise: Promise<unknown>, ms: number): Promise<unknown> {
