@@ -106,7 +106,8 @@ export async function runDemo(config: Config, opts: DemoOptions = {}): Promise<n
   const startAt = await retry(() => watermarks(admin, watched), { maxDelayMs: 1_000, keepGoing: deadlineIn(30_000) });
   const tally = new DemoTally();
   const reached = new Map<string, number>();
-  const observer = kafka.consumer({ groupId: `pdm-demo-observer-${process.pid}-${Date.now()}` });
+  const observerGroup = `pdm-demo-observer-${process.pid}-${Date.now()}`;
+  const observer = kafka.consumer({ groupId: observerGroup });
   await observer.connect();
   await observer.subscribe({ topics: watched, fromBeginning: true });
   await observer.run({
@@ -173,6 +174,7 @@ export async function runDemo(config: Config, opts: DemoOptions = {}): Promise<n
   while (Date.now() < deadline && [...end].some(([tp, high]) => (reached.get(tp) ?? startAt.get(tp) ?? 0) < high)) await new Promise((r) => setTimeout(r, 100));
   // Bounded: a broker that stopped answering must not keep the demo from exiting.
   await settleWithin(observer.disconnect(), 10_000);
+  await settleWithin(admin.deleteGroups([observerGroup]), 10_000); // a throw-away group: leave nothing behind
   await settleWithin(admin.disconnect(), 10_000);
   say(`final: ${formatCounts(tally.counts())}`);
   say('stopped. Kafka and Redis keep running: `npx pdm stack down` stops them.');
