@@ -89,7 +89,7 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: 'top',
-    usage: 'top [--workers URL,URL | --redis] [--top N] [--once]',
+    usage: 'top [--workers a,b | --redis] [--top N]',
     summary: 'the machines most at risk across the workers, refreshed (pdm top --help)',
     switches: [...TOP_SWITCHES, 'help'],
     async run(config, args) {
