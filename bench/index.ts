@@ -9,6 +9,7 @@ import { benchPipeline } from './pipeline';
 import { benchBranches } from './branches';
 import { benchTraining } from './training';
 import { benchSoak } from './soak';
+import { benchAlerts } from './alerts';
 
 const SECTIONS: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = {
   model: benchModel,
@@ -16,8 +17,8 @@ const SECTIONS: Record<string, (quick: boolean) => Promise<Record<string, unknow
   training: benchTraining,
   branches: benchBranches,
 };
-/** Long runs only on request: `npm run bench -- --only=soak`. */
-const OPT_IN: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { soak: benchSoak };
+/** Long runs only on request: `npm run bench -- --only=soak`; `--only=alerts` measures the alert rules (trains a model). */
+const OPT_IN: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { soak: benchSoak, alerts: benchAlerts };
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

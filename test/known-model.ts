@@ -18,7 +18,7 @@ export function knownScore(x: number): number {
   return 1 / (1 + Math.exp(-((KNOWN.k * Math.max(0, h)) / Math.sqrt(1 + KNOWN.eps) + KNOWN.b)));
 }
 
-export async function registerKnownModel(redis: Redis, config: Config, opts: { threshold?: number; promote?: boolean; tag?: string } = {}): Promise<ModelMeta> {
+export async function registerKnownModel(redis: Redis, config: Config, opts: { threshold?: number; promote?: boolean; tag?: string; sensor?: string; scaler?: { mean: number; std: number } } = {}): Promise<ModelMeta> {
   const shape = { ...config.model, features: 1 };
   const model = buildDualInputModel(shape);
   const u = shape.lstmUnits;
@@ -61,8 +61,9 @@ export async function registerKnownModel(redis: Redis, config: Config, opts: { t
     window: config.model.window,
     textMaxLen: config.model.textMaxLen,
     vocabSize: config.model.vocabSize,
-    sensors: ['v'],
-    scaler: { mean: [0], std: [1] },
+    // Another sensor name and scaler let a test score a real stream (the simulator's) by one sensor's z-score.
+    sensors: [opts.sensor ?? 'v'],
+    scaler: { mean: [opts.scaler?.mean ?? 0], std: [opts.scaler?.std ?? 1] },
     threshold: opts.threshold ?? 0.5,
     metrics: { pr_auc: 1 },
     dataSummary: { known: opts.tag ?? 'hand-set weights' },

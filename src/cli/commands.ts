@@ -1,3 +1,4 @@
+import { parseDuration } from '../config';
 import type { Config } from '../config';
 import type { ParsedArgs } from './args';
 import { createTopics } from '../kafka/topics';
@@ -10,6 +11,8 @@ import { createMetrics } from '../metrics';
 import { runSimulate, SIMULATE_SWITCHES } from '../simulate';
 import { runDemo } from '../demo';
 import { UsageError } from './args';
+import { ProgressLine, simulateProgressLogger, trainProgressHooks } from './progress';
+import { parseTopArgs, runTop, TOP_SWITCHES, TOP_USAGE } from './top';
 
 export interface Command {
   readonly name: string;
@@ -35,12 +38,16 @@ export const COMMANDS: readonly Command[] = [
       if (args.flags.once !== 'true') throw new UsageError('pdm train --once (the long-lived loop is `pdm trainer`)');
       const branches = args.flags.branches ?? 'both';
       if (branches !== 'both' && branches !== 'sensors' && branches !== 'text') throw new UsageError('--branches must be both, sensors or text');
-      const logger = createLogger(config.logLevel, { role: 'train' });
+      // TRAIN PROGRESS HOOK: `progress.onProgress` is the per-batch renderer; pass it as trainOnce's
+      // `onProgress` option once that option exists. Until then the bar advances per epoch from the logger.
+      const progress = trainProgressHooks(createLogger(config.logLevel, { role: 'train' }), process.stdout, config.training.epochs);
       try {
-        const summary = await trainOnce(config, logger, { branches, promote: args.flags['no-promote'] !== 'true' });
+        const summary = await trainOnce(config, progress.logger, { branches, promote: args.flags['no-promote'] !== 'true' });
+        progress.done();
         process.stdout.write(JSON.stringify(summary) + '\n');
         return 0;
       } catch (error) {
+        progress.done();
         if (!(error instanceof TrainingError)) throw error;
         process.stderr.write(`pdm train: ${error.message}\n`);
         process.stdout.write(JSON.stringify({ error: error.code, message: error.message }) + '\n');
@@ -71,7 +78,31 @@ export const COMMANDS: readonly Command[] = [
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       try {
-        return await runSimulate(config, args, controller.signal);
+        // In a terminal the backfill shows a progress line; piped, its JSON progress lines stay.
+        const logger = process.stdout.isTTY ? simulateProgressLogger(createLogger(config.logLevel), new ProgressLine(process.stdout)) : undefined;
+        return await runSimulate(config, args, controller.signal, undefined, logger);
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
+    },
+  },
+  {
+    name: 'top',
+    usage: 'top [--workers a,b | --redis] [--top N]',
+    summary: 'the machines most at risk across the workers, refreshed (pdm top --help)',
+    switches: [...TOP_SWITCHES, 'help'],
+    async run(config, args) {
+      if (args.flags.help === 'true') {
+        process.stdout.write(TOP_USAGE);
+        return 0;
+      }
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        return await runTop(config, parseTopArgs(args, config), process.stdout, controller.signal);
       } finally {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
@@ -80,9 +111,18 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: 'demo',
-    usage: 'demo',
+    usage: 'demo [--for 30s]',
     summary: 'the whole loop locally (npm run demo sets up and starts the stack first)',
-    run: (config) => runDemo(config),
+    run(config, args) {
+      const runFor = args.flags.for;
+      let runForMs: number | undefined;
+      try {
+        runForMs = runFor === undefined ? undefined : parseDuration(runFor);
+      } catch (error) {
+        throw new UsageError(`--for: ${(error as Error).message}`);
+      }
+      return runDemo(config, { runForMs });
+    },
   },
   {
     name: 'topics',

@@ -70,6 +70,10 @@ const envSchema = z.object({
   PDM_MAX_RECORD_BYTES: int(65_536, 256, 10_000_000),
   PDM_ALERT_COOLDOWN: duration('1h'),
   PDM_ALERT_HYSTERESIS: z.coerce.number().min(0).max(1).default(0.1),
+  PDM_ALERT_RAISE_K: int(2, 1, 1_000),
+  PDM_ALERT_WINDOW_N: int(3, 1, 1_000),
+  PDM_ALERT_CLEAR_J: int(1, 1, 1_000),
+  PDM_ALERT_FLAP_MULTIPLE: int(6, 1, 10_000),
   PDM_SCORE_BATCH: int(256, 1, 65_536),
   PDM_SCORE_MAX_WAIT: duration('5ms'),
   PDM_MODEL_POLL_INTERVAL: duration('5s'),
@@ -142,7 +146,16 @@ export interface Config {
   readonly maxMachines: number;
   readonly maxLogTokens: number;
   readonly maxRecordBytes: number;
-  readonly alerts: { readonly cooldownMs: number; readonly hysteresis: number };
+  readonly alerts: {
+    readonly cooldownMs: number;
+    readonly hysteresis: number;
+    /** k-of-n: raise when raiseK of the last windowN scores reach the threshold, clear when fewer than clearJ stay above threshold − hysteresis. */
+    readonly raiseK: number;
+    readonly windowN: number;
+    readonly clearJ: number;
+    /** A raise within this (flapMultiple × cooldown) of the previous clear counts in pdm_alert_flaps_total. */
+    readonly flapWindowMs: number;
+  };
   readonly scoring: { readonly batchSize: number; readonly maxWaitMs: number };
   readonly modelPollIntervalMs: number;
   readonly shutdownTimeoutMs: number;
@@ -165,6 +178,15 @@ export interface Config {
 export class ConfigError extends Error {
   readonly code = 'config';
   readonly retriable = false;
+}
+
+/** The k-of-n alert rule must be satisfiable and must not clear an alert on the score that raised it. */
+function checkAlertRule(k: number, n: number, j: number): void {
+  const explain = `(PDM_ALERT_RAISE_K=${k}, PDM_ALERT_WINDOW_N=${n}, PDM_ALERT_CLEAR_J=${j})`;
+  if (k > n) throw new ConfigError(`invalid configuration: PDM_ALERT_RAISE_K must be at most PDM_ALERT_WINDOW_N ${explain}`);
+  if (j > n) throw new ConfigError(`invalid configuration: PDM_ALERT_CLEAR_J must be at most PDM_ALERT_WINDOW_N ${explain}`);
+  // With j > k, a raise on exactly k high scores would be cleared by the next score: a built-in flap.
+  if (j > k) throw new ConfigError(`invalid configuration: PDM_ALERT_CLEAR_J must be at most PDM_ALERT_RAISE_K ${explain}`);
 }
 
 /** Turns the environment (plus command-line overrides, which win) into a frozen Config, or throws ConfigError. */
@@ -195,6 +217,7 @@ export function loadConfig(
   if (insecure.length && !e.PDM_ALLOW_INSECURE_TLS) {
     throw new ConfigError(`invalid configuration: ${insecure.join(', ')} disables TLS certificate verification; set PDM_ALLOW_INSECURE_TLS=true to force it`);
   }
+  checkAlertRule(e.PDM_ALERT_RAISE_K, e.PDM_ALERT_WINDOW_N, e.PDM_ALERT_CLEAR_J);
   let sasl: Config['kafka']['sasl'];
   if (e.PDM_KAFKA_SASL_MECHANISM) {
     if (!e.PDM_KAFKA_SASL_USERNAME || !e.PDM_KAFKA_SASL_PASSWORD) throw new ConfigError('invalid configuration: PDM_KAFKA_SASL_MECHANISM needs PDM_KAFKA_SASL_USERNAME and PDM_KAFKA_SASL_PASSWORD');
@@ -244,7 +267,14 @@ export function loadConfig(
     maxMachines: e.PDM_MAX_MACHINES,
     maxLogTokens: e.PDM_MAX_LOG_TOKENS,
     maxRecordBytes: e.PDM_MAX_RECORD_BYTES,
-    alerts: { cooldownMs: e.PDM_ALERT_COOLDOWN, hysteresis: e.PDM_ALERT_HYSTERESIS },
+    alerts: {
+      cooldownMs: e.PDM_ALERT_COOLDOWN,
+      hysteresis: e.PDM_ALERT_HYSTERESIS,
+      raiseK: e.PDM_ALERT_RAISE_K,
+      windowN: e.PDM_ALERT_WINDOW_N,
+      clearJ: e.PDM_ALERT_CLEAR_J,
+      flapWindowMs: e.PDM_ALERT_FLAP_MULTIPLE * e.PDM_ALERT_COOLDOWN,
+    },
     scoring: { batchSize: e.PDM_SCORE_BATCH, maxWaitMs: e.PDM_SCORE_MAX_WAIT },
     modelPollIntervalMs: e.PDM_MODEL_POLL_INTERVAL,
     shutdownTimeoutMs: e.PDM_SHUTDOWN_TIMEOUT,

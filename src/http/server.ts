@@ -2,12 +2,15 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { parseTop } from '../fleet';
 
 export interface HttpHandlers {
   readonly registry: Registry;
   readonly healthy: () => boolean;
   readonly ready: () => { ready: boolean; reasons: string[] };
   readonly machine?: (id: string) => Promise<unknown>;
+  /** `GET /machines?top=N` (N already validated). */
+  readonly fleet?: (top: number) => unknown;
   readonly model: () => unknown;
 }
 
@@ -19,7 +22,8 @@ function send(res: ServerResponse, status: number, body: unknown, type = 'applic
 
 async function route(h: HttpHandlers, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== 'GET') return send(res, 405, { error: 'only GET' });
-  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const path = url.pathname;
   if (path === '/metrics') return send(res, 200, await h.registry.metrics(), h.registry.contentType);
   if (path === '/healthz') return h.healthy() ? send(res, 200, { status: 'ok' }) : send(res, 503, { status: 'failed' });
   if (path === '/readyz') {
@@ -27,6 +31,10 @@ async function route(h: HttpHandlers, req: IncomingMessage, res: ServerResponse)
     return send(res, r.ready ? 200 : 503, r);
   }
   if (path === '/model') return send(res, 200, h.model());
+  if (path === '/machines' && h.fleet) {
+    const parsed = parseTop(url.searchParams.get('top'));
+    return 'error' in parsed ? send(res, 400, { error: parsed.error }) : send(res, 200, h.fleet(parsed.top));
+  }
   const m = /^\/machines\/([^/]{1,200})$/.exec(path);
   if (m && h.machine) {
     const view = await h.machine(decodeURIComponent(m[1]!));
@@ -35,7 +43,7 @@ async function route(h: HttpHandlers, req: IncomingMessage, res: ServerResponse)
   return send(res, 404, { error: 'not found' });
 }
 
-/** The worker's and trainer's HTTP face: /metrics, /healthz, /readyz, /machines/:id, /model. */
+/** The worker's and trainer's HTTP face: /metrics, /healthz, /readyz, /machines/:id, /machines?top=N, /model. */
 export async function startHttp(h: HttpHandlers, host: string, port: number): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
   const server = createServer((req, res) => {
     route(h, req, res).catch((error: unknown) => send(res, 500, { error: (error as Error).message }));

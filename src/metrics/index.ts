@@ -18,6 +18,7 @@ export function createMetrics(registry: Registry = new Registry(), withDefaults 
     scoreDuration: new Histogram({ name: 'pdm_score_duration_seconds', help: 'Model time per scoring batch', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: r }),
     eventToAlert: new Histogram({ name: 'pdm_event_to_alert_seconds', help: 'From the Kafka timestamp of the triggering reading to the acknowledged alert', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: r }),
     alerts: new Counter({ name: 'pdm_alerts_total', help: 'Alerts published, by state', labelNames: ['state'], registers: r }),
+    alertFlaps: new Counter({ name: 'pdm_alert_flaps_total', help: 'Alerts raised within PDM_ALERT_FLAP_MULTIPLE cooldowns (event time) of the same machine\'s previous clear', registers: r }),
     machinesTracked: new Gauge({ name: 'pdm_machines_tracked', help: 'Machines whose state is held in memory', registers: r }),
     consumerLag: new Gauge({ name: 'pdm_consumer_lag', help: 'High watermark minus the next offset to process, per assigned partition', labelNames: ['topic', 'partition'], registers: r }),
     modelInfo: new Gauge({ name: 'pdm_model_info', help: 'The serving model version and the TensorFlow backend (value 1)', labelNames: ['version', 'backend'], registers: r }),

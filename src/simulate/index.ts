@@ -366,13 +366,14 @@ export async function runSimulate(
   args: ParsedArgs,
   signal?: AbortSignal,
   write: (line: string) => void = (line) => process.stdout.write(line),
+  logger?: Logger,
 ): Promise<number> {
   if (args.flags.help === 'true') {
     write(SIMULATE_USAGE + '\n');
     return 0;
   }
   const options = parseSimulateArgs(args, Date.now());
-  const summary = await simulate(config, options, signal);
+  const summary = await simulate(config, options, signal, logger);
   write(JSON.stringify(summary) + '\n');
   return 0;
 }

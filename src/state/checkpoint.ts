@@ -13,7 +13,8 @@ const stateSchema = z.object({
   machineId: z.string(),
   readings: z.array(z.object({ ts: z.number(), values: z.record(z.number()) })),
   logs: z.array(z.object({ ts: z.number(), words: z.array(z.string()) })),
-  alert: z.object({ state: z.enum(['raised', 'clear']), lastRaisedTs: z.number().optional() }),
+    // lastClearedTs and recent came with the k-of-n rule: checkpoints written before it load with none.
+  alert: z.object({ state: z.enum(['raised', 'clear']), lastRaisedTs: z.number().optional(), lastClearedTs: z.number().optional(), recent: z.array(z.number()).default([]) }),
   lastScore: z.object({ ts: z.number(), score: z.number(), modelVersion: z.string() }).optional(),
   applied: z.object({ readings: z.number(), logs: z.number() }).default({ readings: -1, logs: -1 }),
 });
@@ -34,13 +35,26 @@ export class CheckpointStore {
     if (states.length === 0) return;
     const pipeline = this.redis.pipeline();
     for (const s of states) {
-      const body = JSON.stringify({ ...s, alert: { state: s.alert.state, lastRaisedTs: s.alert.lastRaisedTs } });
+      const body = JSON.stringify(s);
       if (this.ttlSeconds > 0) pipeline.set(this.key(s.machineId), body, 'EX', this.ttlSeconds);
       else pipeline.set(this.key(s.machineId), body);
     }
     const results = (await pipeline.exec()) ?? [];
     const failed = results.find(([error]) => error);
     if (failed?.[0]) throw failed[0];
+  }
+
+  /** The ids of every machine with a checkpoint (SCAN, so a large fleet does not block Redis). */
+  async machineIds(): Promise<string[]> {
+    const ids: string[] = [];
+    const from = this.key('').length;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.key('')}*`, 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) ids.push(key.slice(from));
+    } while (cursor !== '0');
+    return ids;
   }
 
   /** Loads the checkpoints that exist; an unreadable one is reported and treated as absent (never fatal). */
@@ -53,7 +67,8 @@ export class CheckpointStore {
       if (!body) return;
       try {
         const parsed = stateSchema.parse(JSON.parse(body));
-        out.set(id, { ...parsed, alert: { state: parsed.alert.state, lastRaisedTs: parsed.alert.lastRaisedTs }, lastScore: parsed.lastScore });
+        const { state, lastRaisedTs, lastClearedTs, recent } = parsed.alert;
+        out.set(id, { ...parsed, alert: { state, lastRaisedTs, lastClearedTs, recent }, lastScore: parsed.lastScore });
       } catch (error) {
         onCorrupt(id, (error as Error).message.slice(0, 200));
       }

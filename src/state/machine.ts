@@ -12,6 +12,10 @@ export interface AlertState {
   state: 'raised' | 'clear';
   /** Event time of the last `raised`, for the cooldown (event time, so replays behave like live data). */
   lastRaisedTs: number | undefined;
+  /** Event time of the last `cleared`, to count flaps (a raise soon after a clear). */
+  lastClearedTs: number | undefined;
+  /** The machine's most recent scores, oldest first, at most the alert window n: the k-of-n vote. */
+  recent: number[];
 }
 export interface LastScore {
   readonly ts: number;
@@ -51,8 +55,12 @@ export type ReadingOutcome =
   | 'duplicate'
   | 'late';
 
+export function newAlertState(): AlertState {
+  return { state: 'clear', lastRaisedTs: undefined, lastClearedTs: undefined, recent: [] };
+}
+
 export function newMachineState(machineId: string): MachineState {
-  return { machineId, readings: [], logs: [], alert: { state: 'clear', lastRaisedTs: undefined }, lastScore: undefined, applied: { readings: -1, logs: -1 } };
+  return { machineId, readings: [], logs: [], alert: newAlertState(), lastScore: undefined, applied: { readings: -1, logs: -1 } };
 }
 
 export function newestTs(state: MachineState): number | undefined {

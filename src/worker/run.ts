@@ -27,12 +27,13 @@ export async function runWorker(config: Config): Promise<number> {
       healthy: () => worker.state !== 'failed',
       ready: () => worker.readiness(),
       machine: (id) => worker.machine(id),
+      fleet: (top) => worker.fleet(top),
       model: () => worker.modelView(),
     },
     config.http.host,
     config.http.port,
   );
-  logger.info('http listening', { url: `http://${config.http.host}:${http.port}`, endpoints: ['/metrics', '/healthz', '/readyz', '/machines/:id', '/model'] });
+  logger.info('http listening', { url: `http://${config.http.host}:${http.port}`, endpoints: ['/metrics', '/healthz', '/readyz', '/machines/:id', '/machines?top=N', '/model'] });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;

@@ -2,8 +2,10 @@ import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer, Message
 import type Redis from 'ioredis';
 import { createRedis } from '../redis/client';
 import type { Config } from '../config';
-import { alertId, applyScore } from '../alerts';
+import { alertId, applyScore, isFlap } from '../alerts';
 import type { AlertMessage } from '../alerts';
+import { fleetEntry, rankFleet } from '../fleet';
+import type { FleetEntry, FleetView } from '../fleet';
 import { decodeLog, decodeReading } from '../ingest';
 import type { Decoded, DecodeLimits, LogEntry, Reading } from '../ingest';
 import { coPartitionAssigner } from '../kafka/assigner';
@@ -368,8 +370,10 @@ export class Worker {
       const { threshold, sensors, scaler } = result.meta; // the scoring version's, even if a swap happened since
       state.lastScore = { ts, score: result.score, modelVersion: result.modelVersion };
       if (this.config.topics.scores) scores.push({ key: state.machineId, value: JSON.stringify({ machineId: state.machineId, ts: iso(ts), score: result.score, modelVersion: result.modelVersion }) });
-      const transition = applyScore(state.alert, result.score, ts, { threshold, hysteresis: this.config.alerts.hysteresis, cooldownMs: this.config.alerts.cooldownMs });
+      const clearedBefore = state.alert.lastClearedTs;
+      const transition = applyScore(state.alert, result.score, ts, { ...this.config.alerts, threshold });
       if (!transition) return;
+      if (transition === 'raised' && isFlap(clearedBefore, ts, this.config.alerts.flapWindowMs)) this.metrics.alertFlaps.inc();
       const alert: AlertMessage = {
         alertId: alertId(state.machineId, ts, result.modelVersion, transition),
         machineId: state.machineId,
@@ -437,6 +441,23 @@ export class Worker {
       modelVersion: state.lastScore?.modelVersion ?? null,
       alert: state.alert.state,
     };
+  }
+
+  /** `GET /machines?top=N`: the N machines in memory with the highest current score, and this worker's lag and model. */
+  fleet(top: number): FleetView {
+    const meta = this.models.current?.meta;
+    const entries: FleetEntry[] = [];
+    for (const id of this.store.ids()) {
+      const state = this.store.get(id);
+      const entry = state && fleetEntry(state, meta?.threshold);
+      if (entry) entries.push(entry);
+    }
+    const lag: Record<string, number> = { readings: 0, logs: 0 };
+    for (const e of this.offsets.entries()) {
+      const role = e.topic === this.config.topics.readings ? 'readings' : 'logs';
+      lag[role] = (lag[role] ?? 0) + e.lag;
+    }
+    return { modelVersion: meta?.version ?? null, threshold: meta?.threshold ?? null, lag, tracked: this.store.size, machines: rankFleet(entries, top) };
   }
 
   modelView(): Record<string, unknown> {

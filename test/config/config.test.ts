@@ -33,3 +33,16 @@ test('a bad value stops with a message naming the variable', () => {
 test('command-line overrides win over the environment', () => {
   assert.equal(loadConfig({ PDM_WINDOW: '10' }, { PDM_WINDOW: '12' }).model.window, 12);
 });
+
+test('the k-of-n alert rule: zero, negative, k > n, j > n and j > k are refused naming the variable', () => {
+  const refused = (env: Record<string, string>, name: RegExp) => assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && name.test(e.message));
+  refused({ PDM_ALERT_RAISE_K: '0' }, /PDM_ALERT_RAISE_K/);
+  refused({ PDM_ALERT_WINDOW_N: '-2' }, /PDM_ALERT_WINDOW_N/);
+  refused({ PDM_ALERT_CLEAR_J: '0' }, /PDM_ALERT_CLEAR_J/);
+  refused({ PDM_ALERT_RAISE_K: '1.5' }, /PDM_ALERT_RAISE_K/);
+  refused({ PDM_ALERT_RAISE_K: '4', PDM_ALERT_WINDOW_N: '3' }, /PDM_ALERT_RAISE_K must be at most PDM_ALERT_WINDOW_N/);
+  refused({ PDM_ALERT_RAISE_K: '3', PDM_ALERT_WINDOW_N: '3', PDM_ALERT_CLEAR_J: '4' }, /PDM_ALERT_CLEAR_J must be at most PDM_ALERT_WINDOW_N/);
+  refused({ PDM_ALERT_RAISE_K: '2', PDM_ALERT_WINDOW_N: '4', PDM_ALERT_CLEAR_J: '3' }, /PDM_ALERT_CLEAR_J must be at most PDM_ALERT_RAISE_K/);
+  const c = loadConfig({ PDM_ALERT_RAISE_K: '1', PDM_ALERT_WINDOW_N: '1', PDM_ALERT_CLEAR_J: '1', PDM_ALERT_COOLDOWN: '2h', PDM_ALERT_FLAP_MULTIPLE: '3' });
+  assert.deepEqual([c.alerts.raiseK, c.alerts.windowN, c.alerts.clearJ, c.alerts.flapWindowMs], [1, 1, 1, 6 * 3_600_000]);
+});

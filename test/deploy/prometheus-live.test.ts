@@ -264,6 +264,10 @@ before(async () => {
     PDM_TEXT_MAX_LEN: '8',
     PDM_VOCAB_SIZE: '50',
     PDM_ALERT_COOLDOWN: '1h',
+    // The waves raise and clear on single readings: the plain threshold rule (1 of 1), not the 2-of-3 default.
+    PDM_ALERT_RAISE_K: '1',
+    PDM_ALERT_WINDOW_N: '1',
+    PDM_ALERT_CLEAR_J: '1',
     PDM_MODEL_POLL_INTERVAL: '200ms',
   });
   redis = new Redis(config.redis.url);

@@ -27,6 +27,7 @@ export const CONTRACT_METRICS: readonly string[] = [
   'pdm_training_duration_seconds',
   'pdm_training_runs_total',
   'pdm_model_age_seconds',
+  'pdm_alert_flaps_total',
 ];
 
 export const CONTRACT_HISTOGRAMS: readonly string[] = [

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { alertId, applyScore } from '../../src/alerts';
+import type { AlertPolicy } from '../../src/alerts';
+import { newAlertState } from '../../src/state';
 import { KNOWN, knownScore } from '../known-model';
 
 /**
@@ -10,7 +12,7 @@ import { KNOWN, knownScore } from '../known-model';
  *   in event-time order, values drawn from a palette whose known-model scores sit far from every threshold
  *   (and threshold − hysteresis) the suite uses, so float32 scoring in the worker cannot flip a decision.
  * - `expectedAlerts` replays the contract offline: a machine is scored on each reading once its window is
- *   full, the score is `knownScore(v)`, and `applyScore` decides the transitions; the alertId comes from
+ *   full, the score is `knownScore(v)`, and `applyScore` (the k-of-n rule of the config) decides the transitions; the alertId comes from
  *   `alertId(...)` with the model version.
  * - `checkAlerts` compares what was consumed from the alerts topic with that set: missing, extra and
  *   duplicates (an alertId seen more than once, which at-least-once delivery allows and a consumer drops).
@@ -22,11 +24,7 @@ export interface Reading {
   readonly v: number;
 }
 
-export interface AlertPolicy {
-  readonly threshold: number;
-  readonly hysteresis: number;
-  readonly cooldownMs: number;
-}
+export type { AlertPolicy } from '../../src/alerts';
 
 export interface ExpectedAlert {
   readonly alertId: string;
@@ -175,16 +173,13 @@ export function expectedAlerts(
   const out = new Map<string, ExpectedAlert>();
   for (const [machineId, list] of byMachine) {
     list.sort((a, b) => a.ts - b.ts);
-    const alert = { state: 'clear' as 'clear' | 'raised', lastRaisedTs: undefined as number | undefined };
+    const alert = newAlertState();
     list.forEach((r, i) => {
       if (i < window - 1) return;
       const model = versionFor(machineId, r.ts);
       if (!model) return;
-      const transition = applyScore(alert, knownScore(r.v), r.ts, {
-        threshold: model.threshold,
-        hysteresis: policy.hysteresis,
-        cooldownMs: policy.cooldownMs,
-      });
+      // The worker's rule, k-of-n included: each machine's scores vote in event order.
+      const transition = applyScore(alert, knownScore(r.v), r.ts, { ...policy, threshold: model.threshold });
       if (!transition) return;
       out.set(alertKey(machineId, r.ts, transition), {
         alertId: alertId(machineId, r.ts, model.version, transition),

@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import Redis from 'ioredis';
 import type { Consumer, Producer } from 'kafkajs';
 import { applyScore } from '../../src/alerts';
+import { newAlertState } from '../../src/state';
 import type { Config } from '../../src/config';
 import { createKafka } from '../../src/kafka/client';
 import { createTopics } from '../../src/kafka/topics';
@@ -79,11 +80,11 @@ function series(machine: number, hours: number): number[] {
 function expectedAlerts(config: Config, machines: number, hours: number, threshold: number): Set<string> {
   const out = new Set<string>();
   for (let m = 0; m < machines; m++) {
-    const alert = { state: 'clear' as 'clear' | 'raised', lastRaisedTs: undefined as number | undefined };
+    const alert = newAlertState();
     series(m, hours).forEach((x, h) => {
       if (h < config.model.window - 1) return;
       const ts = T0 + h * H;
-      const t = applyScore(alert, knownScore(x), ts, { threshold, hysteresis: config.alerts.hysteresis, cooldownMs: config.alerts.cooldownMs });
+      const t = applyScore(alert, knownScore(x), ts, { ...config.alerts, threshold });
       if (t) out.add(`m-${m}|${new Date(ts).toISOString()}|${t}`);
     });
   }
