@@ -11,6 +11,7 @@ export type InvalidCode =
   | 'bad_ts'
   | 'bad_shape'
   | 'key_mismatch'
+  | 'bad_key'
   | 'future'
   | 'late';
 

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer, Message } from 'kafkajs';
 import type Redis from 'ioredis';
 import { createRedis } from '../redis/client';
@@ -21,6 +22,7 @@ import type { ScoreResult } from '../score';
 import { addLog, addReading, CheckpointStore, MachineStore, wordsForWindow } from '../state';
 import type { MachineState, TimedValues, WindowLimits } from '../state';
 import { textToWordSequence } from '../tokenize';
+import { buildDeadLetter, chunkBySize, isRecordRefused, pointerDeadLetter } from './dead-letter';
 import { ModelHolder } from './model-holder';
 
 export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
@@ -227,7 +229,10 @@ export class Worker {
     if (batch.messages.length === 0) return;
     const isReadings = batch.topic === this.config.topics.readings;
     const decoded: Decoded<Reading | LogEntry>[] = batch.messages.map((m) =>
-      (isReadings ? decodeReading : decodeLog)(m.value, m.key?.toString(), this.decodeLimits),
+      // Lossy decoding would fold distinct binary keys into one machine (6d ff and 6d fe both read "m\uFFFD").
+      m.key && !isUtf8(m.key)
+        ? { ok: false, code: 'bad_key', message: `key is not valid UTF-8 (${m.key.length} bytes)` }
+        : (isReadings ? decodeReading : decodeLog)(m.value, m.key?.toString(), this.decodeLimits),
     );
     if (isReadings) {
       const maxTs = decoded.reduce((max, d) => (d.ok ? Math.max(max, d.value.ts) : max), -Infinity);
@@ -283,8 +288,8 @@ export class Worker {
       lastOffset = message.offset;
     });
     const alertsAcked = await this.scoreAndCollect(toScore, outputs);
-    if (dlq.length) outputs.push({ topic: this.config.topics.dlq, messages: dlq });
     if (outputs.length) await this.producer.sendBatch({ topicMessages: outputs, acks: -1 });
+    if (dlq.length) await this.sendDeadLetters(dlq);
     const ackedAt = Date.now();
     for (const producedAt of alertsAcked) this.metrics.eventToAlert.observe(Math.max(0, (ackedAt - producedAt) / 1000));
     // Redis may be briefly away: retry the checkpoint (heartbeating) while the partition is still ours,
@@ -412,12 +417,27 @@ export class Worker {
 
   private deadLetter(topic: string, partition: number, message: KafkaMessage, code: string, reason: string): Message {
     this.metrics.recordsInvalid.inc({ topic, code });
-    const value = message.value ? message.value.subarray(0, 4096).toString('utf8') : null;
-    return {
-      key: message.key,
-      value: JSON.stringify({ topic, partition, offset: message.offset, key: message.key?.toString() ?? null, value, error: { code, message: reason }, at: new Date().toISOString() }),
-    };
+    return buildDeadLetter({ topic, partition, message, code, reason });
   }
+
+  /**
+   * Dead letters go in sends of bounded size, after the batch's alerts and scores. A dead letter the broker
+   * still refuses as a record (too large for a topic configured smaller) is replaced by a pointer without
+   * the record's bytes: one poison record must never stop the worker, nor every next owner of its partition.
+   */
+  private async sendDeadLetters(messages: readonly Message[]): Promise<void> {
+    const topic = this.config.topics.dlq;
+    for (const chunk of chunkBySize(messages)) {
+      try {
+        await this.producer.sendBatch({ topicMessages: [{ topic, messages: chunk }], acks: -1 });
+      } catch (error) {
+        if (!isRecordRefused(error)) throw error;
+        this.logger.warn('dead letters refused by the broker; sending pointers without the records', { stage: 'dead-letter', count: chunk.length, error: (error as Error).message });
+        for (const pointers of chunkBySize(chunk.map(pointerDeadLetter))) await this.producer.sendBatch({ topicMessages: [{ topic, messages: pointers }], acks: -1 });
+      }
+    }
+  }
+
 
   readiness(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = [];
