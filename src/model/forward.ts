@@ -129,7 +129,7 @@ export function compileForward(model: LayersModel): ModelForward | undefined {
   const sensorLayers = sensorLstmLayers(model);
   if (!hidden || !norm || !risk) return undefined;
   if (sensorLayers.length === 0 && !text) return undefined;
-  if ((sensorLayers.length > 0 && text) !== !!join) return undefined;
+  if ((sensorLayers.length > 0 && text !== undefined) !== (join !== undefined)) return undefined;
   const sensors = sensorLayers.map((l) => lstmOf(l.getWeights(), configOf(l)));
   if (sensors.some((s, i) => !s || s.returnSequences !== i < sensors.length - 1)) return undefined;
   const sensorW = sensors as Lstm[];

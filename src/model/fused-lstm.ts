@@ -55,9 +55,9 @@ export function fusedLstmAvailable(): boolean {
   if (probed !== undefined) return probed;
   try {
     tf.tidy(() => {
-      const kernel = tf.ones<Rank.R2>([1, 4]);
-      const bias = tf.zeros([4]);
-      tf.grad((x: Tensor) => tf.sum(fusedLstm(x as Tensor3D, kernel, kernel, bias, {})))(tf.ones([1, 1, 1])).dataSync();
+      const kernel = tf.ones<Rank.R2>([2, 8]);
+      const bias = tf.zeros([8]);
+      tf.grad((x: Tensor) => tf.sum(fusedLstm(x as Tensor3D, kernel, kernel, bias, {})))(tf.ones([2, 1, 2])).dataSync();
     });
     probed = true;
   } catch {
@@ -66,30 +66,27 @@ export function fusedLstmAvailable(): boolean {
   return probed;
 }
 
-/** seq_len_max is an int64 scalar, which tfjs cannot create: TensorFlow's Cast makes one, kept per length. */
-const seqLenMax = new Map<number, Tensor>();
+/**
+ * seq_len_max is an int64 scalar, which tfjs cannot create: TensorFlow's Cast makes one, as an ordinary
+ * tracked tensor (tidy frees it). tfjs-node's own Int64Scalar would leave a native handle behind per call.
+ */
 function seqLen(backend: NativeBackend, steps: number): Tensor {
-  let t = seqLenMax.get(steps);
-  if (!t) {
-    const b = backend.binding;
-    const attrs = [
-      { name: 'SrcT', type: b.TF_ATTR_TYPE, value: b.TF_INT32 },
-      { name: 'DstT', type: b.TF_ATTR_TYPE, value: b.TF_INT64 },
-      { name: 'Truncate', type: b.TF_ATTR_BOOL, value: false },
-    ];
-    const int32 = tf.scalar(steps, 'int32');
-    // tfjs-node warns on every int64 output ("stored as BigInt64Array"); this one never reaches JS memory.
-    const warn = console.warn;
-    console.warn = () => undefined;
-    try {
-      t = tf.keep(backend.executeSingleOutput('Cast', attrs, [int32]));
-    } finally {
-      console.warn = warn;
-      int32.dispose();
-    }
-    seqLenMax.set(steps, t);
+  const b = backend.binding;
+  const attrs = [
+    { name: 'SrcT', type: b.TF_ATTR_TYPE, value: b.TF_INT32 },
+    { name: 'DstT', type: b.TF_ATTR_TYPE, value: b.TF_INT64 },
+    { name: 'Truncate', type: b.TF_ATTR_BOOL, value: false },
+  ];
+  const int32 = tf.scalar(steps, 'int32');
+  // tfjs-node warns on every int64 output ("stored as BigInt64Array"); this one never reaches JS memory.
+  const warn = console.warn;
+  console.warn = () => undefined;
+  try {
+    return backend.executeSingleOutput('Cast', attrs, [int32]);
+  } finally {
+    console.warn = warn;
+    int32.dispose();
   }
-  return t;
 }
 
 export interface FusedLstmOptions {
@@ -119,7 +116,6 @@ export function fusedLstm(x: Tensor3D, kernel: Tensor2D, recurrent: Tensor2D, bi
   const type = { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT };
   const forwardAttrs = [{ name: 'cell_clip', type: b.TF_ATTR_FLOAT, value: 0 }, { name: 'use_peephole', type: b.TF_ATTR_BOOL, value: false }, type];
   const gradAttrs = [{ name: 'use_peephole', type: b.TF_ATTR_BOOL, value: false }, type];
-  const seq = seqLen(backend, steps);
   const op = tf.customGrad((...args) => {
     const [xIn, k, r, bi, save] = args as unknown as [Tensor3D, Tensor2D, Tensor2D, Tensor, (ts: Tensor[]) => void];
     let timeMajor = tf.transpose(xIn, [1, 0, 2]);
@@ -127,7 +123,7 @@ export function fusedLstm(x: Tensor3D, kernel: Tensor2D, recurrent: Tensor2D, bi
     const w = tf.concat([k, r], 0);
     const state = tf.zeros([batch, units]);
     const peephole = tf.zeros([units]);
-    const inputs = [seq, timeMajor, state, state, w, peephole, peephole, peephole, bi];
+    const inputs = [seqLen(backend, steps), timeMajor, state, state, w, peephole, peephole, peephole, bi];
     const outs = backend.executeMultipleOutputs('BlockLSTMV2', forwardAttrs, inputs, 7); // i, cs, f, o, ci, co, h
     save([timeMajor, state, w, peephole, bi, ...outs]);
     const h = outs[6]!;
@@ -144,7 +140,7 @@ export function fusedLstm(x: Tensor3D, kernel: Tensor2D, recurrent: Tensor2D, bi
         } else {
           hGrad = tf.concat([tf.zeros([steps - 1, batch, units]), tf.expandDims(dyT, 0)], 0);
         }
-        const grads = backend.executeMultipleOutputs('BlockLSTMGradV2', gradAttrs, [seq, tm, st, st, ww, ph, ph, ph, bb, ...fwd, tf.zerosLike(hGrad), hGrad], 8);
+        const grads = backend.executeMultipleOutputs('BlockLSTMGradV2', gradAttrs, [seqLen(backend, steps), tm, st, st, ww, ph, ph, ph, bb, ...fwd, tf.zerosLike(hGrad), hGrad], 8);
         // x_grad, cs_prev_grad, h_prev_grad, w_grad, wci_grad, wcf_grad, wco_grad, b_grad
         let dx = grads[0]!;
         if (opts.goBackwards) dx = tf.reverse(dx, 0);
