@@ -46,8 +46,13 @@ const configOf = (layer: LayerLike) => layer.getConfig() as LayerConfig;
 function lstmOf(weights: Tensor[], config: LayerConfig): Lstm | undefined {
   const [kernel, recurrent, bias] = weights;
   const recurrentActivation = config.recurrentActivation ?? 'hardSigmoid';
-  if (!kernel || !recurrent || !bias || config.useBias === false || config.goBackwards || config.stateful) return undefined;
-  if ((config.activation ?? 'tanh') !== 'tanh' || !['sigmoid', 'hardSigmoid', 'hard_sigmoid'].includes(recurrentActivation)) return undefined;
+  if (!kernel || !recurrent || !bias || config.useBias === false || config.goBackwards || config.stateful)
+    return undefined;
+  if (
+    (config.activation ?? 'tanh') !== 'tanh' ||
+    !['sigmoid', 'hardSigmoid', 'hard_sigmoid'].includes(recurrentActivation)
+  )
+    return undefined;
   return {
     kernel: kernel as Tensor2D,
     recurrent: recurrent as Tensor2D,
@@ -63,8 +68,13 @@ function lstmOf(weights: Tensor[], config: LayerConfig): Lstm | undefined {
 /** The step loop, for inference where the fused kernel cannot run: one input matmul, ~8 kernels a step. */
 function steppedLstm(x: Tensor3D, w: Lstm, backwards: boolean): Tensor {
   const [n, t, f] = x.shape;
-  const gate = (z: Tensor) => (w.hardSigmoid ? tf.clipByValue(tf.add(tf.mul(z, 0.2), 0.5), 0, 1) : tf.sigmoid(z));
-  const projected = tf.reshape(tf.add(tf.matMul(tf.reshape(x, [n * t, f]), w.kernel), w.bias), [n, t, 4 * w.units]);
+  const gate = (z: Tensor) =>
+    w.hardSigmoid ? tf.clipByValue(tf.add(tf.mul(z, 0.2), 0.5), 0, 1) : tf.sigmoid(z);
+  const projected = tf.reshape(tf.add(tf.matMul(tf.reshape(x, [n * t, f]), w.kernel), w.bias), [
+    n,
+    t,
+    4 * w.units,
+  ]);
   const steps = tf.unstack(projected, 1);
   if (backwards) steps.reverse();
   let h: Tensor2D = tf.zeros([n, w.units]);
@@ -82,14 +92,18 @@ function steppedLstm(x: Tensor3D, w: Lstm, backwards: boolean): Tensor {
 }
 
 function runLstm(x: Tensor3D, w: Lstm, goBackwards = false): Tensor {
-  if (!w.hardSigmoid && fusedLstmAvailable()) return fusedLstm(x, w.kernel, w.recurrent, w.bias, { goBackwards, returnSequences: w.returnSequences });
+  if (!w.hardSigmoid && fusedLstmAvailable())
+    return fusedLstm(x, w.kernel, w.recurrent, w.bias, { goBackwards, returnSequences: w.returnSequences });
   return steppedLstm(x, w, goBackwards);
 }
 
 /** Sensor LSTM layers bottom to top: `sensor_lstm`, `sensor_lstm_2`, … (PDM_LSTM_LAYERS). */
 export function sensorLstmLayers(model: LayersModel): LayerLike[] {
-  const rank = (name: string) => (name === 'sensor_lstm' ? 1 : Number(/^sensor_lstm_(\d+)$/.exec(name)?.[1] ?? NaN));
-  return model.layers.filter((l) => Number.isInteger(rank(l.name))).sort((a, b) => rank(a.name) - rank(b.name));
+  const rank = (name: string) =>
+    name === 'sensor_lstm' ? 1 : Number(/^sensor_lstm_(\d+)$/.exec(name)?.[1] ?? NaN);
+  return model.layers
+    .filter((l) => Number.isInteger(rank(l.name)))
+    .sort((a, b) => rank(a.name) - rank(b.name));
 }
 
 /** Per-sample input-dropout masks for one training batch, constant over time (Keras LSTM semantics). */
@@ -125,7 +139,14 @@ export interface ModelForward {
 /** Compiles the forward pass of a model built by buildDualInputModel, or undefined when it does not apply. */
 export function compileForward(model: LayersModel): ModelForward | undefined {
   const layer = (name: string) => model.layers.find((l) => l.name === name);
-  const [embedding, text, hidden, norm, risk, join] = ['token_embedding', 'text_bilstm', 'hidden', 'batchnorm', 'risk', 'join'].map(layer);
+  const [embedding, text, hidden, norm, risk, join] = [
+    'token_embedding',
+    'text_bilstm',
+    'hidden',
+    'batchnorm',
+    'risk',
+    'join',
+  ].map(layer);
   const sensorLayers = sensorLstmLayers(model);
   if (!hidden || !norm || !risk) return undefined;
   if (sensorLayers.length === 0 && !text) return undefined;
@@ -141,14 +162,35 @@ export function compileForward(model: LayersModel): ModelForward | undefined {
     const weights = text.getWeights();
     const forward = lstmOf(weights.slice(0, 3), inner);
     const backward = lstmOf(weights.slice(3, 6), inner);
-    if (!embedding || !table || !forward || !backward || forward.returnSequences || configOf(embedding).maskZero || (textCfg.mergeMode ?? 'concat') !== 'concat') return undefined;
+    if (
+      !embedding ||
+      !table ||
+      !forward ||
+      !backward ||
+      forward.returnSequences ||
+      configOf(embedding).maskZero ||
+      (textCfg.mergeMode ?? 'concat') !== 'concat'
+    )
+      return undefined;
     textW = { table: table as Tensor2D, forward, backward };
   }
   const [hiddenK, hiddenB] = hidden.getWeights();
   const [riskK, riskB] = risk.getWeights();
   const normCfg = configOf(norm);
   const [gamma, beta, movingMean, movingVar] = norm.getWeights();
-  const ok = hiddenK && hiddenB && riskK && riskB && gamma && beta && movingMean && movingVar && normCfg.center !== false && normCfg.scale !== false && configOf(hidden).activation === 'relu' && configOf(risk).activation === 'sigmoid';
+  const ok =
+    hiddenK &&
+    hiddenB &&
+    riskK &&
+    riskB &&
+    gamma &&
+    beta &&
+    movingMean &&
+    movingVar &&
+    normCfg.center !== false &&
+    normCfg.scale !== false &&
+    configOf(hidden).activation === 'relu' &&
+    configOf(risk).activation === 'sigmoid';
   if (!ok) return undefined;
   const eps = normCfg.epsilon ?? 1e-3;
   const momentum = normCfg.momentum ?? 0.99;
@@ -157,7 +199,10 @@ export function compileForward(model: LayersModel): ModelForward | undefined {
   const encodeText = (tokens: Tensor2D): Tensor2D => {
     if (!textW) throw new Error('this model has no text branch');
     const embedded = tf.gather(textW.table, tf.cast(tokens, 'int32')) as unknown as Tensor3D;
-    return tf.concat([runLstm(embedded, textW.forward), runLstm(embedded, textW.backward, true)], 1) as Tensor2D;
+    return tf.concat(
+      [runLstm(embedded, textW.forward), runLstm(embedded, textW.backward, true)],
+      1,
+    ) as Tensor2D;
   };
   const sensorBranch = (numeric: Tensor3D, masks?: DropoutMasks): Tensor2D => {
     let x: Tensor = numeric;
@@ -170,7 +215,10 @@ export function compileForward(model: LayersModel): ModelForward | undefined {
     return x as Tensor2D;
   };
   const joined = (numeric: Tensor3D, textEncoding: Tensor2D | undefined, masks?: DropoutMasks): Tensor2D => {
-    const parts = [...(sensorW.length > 0 ? [sensorBranch(numeric, masks)] : []), ...(textEncoding ? [textEncoding] : [])];
+    const parts = [
+      ...(sensorW.length > 0 ? [sensorBranch(numeric, masks)] : []),
+      ...(textEncoding ? [textEncoding] : []),
+    ];
     return parts.length === 1 ? parts[0]! : tf.concat(parts, 1);
   };
   const dense = (x: Tensor2D, k: Tensor, b: Tensor) => tf.add<Tensor2D>(tf.matMul(x, k), b);
@@ -178,23 +226,35 @@ export function compileForward(model: LayersModel): ModelForward | undefined {
   return {
     fused: allLstms.every((w) => !w.hardSigmoid) && fusedLstmAvailable(),
     hasText: textW !== undefined,
-    sensorDropout: sensorW.map((w) => ({ dropout: w.dropout, recurrentDropout: w.recurrentDropout, inputSize: w.kernel.shape[0] })),
+    sensorDropout: sensorW.map((w) => ({
+      dropout: w.dropout,
+      recurrentDropout: w.recurrentDropout,
+      inputSize: w.kernel.shape[0],
+    })),
     trainable: model.trainableWeights.map((w) => w.read() as Variable),
     encodeText,
     head: (numeric, textEncoding) => {
       const h = tf.relu(dense(joined(numeric, textEncoding), hiddenK, hiddenB));
-      const normed = tf.add<Tensor2D>(tf.mul(tf.div(tf.sub(h, movingMean), tf.sqrt(tf.add(movingVar, eps))), gamma), beta);
+      const normed = tf.add<Tensor2D>(
+        tf.mul(tf.div(tf.sub(h, movingMean), tf.sqrt(tf.add(movingVar, eps))), gamma),
+        beta,
+      );
       return tf.sigmoid(dense(normed, riskK, riskB));
     },
     train: (numeric, tokens, masks) => {
-      const h = tf.relu(dense(joined(numeric, textW ? encodeText(tokens) : undefined, masks), hiddenK, hiddenB));
+      const h = tf.relu(
+        dense(joined(numeric, textW ? encodeText(tokens) : undefined, masks), hiddenK, hiddenB),
+      );
       const { mean, variance } = tf.moments(h, 0);
       const normed = tf.batchNorm(h, mean, variance, beta, gamma, eps) as Tensor2D;
       return { logits: dense(normed, riskK, riskB), batchMean: mean, batchVariance: variance };
     },
     updateBatchNorm: (mean, variance) => {
       tf.tidy(() => {
-        for (const [moving, value] of [[movingMean, mean], [movingVar, variance]] as const) {
+        for (const [moving, value] of [
+          [movingMean, mean],
+          [movingVar, variance],
+        ] as const) {
           (moving as Variable).assign(tf.sub(moving, tf.mul(tf.sub(moving, value), 1 - momentum)));
         }
       });

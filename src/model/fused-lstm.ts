@@ -41,7 +41,9 @@ export class FusedLstmShapeError extends RangeError {
 function nativeBackend(): NativeBackend | undefined {
   if (tf.getBackend() !== 'tensorflow') return undefined;
   const backend = tf.backend() as unknown as Partial<NativeBackend>;
-  return typeof backend.executeMultipleOutputs === 'function' && backend.binding ? (backend as NativeBackend) : undefined;
+  return typeof backend.executeMultipleOutputs === 'function' && backend.binding
+    ? (backend as NativeBackend)
+    : undefined;
 }
 
 let probed: boolean | undefined;
@@ -57,7 +59,9 @@ export function fusedLstmAvailable(): boolean {
     tf.tidy(() => {
       const kernel = tf.ones<Rank.R2>([2, 8]);
       const bias = tf.zeros([8]);
-      tf.grad((x: Tensor) => tf.sum(fusedLstm(x as Tensor3D, kernel, kernel, bias, {})))(tf.ones([2, 1, 2])).dataSync();
+      tf.grad((x: Tensor) => tf.sum(fusedLstm(x as Tensor3D, kernel, kernel, bias, {})))(
+        tf.ones([2, 1, 2]),
+      ).dataSync();
     });
     probed = true;
   } catch {
@@ -101,23 +105,49 @@ export interface FusedLstmOptions {
  * [F, 4H], recurrent kernel [H, 4H] and bias [4H]. An empty batch or sequence never reaches the op:
  * it is refused with a FusedLstmShapeError naming the shape.
  */
-export function fusedLstm(x: Tensor3D, kernel: Tensor2D, recurrent: Tensor2D, bias: Tensor, opts: FusedLstmOptions): Tensor {
+export function fusedLstm(
+  x: Tensor3D,
+  kernel: Tensor2D,
+  recurrent: Tensor2D,
+  bias: Tensor,
+  opts: FusedLstmOptions,
+): Tensor {
   const backend = nativeBackend();
-  if (!backend) throw new Error('fusedLstm needs the native TensorFlow backend (check fusedLstmAvailable() first)');
+  if (!backend)
+    throw new Error('fusedLstm needs the native TensorFlow backend (check fusedLstmAvailable() first)');
   const [batch, steps, features] = x.shape;
   const units = recurrent.shape[0];
   if (batch === 0 || steps === 0 || features === 0) {
-    throw new FusedLstmShapeError(`fused LSTM input has shape [${x.shape.join(', ')}] (batch, steps, features): every dimension must be at least 1`);
+    throw new FusedLstmShapeError(
+      `fused LSTM input has shape [${x.shape.join(', ')}] (batch, steps, features): every dimension must be at least 1`,
+    );
   }
-  if (kernel.shape[0] !== features || kernel.shape[1] !== 4 * units || recurrent.shape[1] !== 4 * units || bias.shape[0] !== 4 * units) {
-    throw new FusedLstmShapeError(`fused LSTM weights [${kernel.shape.join(', ')}], [${recurrent.shape.join(', ')}], [${bias.shape.join(', ')}] do not fit input [${x.shape.join(', ')}] and ${units} units`);
+  if (
+    kernel.shape[0] !== features ||
+    kernel.shape[1] !== 4 * units ||
+    recurrent.shape[1] !== 4 * units ||
+    bias.shape[0] !== 4 * units
+  ) {
+    throw new FusedLstmShapeError(
+      `fused LSTM weights [${kernel.shape.join(', ')}], [${recurrent.shape.join(', ')}], [${bias.shape.join(', ')}] do not fit input [${x.shape.join(', ')}] and ${units} units`,
+    );
   }
   const b = backend.binding;
   const type = { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT };
-  const forwardAttrs = [{ name: 'cell_clip', type: b.TF_ATTR_FLOAT, value: 0 }, { name: 'use_peephole', type: b.TF_ATTR_BOOL, value: false }, type];
+  const forwardAttrs = [
+    { name: 'cell_clip', type: b.TF_ATTR_FLOAT, value: 0 },
+    { name: 'use_peephole', type: b.TF_ATTR_BOOL, value: false },
+    type,
+  ];
   const gradAttrs = [{ name: 'use_peephole', type: b.TF_ATTR_BOOL, value: false }, type];
   const op = tf.customGrad((...args) => {
-    const [xIn, k, r, bi, save] = args as unknown as [Tensor3D, Tensor2D, Tensor2D, Tensor, (ts: Tensor[]) => void];
+    const [xIn, k, r, bi, save] = args as unknown as [
+      Tensor3D,
+      Tensor2D,
+      Tensor2D,
+      Tensor,
+      (ts: Tensor[]) => void,
+    ];
     let timeMajor = tf.transpose(xIn, [1, 0, 2]);
     if (opts.goBackwards) timeMajor = tf.reverse(timeMajor, 0);
     const w = tf.concat([k, r], 0);
@@ -127,7 +157,9 @@ export function fusedLstm(x: Tensor3D, kernel: Tensor2D, recurrent: Tensor2D, bi
     const outs = backend.executeMultipleOutputs('BlockLSTMV2', forwardAttrs, inputs, 7); // i, cs, f, o, ci, co, h
     save([timeMajor, state, w, peephole, bi, ...outs]);
     const h = outs[6]!;
-    const value = opts.returnSequences ? tf.transpose(opts.goBackwards ? tf.reverse(h, 0) : h, [1, 0, 2]) : tf.squeeze(tf.slice(h, [steps - 1, 0, 0], [1, batch, units]), [0]);
+    const value = opts.returnSequences
+      ? tf.transpose(opts.goBackwards ? tf.reverse(h, 0) : h, [1, 0, 2])
+      : tf.squeeze(tf.slice(h, [steps - 1, 0, 0], [1, batch, units]), [0]);
     return {
       value,
       gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
@@ -140,12 +172,22 @@ export function fusedLstm(x: Tensor3D, kernel: Tensor2D, recurrent: Tensor2D, bi
         } else {
           hGrad = tf.concat([tf.zeros([steps - 1, batch, units]), tf.expandDims(dyT, 0)], 0);
         }
-        const grads = backend.executeMultipleOutputs('BlockLSTMGradV2', gradAttrs, [seqLen(backend, steps), tm, st, st, ww, ph, ph, ph, bb, ...fwd, tf.zerosLike(hGrad), hGrad], 8);
+        const grads = backend.executeMultipleOutputs(
+          'BlockLSTMGradV2',
+          gradAttrs,
+          [seqLen(backend, steps), tm, st, st, ww, ph, ph, ph, bb, ...fwd, tf.zerosLike(hGrad), hGrad],
+          8,
+        );
         // x_grad, cs_prev_grad, h_prev_grad, w_grad, wci_grad, wcf_grad, wco_grad, b_grad
         let dx = grads[0]!;
         if (opts.goBackwards) dx = tf.reverse(dx, 0);
         const dw = grads[3]!;
-        return [tf.transpose(dx, [1, 0, 2]), tf.slice(dw, [0, 0], [features, 4 * units]), tf.slice(dw, [features, 0], [units, 4 * units]), grads[7]!];
+        return [
+          tf.transpose(dx, [1, 0, 2]),
+          tf.slice(dw, [0, 0], [features, 4 * units]),
+          tf.slice(dw, [features, 0], [units, 4 * units]),
+          grads[7]!,
+        ];
       },
     };
   });

@@ -21,7 +21,10 @@ export interface TrainingBound {
  * machine, each machine keeping the same fraction — a stratified sample, so no machine and no period is
  * dropped wholesale. Deterministic: the same windows give the same subset.
  */
-export function boundTrainingSet(windows: readonly RawWindow[], opts: { maxBytes: number; maxWindows: number | undefined; bytesPerWindow: number }): { windows: RawWindow[]; bound: TrainingBound } {
+export function boundTrainingSet(
+  windows: readonly RawWindow[],
+  opts: { maxBytes: number; maxWindows: number | undefined; bytesPerWindow: number },
+): { windows: RawWindow[]; bound: TrainingBound } {
   const cap = Math.min(Math.floor(opts.maxBytes / opts.bytesPerWindow), opts.maxWindows ?? Infinity);
   const positives = windows.filter((w) => w.label === 1);
   const negatives = windows.filter((w) => w.label === 0);
@@ -35,10 +38,16 @@ export function boundTrainingSet(windows: readonly RawWindow[], opts: { maxBytes
       else byMachine.set(w.machineId, [w]);
     }
     // Largest-remainder shares of the quota, so the machines' shares add up to it exactly.
-    const machines = [...byMachine.entries()].map(([id, list]) => ({ id, list, exact: (list.length * quota) / negatives.length }));
+    const machines = [...byMachine.entries()].map(([id, list]) => ({
+      id,
+      list,
+      exact: (list.length * quota) / negatives.length,
+    }));
     const shares = new Map(machines.map((m) => [m.id, Math.floor(m.exact)]));
     let left = quota - [...shares.values()].reduce((a, b) => a + b, 0);
-    for (const m of [...machines].sort((a, b) => b.exact - Math.floor(b.exact) - (a.exact - Math.floor(a.exact)) || (a.id < b.id ? -1 : 1))) {
+    for (const m of [...machines].sort(
+      (a, b) => b.exact - Math.floor(b.exact) - (a.exact - Math.floor(a.exact)) || (a.id < b.id ? -1 : 1),
+    )) {
       if (left-- <= 0) break;
       shares.set(m.id, shares.get(m.id)! + 1);
     }
@@ -48,7 +57,9 @@ export function boundTrainingSet(windows: readonly RawWindow[], opts: { maxBytes
       const k = shares.get(m.id)!;
       for (let j = 0; j < k; j++) sampled.push(sorted[Math.floor(((j + 0.5) * sorted.length) / k)]!);
     }
-    kept = [...positives, ...sampled].sort((a, b) => a.endTs - b.endTs || (a.machineId < b.machineId ? -1 : 1));
+    kept = [...positives, ...sampled].sort(
+      (a, b) => a.endTs - b.endTs || (a.machineId < b.machineId ? -1 : 1),
+    );
   }
   return {
     windows: kept,

@@ -36,7 +36,9 @@ export function fitScaler(windows: readonly RawWindow[], sensors: readonly strin
     });
   }
   const mean = sensors.map((_, i) => (n[i]! > 0 ? sum[i]! / n[i]! : 0));
-  const std = sensors.map((_, i) => (n[i]! > 0 ? Math.sqrt(Math.max(0, sq[i]! / n[i]! - mean[i]! ** 2)) : 1) || 1);
+  const std = sensors.map(
+    (_, i) => (n[i]! > 0 ? Math.sqrt(Math.max(0, sq[i]! / n[i]! - mean[i]! ** 2)) : 1) || 1,
+  );
   return { mean, std };
 }
 
@@ -59,16 +61,25 @@ export function toTensors(windows: readonly RawWindow[], spec: FeatureSpec): Ten
   const t = {
     numeric: tf.tensor3d(numeric, [windows.length, spec.window, f]),
     tokens: tf.tensor2d(tokens, [windows.length, spec.textMaxLen]),
-    labels: tf.tensor2d(Float32Array.from(windows, (w) => w.label), [windows.length, 1]),
+    labels: tf.tensor2d(
+      Float32Array.from(windows, (w) => w.label),
+      [windows.length, 1],
+    ),
   };
   return { ...t, dispose: () => tf.dispose([t.numeric, t.tokens, t.labels]) };
 }
 
 /** Scores through the fused forward pass where it applies (same outputs, several times faster), else model.predict. */
-export function predict(model: LayersModel, t: Pick<Tensors, 'numeric' | 'tokens'>, batchSize = 256): Float32Array {
+export function predict(
+  model: LayersModel,
+  t: Pick<Tensors, 'numeric' | 'tokens'>,
+  batchSize = 256,
+): Float32Array {
   const forward = compileForward(model);
   if (forward?.fused) return scoreForward(forward, t, batchSize);
-  return tf.tidy(() => (model.predict([t.numeric, t.tokens], { batchSize }) as Tensor).dataSync() as Float32Array);
+  return tf.tidy(
+    () => (model.predict([t.numeric, t.tokens], { batchSize }) as Tensor).dataSync() as Float32Array,
+  );
 }
 
 /** Progress after each training batch: windows `done` of `total` in epoch `epoch` of `epochs`, seconds since the fit began. */
@@ -90,7 +101,13 @@ export interface FitOptions {
   readonly patience: number;
   readonly seed: number;
   readonly branches: Branches;
-  readonly onEpoch?: (e: { epoch: number; loss: number; valLoss: number; valPrAuc: number | null; seconds: number }) => void;
+  readonly onEpoch?: (e: {
+    epoch: number;
+    loss: number;
+    valLoss: number;
+    valPrAuc: number | null;
+    seconds: number;
+  }) => void;
   readonly onProgress?: (p: FitProgress) => void;
   /** Forces tfjs-layers' model.fit even where the fused kernels run (benchmarks and the dropout study). */
   readonly path?: TrainingPath;
@@ -126,10 +143,28 @@ let warnedFallback = false;
  * The fused loop applies each sensor LSTM's input dropout (one mask per sample, constant over time, as
  * Keras) but not its recurrent dropout, which no fused kernel implements: see docs/fused-lstm.md.
  */
-export async function fitModel(train: readonly RawWindow[], validation: readonly RawWindow[], opts: FitOptions, logger: Logger): Promise<FitResult> {
-  if (train.length === 0 || validation.length === 0) throw new RangeError(`fitModel needs training and validation windows (got ${train.length} and ${validation.length})`);
-  const spec: FeatureSpec = { sensors: opts.sensors, scaler: opts.scaler, window: opts.shape.window, textMaxLen: opts.shape.textMaxLen, tokenizer: opts.tokenizer };
-  const model = buildDualInputModel({ ...opts.shape, features: opts.sensors.length }, opts.branches, opts.seed);
+export async function fitModel(
+  train: readonly RawWindow[],
+  validation: readonly RawWindow[],
+  opts: FitOptions,
+  logger: Logger,
+): Promise<FitResult> {
+  if (train.length === 0 || validation.length === 0)
+    throw new RangeError(
+      `fitModel needs training and validation windows (got ${train.length} and ${validation.length})`,
+    );
+  const spec: FeatureSpec = {
+    sensors: opts.sensors,
+    scaler: opts.scaler,
+    window: opts.shape.window,
+    textMaxLen: opts.shape.textMaxLen,
+    tokenizer: opts.tokenizer,
+  };
+  const model = buildDualInputModel(
+    { ...opts.shape, features: opts.sensors.length },
+    opts.branches,
+    opts.seed,
+  );
   const tr = toTensors(train, spec);
   const va = toTensors(validation, spec);
   try {
@@ -137,7 +172,10 @@ export async function fitModel(train: readonly RawWindow[], validation: readonly
     if (forward?.fused) return { model, ...(await fitFused(model, forward, tr, va, opts, logger)) };
     if (opts.path !== 'layers' && !warnedFallback) {
       warnedFallback = true;
-      logger.warn('fused LSTM kernels unavailable on this backend: training through tfjs-layers model.fit (several times slower)', { backend: tf.getBackend() });
+      logger.warn(
+        'fused LSTM kernels unavailable on this backend: training through tfjs-layers model.fit (several times slower)',
+        { backend: tf.getBackend() },
+      );
     }
     return { model, ...(await fitLayers(model, tr, va, opts, logger)) };
   } catch (error) {
@@ -215,12 +253,22 @@ function rng(seed: number): () => number {
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-async function fitFused(model: LayersModel, forward: ModelForward, tr: Tensors, va: Tensors, opts: FitOptions, logger: Logger): Promise<Omit<FitResult, 'model'>> {
+async function fitFused(
+  model: LayersModel,
+  forward: ModelForward,
+  tr: Tensors,
+  va: Tensors,
+  opts: FitOptions,
+  logger: Logger,
+): Promise<Omit<FitResult, 'model'>> {
   const n = tr.numeric.shape[0];
   const labels = tr.labels.dataSync() as Float32Array;
   const valLabels = va.labels.dataSync() as Float32Array;
   const weights = classWeights(labels);
-  const sampleWeight = tf.tensor2d(Float32Array.from(labels, (y) => (y === 1 ? weights[1] : weights[0])), [n, 1]);
+  const sampleWeight = tf.tensor2d(
+    Float32Array.from(labels, (y) => (y === 1 ? weights[1] : weights[0])),
+    [n, 1],
+  );
   // Adam as the layers path's 'adam': learning rate 1e-3, betas .9/.999, epsilon 1e-7.
   const optimizer = tf.train.adam(0.001, 0.9, 0.999, 1e-7);
   const best = new BestEpoch(model, opts.patience);
@@ -241,14 +289,26 @@ async function fitFused(model: LayersModel, forward: ModelForward, tr: Tensors, 
         const rows = order.subarray(from, Math.min(n, from + opts.batchSize));
         const loss = trainStep(forward, optimizer, tr, sampleWeight, rows, Math.floor(random() * 2 ** 31));
         lossSum += loss * rows.length;
-        opts.onProgress?.({ epoch, epochs: opts.epochs, done: from + rows.length, total: n, seconds: (Date.now() - started) / 1000 });
+        opts.onProgress?.({
+          epoch,
+          epochs: opts.epochs,
+          done: from + rows.length,
+          total: n,
+          seconds: (Date.now() - started) / 1000,
+        });
         await yieldToLoop(); // the lock renewal and the parent's pipes run between batches
       }
       epochSeconds.push((Date.now() - epochStart) / 1000);
       const valScores = scoreForward(forward, va);
       const valLoss = meanBce(valLabels, valScores);
       const valPrAuc = prAuc(valLabels, valScores);
-      opts.onEpoch?.({ epoch, loss: lossSum / n, valLoss, valPrAuc, seconds: epochSeconds[epochSeconds.length - 1]! });
+      opts.onEpoch?.({
+        epoch,
+        loss: lossSum / n,
+        valLoss,
+        valPrAuc,
+        seconds: epochSeconds[epochSeconds.length - 1]!,
+      });
       if (best.offer(epoch, valPrAuc, valLoss)) break;
     }
     const kept = best.restore(logger);
@@ -268,7 +328,14 @@ async function fitFused(model: LayersModel, forward: ModelForward, tr: Tensors, 
 }
 
 /** One Adam step on the given rows; returns the batch's weighted loss. */
-function trainStep(forward: ModelForward, optimizer: ReturnType<typeof tf.train.adam>, tr: Tensors, sampleWeight: Tensor, rows: Int32Array, seed: number): number {
+function trainStep(
+  forward: ModelForward,
+  optimizer: ReturnType<typeof tf.train.adam>,
+  tr: Tensors,
+  sampleWeight: Tensor,
+  rows: Int32Array,
+  seed: number,
+): number {
   let stats: [Tensor, Tensor] | undefined;
   const loss = tf.tidy(() => {
     const idx = tf.tensor1d(rows, 'int32');
@@ -277,7 +344,18 @@ function trainStep(forward: ModelForward, optimizer: ReturnType<typeof tf.train.
     const y = tf.gather(tr.labels, idx);
     const w = tf.gather(sampleWeight, idx);
     const masks = forward.sensorDropout.map((d, i) =>
-      d.dropout > 0 ? tf.div<Tensor2D>(tf.cast(tf.greaterEqual(tf.randomUniform([rows.length, d.inputSize], 0, 1, 'float32', seed + i), d.dropout), 'float32'), 1 - d.dropout) : tf.ones<Rank.R2>([rows.length, d.inputSize]),
+      d.dropout > 0
+        ? tf.div<Tensor2D>(
+            tf.cast(
+              tf.greaterEqual(
+                tf.randomUniform([rows.length, d.inputSize], 0, 1, 'float32', seed + i),
+                d.dropout,
+              ),
+              'float32',
+            ),
+            1 - d.dropout,
+          )
+        : tf.ones<Rank.R2>([rows.length, d.inputSize]),
     );
     const cost = optimizer.minimize(
       () => {
@@ -301,7 +379,11 @@ function trainStep(forward: ModelForward, optimizer: ReturnType<typeof tf.train.
 }
 
 /** Scores through the forward pass in batches of 256 (validation, holdout). */
-function scoreForward(forward: ModelForward, t: Pick<Tensors, 'numeric' | 'tokens'>, batchSize = 256): Float32Array {
+function scoreForward(
+  forward: ModelForward,
+  t: Pick<Tensors, 'numeric' | 'tokens'>,
+  batchSize = 256,
+): Float32Array {
   const n = t.numeric.shape[0];
   const out = new Float32Array(n);
   for (let from = 0; from < n; from += batchSize) {
@@ -309,7 +391,9 @@ function scoreForward(forward: ModelForward, t: Pick<Tensors, 'numeric' | 'token
     const part = tf.tidy(() => {
       const numeric = tf.slice(t.numeric, [from, 0, 0], [size, -1, -1]) as Tensor3D;
       const tokens = tf.slice(t.tokens, [from, 0], [size, -1]) as Tensor2D;
-      return forward.head(numeric, forward.hasText ? forward.encodeText(tokens) : undefined).dataSync() as Float32Array;
+      return forward
+        .head(numeric, forward.hasText ? forward.encodeText(tokens) : undefined)
+        .dataSync() as Float32Array;
     });
     out.set(part, from);
   }
@@ -317,7 +401,13 @@ function scoreForward(forward: ModelForward, t: Pick<Tensors, 'numeric' | 'token
 }
 
 /** tfjs-layers' model.fit: the path where the fused kernels cannot run. */
-async function fitLayers(model: LayersModel, tr: Tensors, va: Tensors, opts: FitOptions, logger: Logger): Promise<Omit<FitResult, 'model'>> {
+async function fitLayers(
+  model: LayersModel,
+  tr: Tensors,
+  va: Tensors,
+  opts: FitOptions,
+  logger: Logger,
+): Promise<Omit<FitResult, 'model'>> {
   const n = tr.numeric.shape[0];
   const labels = tr.labels.dataSync() as Float32Array;
   const valLabels = va.labels.dataSync() as Float32Array;
@@ -325,7 +415,8 @@ async function fitLayers(model: LayersModel, tr: Tensors, va: Tensors, opts: Fit
   const epochSeconds: number[] = [];
   let epochStart = Date.now();
   const started = Date.now();
-  const sensorLstm = model.layers.find((l) => l.name === 'sensor_lstm')?.getConfig() as { dropout?: number; recurrentDropout?: number } | undefined;
+  const sensorLstm = model.layers.find((l) => l.name === 'sensor_lstm')?.getConfig() as
+    { dropout?: number; recurrentDropout?: number } | undefined;
   try {
     await model.fit([tr.numeric, tr.tokens], tr.labels, {
       epochs: opts.epochs,
@@ -340,13 +431,25 @@ async function fitLayers(model: LayersModel, tr: Tensors, va: Tensors, opts: Fit
         },
         onBatchEnd: async (batch) => {
           const epoch = epochSeconds.length + 1;
-          opts.onProgress?.({ epoch, epochs: opts.epochs, done: Math.min(n, (batch + 1) * opts.batchSize), total: n, seconds: (Date.now() - started) / 1000 });
+          opts.onProgress?.({
+            epoch,
+            epochs: opts.epochs,
+            done: Math.min(n, (batch + 1) * opts.batchSize),
+            total: n,
+            seconds: (Date.now() - started) / 1000,
+          });
         },
         onEpochEnd: async (epoch, logs) => {
           epochSeconds.push((Date.now() - epochStart) / 1000);
           const valLoss = Number(logs?.val_loss ?? Infinity);
           const valPrAuc = prAuc(valLabels, predict(model, va));
-          opts.onEpoch?.({ epoch: epoch + 1, loss: Number(logs?.loss), valLoss, valPrAuc, seconds: epochSeconds[epochSeconds.length - 1]! });
+          opts.onEpoch?.({
+            epoch: epoch + 1,
+            loss: Number(logs?.loss),
+            valLoss,
+            valPrAuc,
+            seconds: epochSeconds[epochSeconds.length - 1]!,
+          });
           if (best.offer(epoch + 1, valPrAuc, valLoss)) model.stopTraining = true;
         },
       },
@@ -358,7 +461,11 @@ async function fitLayers(model: LayersModel, tr: Tensors, va: Tensors, opts: Fit
       epochsRun: epochSeconds.length,
       samplesPerSecond: (n * epochSeconds.length) / Math.max(1e-9, trainSeconds),
       secondsPerEpoch: trainSeconds / Math.max(1, epochSeconds.length),
-      record: { path: 'layers', dropout: sensorLstm?.dropout ?? 0, recurrentDropout: sensorLstm?.recurrentDropout ?? 0 },
+      record: {
+        path: 'layers',
+        dropout: sensorLstm?.dropout ?? 0,
+        recurrentDropout: sensorLstm?.recurrentDropout ?? 0,
+      },
     };
   } finally {
     best.dispose();

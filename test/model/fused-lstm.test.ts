@@ -7,7 +7,16 @@ import { compileForward } from '../../src/model/forward';
 import { fusedLstm, fusedLstmAvailable, FusedLstmShapeError } from '../../src/model/fused-lstm';
 import { disposeModel, tf } from '../../src/model/tf';
 
-const SHAPE: DualInputShape = { window: 7, features: 3, textMaxLen: 9, vocabSize: 30, lstmUnits: 5, textLstmUnits: 4, embedDim: 3, denseUnits: 6 };
+const SHAPE: DualInputShape = {
+  window: 7,
+  features: 3,
+  textMaxLen: 9,
+  vocabSize: 30,
+  lstmUnits: 5,
+  textLstmUnits: 4,
+  embedDim: 3,
+  denseUnits: 6,
+};
 
 /** n windows whose first rows and first tokens are padding (zeros), as featurize pre-pads short inputs. */
 function paddedInputs(n: number, shape: DualInputShape): { numeric: Tensor3D; tokens: Tensor2D } {
@@ -21,7 +30,10 @@ function paddedInputs(n: number, shape: DualInputShape): { numeric: Tensor3D; to
     const sample = Math.floor(i / shape.textMaxLen);
     return pos < (sample * 3) % shape.textMaxLen ? 0 : 1 + ((i * 13) % (shape.vocabSize - 1));
   });
-  return { numeric: tf.tensor3d(numeric, [n, shape.window, shape.features]), tokens: tf.tensor2d(tokens, [n, shape.textMaxLen]) };
+  return {
+    numeric: tf.tensor3d(numeric, [n, shape.window, shape.features]),
+    tokens: tf.tensor2d(tokens, [n, shape.textMaxLen]),
+  };
 }
 
 /** Random, non-trivial weights everywhere (BatchNorm statistics included), so every term is exercised. */
@@ -29,7 +41,11 @@ function randomize(model: LayersModel, seed: number): void {
   model.layers.forEach((layer, l) => {
     const weights = layer.getWeights();
     if (weights.length === 0) return;
-    const values = weights.map((w, i) => (layer.name === 'batchnorm' && i === 3 ? tf.randomUniform(w.shape, 0.5, 2, 'float32', seed + l * 10 + i) : tf.randomNormal(w.shape, 0, 0.5, 'float32', seed + l * 10 + i)));
+    const values = weights.map((w, i) =>
+      layer.name === 'batchnorm' && i === 3
+        ? tf.randomUniform(w.shape, 0.5, 2, 'float32', seed + l * 10 + i)
+        : tf.randomNormal(w.shape, 0, 0.5, 'float32', seed + l * 10 + i),
+    );
     layer.setWeights(values);
     tf.dispose(values);
   });
@@ -42,20 +58,37 @@ test('the fused kernels are available on the native backend', () => {
 test('one fused LSTM equals tfjs-layers LSTM within 1e-5: last step, sequences, backwards', () => {
   tf.tidy(() => {
     const x = tf.randomNormal<Rank.R3>([6, 8, 5], 0, 1, 'float32', 1);
-    for (const [returnSequences, goBackwards] of [[false, false], [true, false], [false, true]] as const) {
-      const layer = tf.layers.lstm({ units: 4, recurrentActivation: 'sigmoid', returnSequences, goBackwards });
+    for (const [returnSequences, goBackwards] of [
+      [false, false],
+      [true, false],
+      [false, true],
+    ] as const) {
+      const layer = tf.layers.lstm({
+        units: 4,
+        recurrentActivation: 'sigmoid',
+        returnSequences,
+        goBackwards,
+      });
       const expected = layer.apply(x) as Tensor;
       const [kernel, recurrent, bias] = layer.getWeights() as [Tensor2D, Tensor2D, Tensor];
       const ours = fusedLstm(x, kernel, recurrent, bias, { returnSequences, goBackwards });
       assert.deepEqual(ours.shape, expected.shape);
       const diff = tf.max(tf.abs(tf.sub(ours, expected))).dataSync()[0]!;
-      assert.ok(diff <= 1e-5, `returnSequences=${returnSequences} goBackwards=${goBackwards}: max abs diff ${diff}`);
+      assert.ok(
+        diff <= 1e-5,
+        `returnSequences=${returnSequences} goBackwards=${goBackwards}: max abs diff ${diff}`,
+      );
       layer.dispose();
     }
   });
 });
 
-for (const [branches, layers] of [['both', 1], ['both', 2], ['sensors', 1], ['text', 1]] as [Branches, number][]) {
+for (const [branches, layers] of [
+  ['both', 1],
+  ['both', 2],
+  ['sensors', 1],
+  ['text', 1],
+] as [Branches, number][]) {
   test(`the fused forward pass equals tfjs-layers predict within 1e-5 (${branches}, ${layers} sensor layer(s), padded inputs)`, () => {
     const model = buildDualInputModel({ ...SHAPE, lstmLayers: layers }, branches, 5);
     try {
@@ -85,11 +118,26 @@ test('fused gradients equal tfjs-layers autodiff within 1e-4 (relative) for ever
       const { numeric, tokens } = paddedInputs(11, SHAPE);
       const r = tf.randomNormal([11, 1], 0, 1, 'float32', 3);
       // Inference mode on both sides: no dropout, BatchNorm on its moving statistics, so the functions are equal.
-      const ours = tf.variableGrads(() => tf.sum(tf.mul(forward.head(numeric, forward.encodeText(tokens)), r)), vars).grads;
-      const reference = tf.variableGrads(() => tf.sum(tf.mul(model.apply([numeric, tokens], { training: false }) as Tensor, r)), vars).grads;
+      const ours = tf.variableGrads(
+        () => tf.sum(tf.mul(forward.head(numeric, forward.encodeText(tokens)), r)),
+        vars,
+      ).grads;
+      const reference = tf.variableGrads(
+        () => tf.sum(tf.mul(model.apply([numeric, tokens], { training: false }) as Tensor, r)),
+        vars,
+      ).grads;
       assert.equal(Object.keys(ours).length, vars.length);
       const names = new Set(vars.map((v) => v.name.split('/')[0]));
-      for (const layer of ['sensor_lstm', 'sensor_lstm_2', 'token_embedding', 'text_bilstm', 'hidden', 'batchnorm', 'risk']) assert.ok(names.has(layer), `${layer} is trained`);
+      for (const layer of [
+        'sensor_lstm',
+        'sensor_lstm_2',
+        'token_embedding',
+        'text_bilstm',
+        'hidden',
+        'batchnorm',
+        'risk',
+      ])
+        assert.ok(names.has(layer), `${layer} is trained`);
       for (const v of vars) {
         const a = ours[v.name]!;
         const b = reference[v.name]!;
@@ -108,8 +156,17 @@ test('an empty batch or an empty window never reaches the op: a clear error name
     const kernel = tf.zeros<Rank.R2>([3, 8]);
     const recurrent = tf.zeros<Rank.R2>([2, 8]);
     const bias = tf.zeros([8]);
-    assert.throws(() => fusedLstm(tf.zeros([0, 4, 3]), kernel, recurrent, bias, {}), (e: unknown) => e instanceof FusedLstmShapeError && /\[0, 4, 3\]/.test(e.message));
-    assert.throws(() => fusedLstm(tf.zeros([2, 0, 3]), kernel, recurrent, bias, {}), /input has shape \[2, 0, 3\]/);
-    assert.throws(() => fusedLstm(tf.zeros([2, 4, 5]), kernel, recurrent, bias, {}), /do not fit input \[2, 4, 5\]/);
+    assert.throws(
+      () => fusedLstm(tf.zeros([0, 4, 3]), kernel, recurrent, bias, {}),
+      (e: unknown) => e instanceof FusedLstmShapeError && /\[0, 4, 3\]/.test(e.message),
+    );
+    assert.throws(
+      () => fusedLstm(tf.zeros([2, 0, 3]), kernel, recurrent, bias, {}),
+      /input has shape \[2, 0, 3\]/,
+    );
+    assert.throws(
+      () => fusedLstm(tf.zeros([2, 4, 5]), kernel, recurrent, bias, {}),
+      /do not fit input \[2, 4, 5\]/,
+    );
   });
 });
