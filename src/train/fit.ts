@@ -115,6 +115,8 @@ export interface FitOptions {
 
 export type TrainingPath = 'fused' | 'layers';
 
+type TrainOptions = Pick<FitOptions, 'epochs' | 'batchSize' | 'patience' | 'seed' | 'onEpoch' | 'onProgress' | 'path'>;
+
 /** How a model was trained: recorded in the registry and shown by /model. */
 export interface TrainingRecord {
   readonly path: TrainingPath;
@@ -168,16 +170,7 @@ export async function fitModel(
   const tr = toTensors(train, spec);
   const va = toTensors(validation, spec);
   try {
-    const forward = opts.path === 'layers' ? undefined : compileForward(model);
-    if (forward?.fused) return { model, ...(await fitFused(model, forward, tr, va, opts, logger)) };
-    if (opts.path !== 'layers' && !warnedFallback) {
-      warnedFallback = true;
-      logger.warn(
-        'fused LSTM kernels unavailable on this backend: training through tfjs-layers model.fit (several times slower)',
-        { backend: tf.getBackend() },
-      );
-    }
-    return { model, ...(await fitLayers(model, tr, va, opts, logger)) };
+    return { model, ...(await trainTensors(model, tr, va, opts, logger)) };
   } catch (error) {
     disposeModel(model);
     throw error;
@@ -185,6 +178,26 @@ export async function fitModel(
     tr.dispose();
     va.dispose();
   }
+}
+
+/** Trains a built model on featurised tensors (fitModel's core; the benchmarks call it directly). */
+export async function trainTensors(
+  model: LayersModel,
+  tr: Tensors,
+  va: Tensors,
+  opts: TrainOptions,
+  logger: Logger,
+): Promise<Omit<FitResult, 'model'>> {
+  const forward = opts.path === 'layers' ? undefined : compileForward(model);
+  if (forward?.fused) return fitFused(model, forward, tr, va, opts, logger);
+  if (opts.path !== 'layers' && !warnedFallback) {
+    warnedFallback = true;
+    logger.warn(
+      'fused LSTM kernels unavailable on this backend: training through tfjs-layers model.fit (several times slower)',
+      { backend: tf.getBackend() },
+    );
+  }
+  return fitLayers(model, tr, va, opts, logger);
 }
 
 /** Balanced class weights: n / (2 · n_class), as scikit-learn's compute_class_weight('balanced'). */
@@ -258,7 +271,7 @@ async function fitFused(
   forward: ModelForward,
   tr: Tensors,
   va: Tensors,
-  opts: FitOptions,
+  opts: TrainOptions,
   logger: Logger,
 ): Promise<Omit<FitResult, 'model'>> {
   const n = tr.numeric.shape[0];
@@ -405,7 +418,7 @@ async function fitLayers(
   model: LayersModel,
   tr: Tensors,
   va: Tensors,
-  opts: FitOptions,
+  opts: TrainOptions,
   logger: Logger,
 ): Promise<Omit<FitResult, 'model'>> {
   const n = tr.numeric.shape[0];
