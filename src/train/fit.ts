@@ -189,7 +189,15 @@ export async function trainTensors(
   logger: Logger,
 ): Promise<Omit<FitResult, 'model'>> {
   const forward = opts.path === 'layers' ? undefined : compileForward(model);
-  if (forward?.fused) return fitFused(model, forward, tr, va, opts, logger);
+  if (forward?.fused) {
+    try {
+      return await fitFused(model, forward, tr, va, opts, logger);
+    } catch (error) {
+      // A native failure fails this round only: the caller registers nothing and the serving model stays.
+      logger.error('fused training failed', { error: (error as Error).message, shape: tr.numeric.shape });
+      throw error;
+    }
+  }
   if (opts.path !== 'layers' && !warnedFallback) {
     warnedFallback = true;
     logger.warn(
