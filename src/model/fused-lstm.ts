@@ -140,6 +140,18 @@ export function fusedLstm(
     type,
   ];
   const gradAttrs = [{ name: 'use_peephole', type: b.TF_ATTR_BOOL, value: false }, type];
+  // TensorFlow logs a warning on EVERY call whose batch is odd while the input or cell size is odd too
+  // (a worker scoring 25 sensors in odd batches would flood stderr): such a batch gets one zero row,
+  // whose outputs are dropped and whose gradients are zero.
+  const rows = batch % 2 === 1 && (features % 2 === 1 || units % 2 === 1) ? batch + 1 : batch;
+  const padBatch = (t: Tensor) =>
+    rows === batch
+      ? t
+      : tf.pad(t, [
+          [0, 0],
+          [0, rows - batch],
+          [0, 0],
+        ]);
   const op = tf.customGrad((...args) => {
     const [xIn, k, r, bi, save] = args as unknown as [
       Tensor3D,
@@ -148,15 +160,15 @@ export function fusedLstm(
       Tensor,
       (ts: Tensor[]) => void,
     ];
-    let timeMajor = tf.transpose(xIn, [1, 0, 2]);
+    let timeMajor = padBatch(tf.transpose(xIn, [1, 0, 2]));
     if (opts.goBackwards) timeMajor = tf.reverse(timeMajor, 0);
     const w = tf.concat([k, r], 0);
-    const state = tf.zeros([batch, units]);
+    const state = tf.zeros([rows, units]);
     const peephole = tf.zeros([units]);
     const inputs = [seqLen(backend, steps), timeMajor, state, state, w, peephole, peephole, peephole, bi];
     const outs = backend.executeMultipleOutputs('BlockLSTMV2', forwardAttrs, inputs, 7); // i, cs, f, o, ci, co, h
     save([timeMajor, state, w, peephole, bi, ...outs]);
-    const h = outs[6]!;
+    const h = rows === batch ? outs[6]! : tf.slice(outs[6]!, [0, 0, 0], [steps, batch, units]);
     const value = opts.returnSequences
       ? tf.transpose(opts.goBackwards ? tf.reverse(h, 0) : h, [1, 0, 2])
       : tf.squeeze(tf.slice(h, [steps - 1, 0, 0], [1, batch, units]), [0]);
@@ -167,10 +179,10 @@ export function fusedLstm(
         const dyT = dy as Tensor;
         let hGrad: Tensor;
         if (opts.returnSequences) {
-          hGrad = tf.transpose(dyT, [1, 0, 2]);
+          hGrad = padBatch(tf.transpose(dyT, [1, 0, 2]));
           if (opts.goBackwards) hGrad = tf.reverse(hGrad, 0);
         } else {
-          hGrad = tf.concat([tf.zeros([steps - 1, batch, units]), tf.expandDims(dyT, 0)], 0);
+          hGrad = padBatch(tf.concat([tf.zeros([steps - 1, batch, units]), tf.expandDims(dyT, 0)], 0));
         }
         const grads = backend.executeMultipleOutputs(
           'BlockLSTMGradV2',
@@ -179,7 +191,7 @@ export function fusedLstm(
           8,
         );
         // x_grad, cs_prev_grad, h_prev_grad, w_grad, wci_grad, wcf_grad, wco_grad, b_grad
-        let dx = grads[0]!;
+        let dx = rows === batch ? grads[0]! : tf.slice(grads[0]!, [0, 0, 0], [steps, batch, features]);
         if (opts.goBackwards) dx = tf.reverse(dx, 0);
         const dw = grads[3]!;
         return [
