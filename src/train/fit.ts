@@ -1,7 +1,6 @@
-import type { LayersModel, Tensor } from '@tensorflow/tfjs-node';
+import type { LayersModel, Rank, Scalar, Tensor, Tensor2D, Tensor3D } from '@tensorflow/tfjs-node';
 import type { ModelShape } from '../config';
 import type { Logger } from '../log';
-import type { Rank, Scalar, Tensor2D, Tensor3D } from '@tensorflow/tfjs-node';
 import { buildDualInputModel } from '../model/build';
 import type { Branches } from '../model/build';
 import { compileForward } from '../model/forward';
