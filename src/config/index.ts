@@ -84,13 +84,15 @@ const envSchema = z.object({
   PDM_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   PDM_LSTM_UNITS: int(64, 1, 4096),
   PDM_TEXT_LSTM_UNITS: int(64, 1, 4096),
+  PDM_LSTM_LAYERS: int(1, 1, 8),
   PDM_EMBED_DIM: int(8, 1, 1024),
   PDM_DENSE_UNITS: int(32, 1, 4096),
   PDM_TRAIN_EPOCHS: int(8, 1, 1000),
   PDM_TRAIN_BATCH: int(32, 1, 65_536),
   PDM_TRAIN_PATIENCE: int(2, 0, 1000),
   PDM_TRAIN_MIN_POSITIVES: int(10, 1, 1_000_000),
-  PDM_TRAIN_MAX_WINDOWS: int(4_000, 100, 10_000_000),
+  PDM_TRAIN_MAX_WINDOWS: z.coerce.number().int().min(100).max(100_000_000).optional(),
+  PDM_TRAIN_MAX_BYTES: int(1_073_741_824, 1_048_576, 2 ** 40),
   PDM_TRAIN_SEED: int(42, 0, 2 ** 31),
   PDM_TRAIN_SAMPLE_RETENTION: duration('90d'),
   PDM_THRESHOLD: z.coerce.number().gt(0).lt(1).optional(),
@@ -113,6 +115,8 @@ export interface ModelShape {
   readonly vocabSize: number;
   readonly lstmUnits: number;
   readonly textLstmUnits: number;
+  /** Stacked sensor LSTM layers (1 = the seed's model). */
+  readonly lstmLayers?: number;
   readonly embedDim: number;
   readonly denseUnits: number;
 }
@@ -166,7 +170,10 @@ export interface Config {
     readonly batchSize: number;
     readonly patience: number;
     readonly minPositives: number;
-    readonly maxWindows: number;
+    /** A cap on training windows, or undefined for every window of the training split. */
+    readonly maxWindows: number | undefined;
+    /** A bound on the training tensors' bytes; beyond it negatives are subsampled (stratified), never positives. */
+    readonly maxBytes: number;
     readonly seed: number;
     readonly sampleRetentionMs: number;
     readonly threshold: number | undefined;
@@ -255,6 +262,7 @@ export function loadConfig(
       vocabSize: e.PDM_VOCAB_SIZE,
       lstmUnits: e.PDM_LSTM_UNITS,
       textLstmUnits: e.PDM_TEXT_LSTM_UNITS,
+      lstmLayers: e.PDM_LSTM_LAYERS,
       embedDim: e.PDM_EMBED_DIM,
       denseUnits: e.PDM_DENSE_UNITS,
     },
@@ -286,6 +294,7 @@ export function loadConfig(
       patience: e.PDM_TRAIN_PATIENCE,
       minPositives: e.PDM_TRAIN_MIN_POSITIVES,
       maxWindows: e.PDM_TRAIN_MAX_WINDOWS,
+      maxBytes: e.PDM_TRAIN_MAX_BYTES,
       seed: e.PDM_TRAIN_SEED,
       sampleRetentionMs: e.PDM_TRAIN_SAMPLE_RETENTION,
       threshold: e.PDM_THRESHOLD,

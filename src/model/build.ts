@@ -11,7 +11,7 @@ export type Branches = 'both' | 'sensors' | 'text';
 
 /**
  * The dual-input model of docs/model.md "Architecture" (the Keras functional-API tutorial, with T > 1):
- *   numeric [T, F] → LSTM(units, dropout .3, recurrentDropout .3) ┐
+ *   numeric [T, F] → LSTM(units, dropout .3, recurrentDropout .3) ×PDM_LSTM_LAYERS ┐
  *                                                                 ├ concat → Dense(relu) → BatchNorm → Dense(1, sigmoid)
  *   tokens [L] → Embedding(V, d) → Bidirectional(LSTM(units)) ────┘
  * Layer names are fixed so weights can be matched by name with a Keras twin, and the recurrent activation
@@ -24,11 +24,16 @@ export function buildDualInputModel(shape: DualInputShape, branches: Branches = 
   const tokens = tf.input({ shape: [shape.textMaxLen], name: 'tokens' });
   const parts: SymbolicTensor[] = [];
   if (branches !== 'text') {
-    parts.push(
-      tf.layers
-        .lstm({ units: shape.lstmUnits, dropout: 0.3, recurrentDropout: 0.3, recurrentActivation: 'sigmoid', name: 'sensor_lstm', ...init(1) })
-        .apply(numeric) as SymbolicTensor,
-    );
+    // Stacked sensor LSTMs (PDM_LSTM_LAYERS): lower layers hand their whole sequence up; names stay
+    // sensor_lstm, sensor_lstm_2, … so weights match a Keras twin by name and one layer is the seed's model.
+    let x: SymbolicTensor = numeric;
+    const layers = shape.lstmLayers ?? 1;
+    for (let k = 1; k <= layers; k++) {
+      x = tf.layers
+        .lstm({ units: shape.lstmUnits, dropout: 0.3, recurrentDropout: 0.3, recurrentActivation: 'sigmoid', returnSequences: k < layers, name: k === 1 ? 'sensor_lstm' : `sensor_lstm_${k}`, ...init(k === 1 ? 1 : 10 + k) })
+        .apply(x) as SymbolicTensor;
+    }
+    parts.push(x);
   }
   if (branches !== 'sensors') {
     const embedded = tf.layers.embedding({ inputDim: shape.vocabSize, outputDim: shape.embedDim, name: 'token_embedding' }).apply(tokens) as SymbolicTensor;

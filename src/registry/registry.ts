@@ -25,6 +25,8 @@ export const modelMetaSchema = z.object({
   dataSummary: z.record(z.unknown()),
   vocabVersion: z.string(),
   branches: z.enum(['both', 'sensors', 'text']).default('both'),
+  /** How the version was trained (absent for versions registered before it was recorded). */
+  training: z.object({ path: z.enum(['fused', 'layers']), dropout: z.number(), recurrentDropout: z.number() }).optional(),
   hash: z.string(),
 });
 export type ModelMeta = z.infer<typeof modelMetaSchema>;

@@ -1,4 +1,5 @@
 import type { LayersModel, SymbolicTensor, Tensor } from '@tensorflow/tfjs-node';
+import { sensorLstmLayers } from '../model/forward';
 import { disposeModel, tf } from '../model/tf';
 import { compileInference } from './fast';
 import type { FastInference } from './fast';
@@ -33,7 +34,7 @@ export class SplitModel {
     const textEncoder = tf.model({ inputs: tokensIn!, outputs: textOut });
     const encoding = tf.input({ shape: [textOut.shape[1] as number] });
     const numeric = tf.input({ shape: numericIn!.shape.slice(1) });
-    const sensors = model.getLayer('sensor_lstm').apply(numeric) as SymbolicTensor;
+    const sensors = sensorLstmLayers(model).reduce<SymbolicTensor>((x, layer) => layer.apply(x) as SymbolicTensor, numeric);
     const joined = model.getLayer('join').apply([sensors, encoding]) as SymbolicTensor;
     const out = model.getLayer('risk').apply(model.getLayer('batchnorm').apply(model.getLayer('hidden').apply(joined))) as SymbolicTensor;
     return new SplitModel(textEncoder, tf.model({ inputs: [numeric, encoding], outputs: out }), maxCached, compileInference(model));
@@ -50,7 +51,6 @@ export class SplitModel {
       }
     }
   }
-
 
   /** Scores n windows: numeric is n×T×F row-major, tokens n×L. Must run inside tf.tidy. */
   predict(numeric: Float32Array, tokens: Int32Array, n: number, window: number, features: number, textMaxLen: number): Float32Array {

@@ -12,7 +12,10 @@ import { KerasTokenizer } from '../tokenize';
 import type { DatasetSummary, RawWindow } from './dataset';
 import { buildWindows, splitByTime } from './dataset';
 import { atThreshold, bestF1Threshold, prAuc, rocAuc } from './evaluate';
+import { boundTrainingSet } from './budget';
+import type { TrainingBound } from './budget';
 import { fitModel, fitScaler, predict, toTensors } from './fit';
+import type { FitProgress, TrainingRecord } from './fit';
 import { RedisLock } from './lock';
 import { readTopicsToEnd } from './source';
 import { SampleStore } from './samples';
@@ -37,21 +40,7 @@ export interface TrainSummary {
   metrics: Record<string, number | null>;
   comparedWith: { version: string; prAuc: number | null } | null;
   data: DatasetSummary & { split: Record<string, { windows: number; positives: number }>; invalidRecords: Record<string, number> };
-  training: { epochs: number; samplesPerSecond: number; seconds: number; backend: string; branches: Branches };
-}
-
-/** Keeps every positive and a seeded sample of negatives, so an epoch has a bounded cost. */
-function capWindows(windows: readonly RawWindow[], max: number, seed: number): RawWindow[] {
-  if (windows.length <= max) return [...windows];
-  const positives = windows.filter((w) => w.label === 1);
-  const negatives = windows.filter((w) => w.label === 0);
-  let s = seed >>> 0 || 1;
-  const rand = () => ((s = (Math.imul(s ^ (s >>> 15), 2246822507) + 0x6d2b79f5) >>> 0) / 4294967296);
-  for (let i = negatives.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [negatives[i], negatives[j]] = [negatives[j]!, negatives[i]!];
-  }
-  return [...positives, ...negatives.slice(0, Math.max(0, max - positives.length))].sort((a, b) => a.endTs - b.endTs);
+  training: { epochs: number; epochsRun: number; samplesPerSecond: number; secondsPerEpoch: number; seconds: number; backend: string; branches: Branches; windows: TrainingBound } & TrainingRecord;
 }
 
 const labelsOf = (ws: readonly RawWindow[]) => Float32Array.from(ws, (w) => w.label);
@@ -73,7 +62,7 @@ function scoreWith(model: LayersModel, spec: FeatureSpec, windows: readonly RawW
  * on validation, evaluate on the later holdout, register, and promote when the new model is at least as
  * good as the serving one on the same holdout.
  */
-export async function trainOnce(config: Config, logger: Logger, opts: { branches?: Branches; promote?: boolean; snapshot?: TopicSnapshot } = {}): Promise<TrainSummary> {
+export async function trainOnce(config: Config, logger: Logger, opts: { branches?: Branches; promote?: boolean; snapshot?: TopicSnapshot; onProgress?: (p: FitProgress) => void } = {}): Promise<TrainSummary> {
   const started = Date.now();
   const branches = opts.branches ?? 'both';
   const redis = createRedis(config, { commandTimeout: 30_000 });
@@ -81,7 +70,7 @@ export async function trainOnce(config: Config, logger: Logger, opts: { branches
   try {
     if (!(await lock.acquire())) throw new TrainingError('locked', `another training run holds the lock (${config.redis.prefix}train:lock, holder ${await lock.holder()}); try again when it finishes`);
     try {
-      return await trainLocked(config, logger, redis, branches, opts.promote ?? true, opts.snapshot, started);
+      return await trainLocked(config, logger, redis, branches, opts.promote ?? true, opts.snapshot, started, opts.onProgress);
     } finally {
       await lock.release().catch(() => undefined);
     }
@@ -90,7 +79,7 @@ export async function trainOnce(config: Config, logger: Logger, opts: { branches
   }
 }
 
-async function trainLocked(config: Config, logger: Logger, redis: Redis, branches: Branches, allowPromote: boolean, given: TopicSnapshot | undefined, started: number): Promise<TrainSummary> {
+async function trainLocked(config: Config, logger: Logger, redis: Redis, branches: Branches, allowPromote: boolean, given: TopicSnapshot | undefined, started: number, onProgress: ((p: FitProgress) => void) | undefined): Promise<TrainSummary> {
   const snapshot = given ?? (await readWithSampleStore(config, logger, redis));
   const spec = { window: config.model.window, horizonMs: config.horizonMs, logLookbackMs: config.logLookbackMs };
   const { windows, summary } = buildWindows(snapshot.readings, snapshot.logs, snapshot.failures, spec);
@@ -102,8 +91,10 @@ async function trainLocked(config: Config, logger: Logger, redis: Redis, branche
     throw new TrainingError('too_few_positives', `too few positive windows to train: ${trainPositives} in the training split, PDM_TRAIN_MIN_POSITIVES=${config.training.minPositives} (failures seen: ${summary.failures}); the current model is untouched`);
   }
   if (positivesOf(split.validation) === 0) throw new TrainingError('no_validation_positives', 'the validation period holds no failure, so no threshold can be chosen; wait for more labelled failures');
-  const train = capWindows(split.train, config.training.maxWindows, config.training.seed);
-  const sensors = [...new Set(train.flatMap((w) => Object.keys(w.readings[w.readings.length - 1]?.values ?? {})))].sort();
+  const sensors = [...new Set(split.train.flatMap((w) => Object.keys(w.readings[w.readings.length - 1]?.values ?? {})))].sort();
+  const bytesPerWindow = 4 * (config.model.window * sensors.length + config.model.textMaxLen + 1); // float32 numeric, tokens, label
+  const { windows: train, bound } = boundTrainingSet(split.train, { maxBytes: config.training.maxBytes, maxWindows: config.training.maxWindows, bytesPerWindow });
+  if (bound.negativesDropped > 0) logger.warn('training split bounded: negatives subsampled per machine and time', { ...bound });
   const trainTexts = snapshot.logs.filter((l) => l.ts < split.boundaries.validationFrom).map((l) => l.text);
   const tokenizer = KerasTokenizer.fit(trainTexts, { numWords: config.model.vocabSize, ...(config.oovToken ? { oovToken: config.oovToken } : {}) });
   const scaler = fitScaler(train, sensors);
@@ -119,6 +110,7 @@ async function trainLocked(config: Config, logger: Logger, redis: Redis, branche
     seed: config.training.seed,
     branches,
     onEpoch: (e) => logger.info('epoch', e),
+    ...(onProgress ? { onProgress } : {}),
   }, logger);
   const featureSpec: FeatureSpec = { sensors, scaler, window: config.model.window, textMaxLen: config.model.textMaxLen, tokenizer };
   try {
@@ -157,6 +149,7 @@ async function trainLocked(config: Config, logger: Logger, redis: Redis, branche
       metrics: Object.fromEntries(Object.entries(metrics).filter((e): e is [string, number] => e[1] !== null)),
       dataSummary: data,
       branches,
+      training: fitted.record,
     });
     const decision = await decidePromotion(registry, split.holdout, metrics.pr_auc, config, logger);
     let promoted = false;
@@ -173,7 +166,17 @@ async function trainLocked(config: Config, logger: Logger, redis: Redis, branche
       metrics,
       comparedWith: decision.compared,
       data,
-      training: { epochs: fitted.epochs, samplesPerSecond: Math.round(fitted.samplesPerSecond * 10) / 10, seconds: Math.round((Date.now() - started) / 100) / 10, backend: backendName(), branches },
+      training: {
+        epochs: fitted.epochs,
+        epochsRun: fitted.epochsRun,
+        samplesPerSecond: Math.round(fitted.samplesPerSecond * 10) / 10,
+        secondsPerEpoch: Math.round(fitted.secondsPerEpoch * 10) / 10,
+        seconds: Math.round((Date.now() - started) / 100) / 10,
+        backend: backendName(),
+        branches,
+        ...fitted.record,
+        windows: bound,
+      },
     };
   } finally {
     disposeModel(fitted.model);

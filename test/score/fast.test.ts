@@ -40,3 +40,16 @@ test('the fast forward pass scores like model.predict with the Keras-trained wei
   split.dispose();
   assert.ok(d < 1e-5, `max abs diff ${d}`);
 });
+
+test('the split model with stacked sensor LSTMs (PDM_LSTM_LAYERS=2) scores like model.predict', () => {
+  const shape = { window: 7, features: 3, textMaxLen: 9, vocabSize: 30, lstmUnits: 5, textLstmUnits: 4, embedDim: 3, denseUnits: 6, lstmLayers: 2 };
+  const model = buildDualInputModel(shape, 'both', 4);
+  assert.deepEqual(
+    model.layers.filter((l) => l.name.startsWith('sensor_lstm')).map((l) => l.name),
+    ['sensor_lstm', 'sensor_lstm_2'],
+  );
+  const { d, split } = maxDiff(model, 9, shape.window, shape.features, shape.textMaxLen, shape.vocabSize);
+  disposeModel(model);
+  split.dispose();
+  assert.ok(d < 1e-5, `max abs diff ${d}`);
+});
