@@ -38,11 +38,10 @@ export const COMMANDS: readonly Command[] = [
       if (args.flags.once !== 'true') throw new UsageError('pdm train --once (the long-lived loop is `pdm trainer`)');
       const branches = args.flags.branches ?? 'both';
       if (branches !== 'both' && branches !== 'sensors' && branches !== 'text') throw new UsageError('--branches must be both, sensors or text');
-      // TRAIN PROGRESS HOOK: `progress.onProgress` is the per-batch renderer; pass it as trainOnce's
-      // `onProgress` option once that option exists. Until then the bar advances per epoch from the logger.
+      // In a terminal: a bar fed per batch (onProgress) and per epoch (the logger); piped: JSON lines only.
       const progress = trainProgressHooks(createLogger(config.logLevel, { role: 'train' }), process.stdout, config.training.epochs);
       try {
-        const summary = await trainOnce(config, progress.logger, { branches, promote: args.flags['no-promote'] !== 'true' });
+        const summary = await trainOnce(config, progress.logger, { branches, promote: args.flags['no-promote'] !== 'true', ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) });
         progress.done();
         process.stdout.write(JSON.stringify(summary) + '\n');
         return 0;

@@ -112,8 +112,8 @@ export function epochLine(e: EpochResult, epochs: number): string {
 }
 
 /**
- * Training progress in a terminal. `batch` is the per-batch hook (trainOnce's `onProgress`); until that
- * exists the view advances once per epoch from the trainer's own log events (`training`, `epoch`), which
+ * Training progress in a terminal. `batch` is the per-batch hook (trainOnce's `onProgress`); the end of
+ * each epoch (validation PR-AUC) comes from the trainer's own log events (`training`, `epoch`), which
  * `logger()` intercepts.
  */
 export class TrainProgressView {
