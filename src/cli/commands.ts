@@ -28,16 +28,18 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: 'train',
-    usage: 'train --once [--branches both|sensors|text]',
+    usage: 'train --once [--branches both|sensors|text] [--search N]',
     summary: 'one training round over the topics; prints a JSON summary',
     switches: ['once', 'no-promote'],
     async run(config, args) {
       if (args.flags.once !== 'true') throw new UsageError('pdm train --once (the long-lived loop is `pdm trainer`)');
       const branches = args.flags.branches ?? 'both';
       if (branches !== 'both' && branches !== 'sensors' && branches !== 'text') throw new UsageError('--branches must be both, sensors or text');
+      const search = Number(args.flags.search ?? 1);
+      if (!Number.isInteger(search) || search < 1 || search > 100) throw new UsageError('--search N: N is how many model configurations to try, 1 to 100');
       const logger = createLogger(config.logLevel, { role: 'train' });
       try {
-        const summary = await trainOnce(config, logger, { branches, promote: args.flags['no-promote'] !== 'true' });
+        const summary = await trainOnce(config, logger, { branches, search, promote: args.flags['no-promote'] !== 'true' });
         process.stdout.write(JSON.stringify(summary) + '\n');
         return 0;
       } catch (error) {

@@ -11,7 +11,13 @@ import type { LayersModel } from '@tensorflow/tfjs-node';
 import { KerasTokenizer } from '../tokenize';
 import type { DatasetSummary, RawWindow } from './dataset';
 import { buildWindows, splitByTime } from './dataset';
-import { atThreshold, bestF1Threshold, prAuc, rocAuc } from './evaluate';
+import { leadTimes, prAuc, rocAuc } from './evaluate';
+import type { AtThreshold } from './evaluate';
+import type { Calibration, ReliabilityBin } from './calibrate';
+import { operatingPoint } from './operating-point';
+import { baseSearchConfig, searchCandidates } from './search';
+import type { SearchConfig, SearchTrial } from './search';
+import { THRESHOLD_MAX, THRESHOLD_MIN } from './threshold';
 import { fitModel, fitScaler, predict, toTensors } from './fit';
 import { RedisLock } from './lock';
 import { readTopicsToEnd } from './source';
@@ -34,9 +40,17 @@ export interface TrainSummary {
   reason: string;
   previous: string | null;
   threshold: number;
+  /** The policy that chose the threshold, and the figures at it on validation and on the later holdout. */
+  thresholdPolicy: string;
+  operatingPoint: { validation: AtThreshold; holdout: AtThreshold };
+  /** A policy the validation split could not satisfy, and anything else the user should read. */
+  warnings: string[];
+  calibration: { fitted: Calibration | null; brierHoldout: { raw: number | null; served: number | null }; reliabilityHoldout: ReliabilityBin[] };
   metrics: Record<string, number | null>;
   comparedWith: { version: string; prAuc: number | null } | null;
   data: DatasetSummary & { split: Record<string, { windows: number; positives: number }>; invalidRecords: Record<string, number> };
+  /** Every configuration tried by `--search N`, the chosen one marked. */
+  search?: SearchTrial[];
   training: { epochs: number; samplesPerSecond: number; seconds: number; backend: string; branches: Branches };
 }
 
@@ -73,7 +87,7 @@ function scoreWith(model: LayersModel, spec: FeatureSpec, windows: readonly RawW
  * on validation, evaluate on the later holdout, register, and promote when the new model is at least as
  * good as the serving one on the same holdout.
  */
-export async function trainOnce(config: Config, logger: Logger, opts: { branches?: Branches; promote?: boolean; snapshot?: TopicSnapshot } = {}): Promise<TrainSummary> {
+export async function trainOnce(config: Config, logger: Logger, opts: { branches?: Branches; promote?: boolean; snapshot?: TopicSnapshot; search?: number } = {}): Promise<TrainSummary> {
   const started = Date.now();
   const branches = opts.branches ?? 'both';
   const redis = createRedis(config, { commandTimeout: 30_000 });
@@ -81,7 +95,7 @@ export async function trainOnce(config: Config, logger: Logger, opts: { branches
   try {
     if (!(await lock.acquire())) throw new TrainingError('locked', `another training run holds the lock (${config.redis.prefix}train:lock, holder ${await lock.holder()}); try again when it finishes`);
     try {
-      return await trainLocked(config, logger, redis, branches, opts.promote ?? true, opts.snapshot, started);
+      return await trainLocked(config, logger, redis, { branches, allowPromote: opts.promote ?? true, search: opts.search ?? 1 }, opts.snapshot, started);
     } finally {
       await lock.release().catch(() => undefined);
     }
@@ -90,7 +104,14 @@ export async function trainOnce(config: Config, logger: Logger, opts: { branches
   }
 }
 
-async function trainLocked(config: Config, logger: Logger, redis: Redis, branches: Branches, allowPromote: boolean, given: TopicSnapshot | undefined, started: number): Promise<TrainSummary> {
+interface RunOptions {
+  readonly branches: Branches;
+  readonly allowPromote: boolean;
+  readonly search: number;
+}
+
+async function trainLocked(config: Config, logger: Logger, redis: Redis, run: RunOptions, given: TopicSnapshot | undefined, started: number): Promise<TrainSummary> {
+  const { branches, allowPromote } = run;
   const snapshot = given ?? (await readWithSampleStore(config, logger, redis));
   const spec = { window: config.model.window, horizonMs: config.horizonMs, logLookbackMs: config.logLookbackMs };
   const { windows, summary } = buildWindows(snapshot.readings, snapshot.logs, snapshot.failures, spec);
@@ -108,32 +129,45 @@ async function trainLocked(config: Config, logger: Logger, redis: Redis, branche
   const tokenizer = KerasTokenizer.fit(trainTexts, { numWords: config.model.vocabSize, ...(config.oovToken ? { oovToken: config.oovToken } : {}) });
   const scaler = fitScaler(train, sensors);
   logger.info('training', { train: train.length, trainPositives: positivesOf(train), validation: split.validation.length, holdout: split.holdout.length, sensors, vocabulary: tokenizer.wordIndex.size, branches, backend: backendName() });
-  const fitted = await fitModel(train, split.validation, {
-    shape: config.model,
-    sensors,
-    scaler,
-    tokenizer,
-    epochs: config.training.epochs,
-    batchSize: config.training.batchSize,
-    patience: config.training.patience,
-    seed: config.training.seed,
-    branches,
-    onEpoch: (e) => logger.info('epoch', e),
-  }, logger);
   const featureSpec: FeatureSpec = { sensors, scaler, window: config.model.window, textMaxLen: config.model.textMaxLen, tokenizer };
+  const valLabels = labelsOf(split.validation);
+  const searched = await searchModels(searchCandidates(baseSearchConfig(config.model, config.training.epochs), run.search, config.training.seed), config.training.searchBudgetMs, logger, async (candidate) => {
+    const fitted = await fitModel(train, split.validation, {
+      shape: { ...config.model, lstmUnits: candidate.lstmUnits, textLstmUnits: candidate.textLstmUnits, denseUnits: candidate.denseUnits },
+      sensors,
+      scaler,
+      tokenizer,
+      epochs: candidate.epochs,
+      batchSize: config.training.batchSize,
+      patience: config.training.patience,
+      seed: config.training.seed,
+      branches,
+      onEpoch: (e) => logger.info('epoch', e),
+    }, logger);
+    const valRaw = scoreWith(fitted.model, featureSpec, split.validation);
+    return { ...fitted, valRaw, valPrAuc: prAuc(valLabels, valRaw) };
+  });
+  const fitted = searched.best;
   try {
-    const valScores = scoreWith(fitted.model, featureSpec, split.validation);
-    const threshold = config.training.threshold ?? bestF1Threshold(labelsOf(split.validation), valScores).threshold;
     const holdoutLabels = labelsOf(split.holdout);
-    const holdoutScores = scoreWith(fitted.model, featureSpec, split.holdout);
-    const at = atThreshold(holdoutLabels, holdoutScores, threshold);
+    const holdoutRaw = scoreWith(fitted.model, featureSpec, split.holdout);
+    const op = operatingPoint(config.training.thresholdPolicy, config.training.calibration, { labels: valLabels, raw: fitted.valRaw }, { labels: holdoutLabels, raw: holdoutRaw });
+    if (op.warning) logger.warn('threshold policy not met on validation', { policy: op.policy, warning: op.warning });
+    const lead = leadTimes(split.holdout, op.holdoutScores, snapshot.failures, op.threshold, config.horizonMs);
     const metrics = {
-      roc_auc: rocAuc(holdoutLabels, holdoutScores),
-      pr_auc: prAuc(holdoutLabels, holdoutScores),
-      precision: at.precision,
-      recall: at.recall,
-      f1: at.f1,
-      val_pr_auc: prAuc(labelsOf(split.validation), valScores),
+      roc_auc: rocAuc(holdoutLabels, holdoutRaw),
+      pr_auc: prAuc(holdoutLabels, holdoutRaw),
+      precision: op.holdout.precision,
+      recall: op.holdout.recall,
+      f1: op.holdout.f1,
+      brier: op.brier.served,
+      val_pr_auc: fitted.valPrAuc,
+      val_precision: op.validation.precision,
+      val_recall: op.validation.recall,
+      val_f1: op.validation.f1,
+      lead_time_hours_median: lead.medianHours,
+      failures_detected: lead.detected,
+      holdout_failures: lead.failures,
       holdout_positives: positivesOf(split.holdout),
       holdout_windows: split.holdout.length,
     };
@@ -147,15 +181,19 @@ async function trainLocked(config: Config, logger: Logger, redis: Redis, branche
         holdout: { windows: split.holdout.length, positives: positivesOf(split.holdout) },
       },
     };
+    const chosen = searched.trials.find((t) => t.chosen)?.config;
     const meta = await registry.register(fitted.model, tokenizer, {
       window: config.model.window,
       textMaxLen: config.model.textMaxLen,
       vocabSize: config.model.vocabSize,
       sensors,
       scaler,
-      threshold: Math.min(0.999, Math.max(0.001, threshold)),
+      threshold: Math.min(THRESHOLD_MAX, Math.max(THRESHOLD_MIN, op.threshold)),
+      thresholdPolicy: op.policy,
+      ...(op.calibration ? { calibration: op.calibration } : {}),
+      operatingPoint: { validation: op.validation, holdout: op.holdout, ...(op.warning ? { warning: op.warning } : {}) },
       metrics: Object.fromEntries(Object.entries(metrics).filter((e): e is [string, number] => e[1] !== null)),
-      dataSummary: data,
+      dataSummary: { ...data, ...(chosen && run.search > 1 ? { searchChosen: chosen } : {}) },
       branches,
     });
     const decision = await decidePromotion(registry, split.holdout, metrics.pr_auc, config, logger);
@@ -170,14 +208,61 @@ async function trainLocked(config: Config, logger: Logger, redis: Redis, branche
       reason: allowPromote ? decision.reason : 'promotion disabled for this run',
       previous: decision.previous,
       threshold: meta.threshold,
+      thresholdPolicy: op.policy,
+      operatingPoint: { validation: op.validation, holdout: op.holdout },
+      warnings: op.warning ? [op.warning] : [],
+      calibration: { fitted: op.calibration ?? null, brierHoldout: op.brier, reliabilityHoldout: op.reliability },
       metrics,
       comparedWith: decision.compared,
       data,
+      ...(run.search > 1 ? { search: searched.trials } : {}),
       training: { epochs: fitted.epochs, samplesPerSecond: Math.round(fitted.samplesPerSecond * 10) / 10, seconds: Math.round((Date.now() - started) / 100) / 10, backend: backendName(), branches },
     };
   } finally {
     disposeModel(fitted.model);
   }
+}
+
+interface Candidate {
+  readonly model: LayersModel;
+  readonly epochs: number;
+  readonly samplesPerSecond: number;
+  readonly valRaw: Float32Array;
+  readonly valPrAuc: number | null;
+}
+
+/**
+ * Trains each configuration in turn and keeps the best by validation PR-AUC (the first wins ties, so the
+ * configured model stays unless another is better). The budget is checked before each start: the
+ * configured model always trains, the rest only while time is left.
+ */
+async function searchModels(configs: readonly SearchConfig[], budgetMs: number, logger: Logger, train: (c: SearchConfig) => Promise<Candidate>): Promise<{ best: Candidate; trials: SearchTrial[] }> {
+  const started = Date.now();
+  const results: { config: SearchConfig; candidate: Candidate; seconds: number }[] = [];
+  let best: Candidate | undefined;
+  try {
+    for (const config of configs) {
+      if (best && Date.now() - started >= budgetMs) {
+        logger.warn('search budget spent', { tried: results.length, of: configs.length, budgetMs });
+        break;
+      }
+      const t0 = Date.now();
+      const candidate = await train(config);
+      results.push({ config, candidate, seconds: Math.round((Date.now() - t0) / 100) / 10 });
+      logger.info('search trial', { ...config, valPrAuc: candidate.valPrAuc });
+      if (!best || (candidate.valPrAuc ?? -1) > (best.valPrAuc ?? -1)) {
+        if (best) disposeModel(best.model);
+        best = candidate;
+      } else {
+        disposeModel(candidate.model);
+      }
+    }
+  } catch (error) {
+    if (best) disposeModel(best.model);
+    throw error;
+  }
+  const winner = best!;
+  return { best: winner, trials: results.map((r) => ({ config: r.config, valPrAuc: r.candidate.valPrAuc, epochsRun: r.candidate.epochs, seconds: r.seconds, chosen: r.candidate === winner })) };
 }
 
 /** Reads only what arrived since the last run and merges it into the bounded sample store. */
