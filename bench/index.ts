@@ -9,6 +9,7 @@ import { benchPipeline } from './pipeline';
 import { benchBranches } from './branches';
 import { benchTraining } from './training';
 import { benchSoak } from './soak';
+import { benchQuality } from './quality';
 
 const SECTIONS: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = {
   model: benchModel,
@@ -16,8 +17,8 @@ const SECTIONS: Record<string, (quick: boolean) => Promise<Record<string, unknow
   training: benchTraining,
   branches: benchBranches,
 };
-/** Long runs only on request: `npm run bench -- --only=soak`. */
-const OPT_IN: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { soak: benchSoak };
+/** Long runs only on request: `npm run bench -- --only=soak`, `--only=quality`. */
+const OPT_IN: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { soak: benchSoak, quality: benchQuality };
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

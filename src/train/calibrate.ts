@@ -118,7 +118,11 @@ export interface ReliabilityBin {
 }
 
 /** Reliability table: equal-width score bins; a calibrated model has observed ≈ predicted in every bin. */
-export function reliabilityTable(labels: ArrayLike<number>, scores: ArrayLike<number>, bins = 10): ReliabilityBin[] {
+export function reliabilityTable(
+  labels: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  bins = 10,
+): ReliabilityBin[] {
   const count = new Array<number>(bins).fill(0);
   const sumP = new Array<number>(bins).fill(0);
   const sumY = new Array<number>(bins).fill(0);
@@ -129,5 +133,17 @@ export function reliabilityTable(labels: ArrayLike<number>, scores: ArrayLike<nu
     sumY[k]! += labels[i] === 1 ? 1 : 0;
   }
   const round = (v: number) => Math.round(v * 1e4) / 1e4;
-  return count.flatMap((c, k) => (c === 0 ? [] : [{ from: k / bins, to: (k + 1) / bins, windows: c, predicted: round(sumP[k]! / c), observed: round(sumY[k]! / c) }]));
+  return count.flatMap((c, k) =>
+    c === 0
+      ? []
+      : [
+          {
+            from: k / bins,
+            to: (k + 1) / bins,
+            windows: c,
+            predicted: round(sumP[k]! / c),
+            observed: round(sumY[k]! / c),
+          },
+        ],
+  );
 }

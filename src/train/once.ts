@@ -11,6 +11,7 @@ import type { LayersModel } from '@tensorflow/tfjs-node';
 import { KerasTokenizer } from '../tokenize';
 import type { DatasetSummary, RawWindow } from './dataset';
 import { buildWindows, splitByTime } from './dataset';
+import type { Split } from './dataset';
 import { leadTimes, prAuc, rocAuc } from './evaluate';
 import type { AtThreshold } from './evaluate';
 import type { Calibration, ReliabilityBin } from './calibrate';
@@ -19,6 +20,7 @@ import { baseSearchConfig, searchCandidates } from './search';
 import type { SearchConfig, SearchTrial } from './search';
 import { THRESHOLD_MAX, THRESHOLD_MIN } from './threshold';
 import { fitModel, fitScaler, predict, toTensors } from './fit';
+import type { Scaler } from './fit';
 import { RedisLock } from './lock';
 import { readTopicsToEnd } from './source';
 import { SampleStore } from './samples';
@@ -68,11 +70,11 @@ function capWindows(windows: readonly RawWindow[], max: number, seed: number): R
   return [...positives, ...negatives.slice(0, Math.max(0, max - positives.length))].sort((a, b) => a.endTs - b.endTs);
 }
 
-const labelsOf = (ws: readonly RawWindow[]) => Float32Array.from(ws, (w) => w.label);
+export const labelsOf = (ws: readonly RawWindow[]) => Float32Array.from(ws, (w) => w.label);
 const positivesOf = (ws: readonly RawWindow[]) => ws.filter((w) => w.label === 1).length;
 
 /** Scores raw windows through a model's own pipeline (its scaler and vocabulary). */
-function scoreWith(model: LayersModel, spec: FeatureSpec, windows: readonly RawWindow[]): Float32Array {
+export function scoreWith(model: LayersModel, spec: FeatureSpec, windows: readonly RawWindow[]): Float32Array {
   const t = toTensors(windows, spec);
   try {
     return predict(model, t);
@@ -104,15 +106,23 @@ export async function trainOnce(config: Config, logger: Logger, opts: { branches
   }
 }
 
-interface RunOptions {
-  readonly branches: Branches;
-  readonly allowPromote: boolean;
-  readonly search: number;
+export interface PreparedTraining {
+  readonly split: Split;
+  /** The training split after the window cap. */
+  readonly train: RawWindow[];
+  readonly sensors: string[];
+  readonly tokenizer: KerasTokenizer;
+  readonly scaler: Scaler;
+  readonly featureSpec: FeatureSpec;
+  readonly summary: DatasetSummary;
 }
 
-async function trainLocked(config: Config, logger: Logger, redis: Redis, run: RunOptions, given: TopicSnapshot | undefined, started: number): Promise<TrainSummary> {
-  const { branches, allowPromote } = run;
-  const snapshot = given ?? (await readWithSampleStore(config, logger, redis));
+/**
+ * From a topic snapshot to what a fit needs: labelled windows, the time split, the capped training set,
+ * and the scaler and tokenizer fitted on the training split only. Throws TrainingError when the data
+ * cannot give a model worth registering.
+ */
+export function prepareTraining(snapshot: TopicSnapshot, config: Config, logger: Logger): PreparedTraining {
   const spec = { window: config.model.window, horizonMs: config.horizonMs, logLookbackMs: config.logLookbackMs };
   const { windows, summary } = buildWindows(snapshot.readings, snapshot.logs, snapshot.failures, spec);
   logger.info('windows built', { ...summary.windows, failuresIgnored: summary.failuresIgnored });
@@ -128,8 +138,21 @@ async function trainLocked(config: Config, logger: Logger, redis: Redis, run: Ru
   const trainTexts = snapshot.logs.filter((l) => l.ts < split.boundaries.validationFrom).map((l) => l.text);
   const tokenizer = KerasTokenizer.fit(trainTexts, { numWords: config.model.vocabSize, ...(config.oovToken ? { oovToken: config.oovToken } : {}) });
   const scaler = fitScaler(train, sensors);
-  logger.info('training', { train: train.length, trainPositives: positivesOf(train), validation: split.validation.length, holdout: split.holdout.length, sensors, vocabulary: tokenizer.wordIndex.size, branches, backend: backendName() });
   const featureSpec: FeatureSpec = { sensors, scaler, window: config.model.window, textMaxLen: config.model.textMaxLen, tokenizer };
+  return { split, train, sensors, tokenizer, scaler, featureSpec, summary };
+}
+
+interface RunOptions {
+  readonly branches: Branches;
+  readonly allowPromote: boolean;
+  readonly search: number;
+}
+
+async function trainLocked(config: Config, logger: Logger, redis: Redis, run: RunOptions, given: TopicSnapshot | undefined, started: number): Promise<TrainSummary> {
+  const { branches, allowPromote } = run;
+  const snapshot = given ?? (await readWithSampleStore(config, logger, redis));
+  const { split, train, sensors, tokenizer, scaler, featureSpec, summary } = prepareTraining(snapshot, config, logger);
+  logger.info('training', { train: train.length, trainPositives: positivesOf(train), validation: split.validation.length, holdout: split.holdout.length, sensors, vocabulary: tokenizer.wordIndex.size, branches, backend: backendName() });
   const valLabels = labelsOf(split.validation);
   const searched = await searchModels(searchCandidates(baseSearchConfig(config.model, config.training.epochs), run.search, config.training.seed), config.training.searchBudgetMs, logger, async (candidate) => {
     const fitted = await fitModel(train, split.validation, {

@@ -32,7 +32,12 @@ export interface OperatingPointReport {
  * split; that is sound because the calibration is strictly increasing, so it changes where the threshold
  * sits on the scale, not which validation windows it separates.
  */
-export function operatingPoint(policy: ThresholdPolicy, method: 'platt' | 'none', validation: Scored, holdout: Scored): OperatingPointReport {
+export function operatingPoint(
+  policy: ThresholdPolicy,
+  method: 'platt' | 'none',
+  validation: Scored,
+  holdout: Scored,
+): OperatingPointReport {
   const calibration = method === 'platt' ? fitPlatt(validation.labels, validation.raw) : undefined;
   const valScores = calibrateAll(calibration, validation.raw);
   const holdoutScores = calibrateAll(calibration, holdout.raw);
@@ -45,7 +50,10 @@ export function operatingPoint(policy: ThresholdPolicy, method: 'platt' | 'none'
     validation: valFigures,
     holdout: atThreshold(holdout.labels, holdoutScores, chosen.threshold),
     warning,
-    brier: { raw: brierScore(holdout.labels, holdout.raw), served: brierScore(holdout.labels, holdoutScores) },
+    brier: {
+      raw: brierScore(holdout.labels, holdout.raw),
+      served: brierScore(holdout.labels, holdoutScores),
+    },
     reliability: reliabilityTable(holdout.labels, holdoutScores),
     holdoutScores,
   };

@@ -24,7 +24,12 @@ export const SEARCH_KNOBS: Readonly<Record<Knob, readonly number[]>> = {
 };
 
 export function baseSearchConfig(shape: ModelShape, epochs: number): SearchConfig {
-  return { lstmUnits: shape.lstmUnits, textLstmUnits: shape.textLstmUnits, denseUnits: shape.denseUnits, epochs };
+  return {
+    lstmUnits: shape.lstmUnits,
+    textLstmUnits: shape.textLstmUnits,
+    denseUnits: shape.denseUnits,
+    epochs,
+  };
 }
 
 /** mulberry32: a tiny seeded PRNG, so that the same seed always draws the same configurations. */

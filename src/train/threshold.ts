@@ -28,19 +28,24 @@ const positive = (text: string): number | undefined => {
 /** Parses a policy string; returns a message (without the variable name) when it is not one. */
 export function parseThresholdPolicy(text: string): ThresholdPolicy | { error: string } {
   const t = text.trim().toLowerCase();
-  const usage = 'expected max-f1, recall:R, precision:P (0 < R, P < 1), cost:FN/FP (positive numbers) or a fixed threshold in (0, 1)';
+  const usage =
+    'expected max-f1, recall:R, precision:P (0 < R, P < 1), cost:FN/FP (positive numbers) or a fixed threshold in (0, 1)';
   if (t === 'max-f1') return { kind: 'max-f1' };
   const [head, arg, ...rest] = t.split(':');
   if (arg !== undefined && rest.length === 0) {
     if (head === 'recall' || head === 'precision') {
       const target = fraction(arg);
-      return target === undefined ? { error: `${head} target "${arg}" is not a number strictly between 0 and 1` } : { kind: head, target };
+      return target === undefined
+        ? { error: `${head} target "${arg}" is not a number strictly between 0 and 1` }
+        : { kind: head, target };
     }
     if (head === 'cost') {
       const [fnText, fpText, ...more] = arg.split('/');
       const fn = positive(fnText ?? '');
       const fp = positive(fpText ?? '');
-      return fn === undefined || fp === undefined || more.length ? { error: `cost "${arg}" is not FN/FP with two positive numbers (e.g. cost:10/1)` } : { kind: 'cost', fn, fp };
+      return fn === undefined || fp === undefined || more.length
+        ? { error: `cost "${arg}" is not FN/FP with two positive numbers (e.g. cost:10/1)` }
+        : { kind: 'cost', fn, fp };
     }
   }
   const value = fraction(t);
@@ -79,14 +84,17 @@ interface Candidate {
  * highest threshold that predicts the same windows, and a later window scoring just under the lowest
  * validation positive is not lost to a threshold sitting exactly on it.
  */
-function candidates(labels: ArrayLike<number>, scores: ArrayLike<number>): { list: Candidate[]; positives: number } {
+function candidates(
+  labels: ArrayLike<number>,
+  scores: ArrayLike<number>,
+): { list: Candidate[]; positives: number } {
   const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]!);
   let positives = 0;
   for (let i = 0; i < labels.length; i++) if (labels[i] === 1) positives++;
   const list: Candidate[] = [];
   let tp = 0;
   let fp = 0;
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     const s = scores[order[i]!]!;
     let j = i;
     for (; j < order.length && scores[order[j]!] === s; j++) {
@@ -104,16 +112,29 @@ function candidates(labels: ArrayLike<number>, scores: ArrayLike<number>): { lis
 const figures = (c: Candidate, positives: number): AtThreshold => {
   const precision = c.tp + c.fp === 0 ? 0 : c.tp / (c.tp + c.fp);
   const recall = positives === 0 ? 0 : c.tp / positives;
-  return { threshold: c.threshold, precision, recall, f1: precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall) };
+  return {
+    threshold: c.threshold,
+    precision,
+    recall,
+    f1: precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall),
+  };
 };
 
 /** The threshold the policy promises on these validation labels and scores, with the validation figures at it. */
-export function chooseThreshold(policy: ThresholdPolicy, labels: ArrayLike<number>, scores: ArrayLike<number>): OperatingPoint {
+export function chooseThreshold(
+  policy: ThresholdPolicy,
+  labels: ArrayLike<number>,
+  scores: ArrayLike<number>,
+): OperatingPoint {
   if (policy.kind === 'fixed') return atThreshold(labels, scores, policy.value);
   const { list, positives } = candidates(labels, scores);
   // Re-evaluate at the (possibly clamped) threshold: the figures must be what the threshold really does.
   const at = (c: Candidate) => atThreshold(labels, scores, c.threshold);
-  if (list.length === 0 || positives === 0) return { ...atThreshold(labels, scores, 0.5), warning: 'validation holds no positive window: threshold 0.5' };
+  if (list.length === 0 || positives === 0)
+    return {
+      ...atThreshold(labels, scores, 0.5),
+      warning: 'validation holds no positive window: threshold 0.5',
+    };
   switch (policy.kind) {
     case 'max-f1': {
       let best = list[0]!;
@@ -125,16 +146,25 @@ export function chooseThreshold(policy: ThresholdPolicy, labels: ArrayLike<numbe
       // is the highest threshold that does.
       const hit = list.find((c) => c.tp / positives >= policy.target);
       const point = at(hit ?? list[list.length - 1]!);
-      return point.recall >= policy.target ? point : { ...point, warning: `no threshold reaches validation recall ${policy.target} (best ${point.recall.toFixed(3)}); the lowest threshold was taken` };
+      return point.recall >= policy.target
+        ? point
+        : {
+            ...point,
+            warning: `no threshold reaches validation recall ${policy.target} (best ${point.recall.toFixed(3)}); the lowest threshold was taken`,
+          };
     }
     case 'precision': {
       // The lowest threshold (most recall) whose precision still reaches the target.
       const ok = list.filter((c) => figures(c, positives).precision >= policy.target);
       if (ok.length) return at(ok[ok.length - 1]!);
       let best = list[0]!;
-      for (const c of list) if (figures(c, positives).precision > figures(best, positives).precision) best = c;
+      for (const c of list)
+        if (figures(c, positives).precision > figures(best, positives).precision) best = c;
       const point = at(best);
-      return { ...point, warning: `no threshold reaches validation precision ${policy.target} (best ${point.precision.toFixed(3)}); the most precise threshold was taken` };
+      return {
+        ...point,
+        warning: `no threshold reaches validation precision ${policy.target} (best ${point.precision.toFixed(3)}); the most precise threshold was taken`,
+      };
     }
     case 'cost': {
       // Expected cost of a cut: missed failures × FN cost + false alarms × FP cost; ties go to the higher threshold.
@@ -142,7 +172,11 @@ export function chooseThreshold(policy: ThresholdPolicy, labels: ArrayLike<numbe
       const allNegative = positives * policy.fn;
       let best = list[0]!;
       for (const c of list) if (cost(c) < cost(best)) best = c;
-      if (allNegative <= cost(best)) return { ...atThreshold(labels, scores, THRESHOLD_MAX), warning: `alerting on nothing is cheapest at cost ${policy.fn}/${policy.fp}: threshold ${THRESHOLD_MAX}` };
+      if (allNegative <= cost(best))
+        return {
+          ...atThreshold(labels, scores, THRESHOLD_MAX),
+          warning: `alerting on nothing is cheapest at cost ${policy.fn}/${policy.fp}: threshold ${THRESHOLD_MAX}`,
+        };
       return at(best);
     }
   }

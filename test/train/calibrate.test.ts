@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyCalibration, brierScore, fitPlatt, operatingPoint, reliabilityTable, rocAuc } from '../../src/train';
+import {
+  applyCalibration,
+  brierScore,
+  fitPlatt,
+  operatingPoint,
+  reliabilityTable,
+  rocAuc,
+} from '../../src/train';
 
 /** A seeded PRNG so the synthetic case is the same every run. */
 function prng(seed: number): () => number {
   let s = seed;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 4294967296);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 4294967296;
 }
 
 /**
@@ -35,7 +42,10 @@ test('Platt calibration keeps the ranking (ROC-AUC unchanged) and lowers the Bri
   const after = brierScore(holdout.labels, calibrated)!;
   assert.ok(after < before * 0.75, `Brier ${after} well under ${before}`);
   // The fit recovers the generating map: logit(p) = (logit(raw) − 3) / 2.
-  assert.ok(Math.abs(calibration.a - 0.5) < 0.1 && Math.abs(calibration.b + 1.5) < 0.4, JSON.stringify(calibration));
+  assert.ok(
+    Math.abs(calibration.a - 0.5) < 0.1 && Math.abs(calibration.b + 1.5) < 0.4,
+    JSON.stringify(calibration),
+  );
   // Reliability: in every well-filled bin the observed rate is near the mean predicted probability.
   for (const bin of reliabilityTable(holdout.labels, calibrated).filter((b) => b.windows >= 200)) {
     assert.ok(Math.abs(bin.observed - bin.predicted) < 0.05, JSON.stringify(bin));

@@ -28,10 +28,22 @@ test('recall:R picks the highest threshold whose validation recall reaches R', (
     assert.ok(point.recall >= target, `recall ${point.recall} >= ${target}`);
     assert.equal(point.warning, undefined);
     // No cut above it (one that predicts fewer windows) still reaches the target.
-    for (const t of cuts.filter((c) => c > point.threshold && scores.filter((s) => s >= c).length < scores.filter((s) => s >= point.threshold).length)) {
-      assert.ok(atThreshold(labels, scores, t).recall < target, `a higher cut ${t} would also reach ${target}`);
+    for (const t of cuts.filter(
+      (c) =>
+        c > point.threshold &&
+        scores.filter((s) => s >= c).length < scores.filter((s) => s >= point.threshold).length,
+    )) {
+      assert.ok(
+        atThreshold(labels, scores, t).recall < target,
+        `a higher cut ${t} would also reach ${target}`,
+      );
     }
-    assert.deepEqual(atThreshold(labels, scores, point.threshold), { threshold: point.threshold, precision: point.precision, recall: point.recall, f1: point.f1 });
+    assert.deepEqual(atThreshold(labels, scores, point.threshold), {
+      threshold: point.threshold,
+      precision: point.precision,
+      recall: point.recall,
+      f1: point.f1,
+    });
   }
 });
 
@@ -39,7 +51,12 @@ test('precision:P picks the lowest threshold whose precision reaches P (most rec
   for (const target of [0.6, 0.8, 0.9]) {
     const point = choose({ kind: 'precision', target });
     assert.ok(point.precision >= target);
-    const bestRecall = Math.max(...cuts.map((t) => atThreshold(labels, scores, t)).filter((m) => m.precision >= target).map((m) => m.recall));
+    const bestRecall = Math.max(
+      ...cuts
+        .map((t) => atThreshold(labels, scores, t))
+        .filter((m) => m.precision >= target)
+        .map((m) => m.recall),
+    );
     assert.equal(point.recall, bestRecall);
   }
 });
@@ -57,19 +74,29 @@ test('max-f1 reaches the best F1 over every cut; cost:FN/FP the least expected c
     assert.equal(expectedCost(point.threshold, fn, fp), least, `cost:${fn}/${fp}`);
   }
   // A high cost of missing failures moves the threshold down (more recall) compared with equal costs.
-  assert.ok(choose({ kind: 'cost', fn: 10, fp: 1 }).threshold < choose({ kind: 'cost', fn: 1, fp: 1 }).threshold);
+  assert.ok(
+    choose({ kind: 'cost', fn: 10, fp: 1 }).threshold < choose({ kind: 'cost', fn: 1, fp: 1 }).threshold,
+  );
 });
 
 test('a fixed threshold is used as given; an unreachable target takes the closest threshold and warns', () => {
   const fixed = choose({ kind: 'fixed', value: 0.42 });
   assert.equal(fixed.threshold, 0.42);
   // The top score is a negative, so no cut reaches precision 0.99: the most precise one (2 of 3) is taken.
-  const unreachable = chooseThreshold({ kind: 'precision', target: 0.99 }, [0, 1, 1, 0], [0.9, 0.8, 0.7, 0.6]);
+  const unreachable = chooseThreshold(
+    { kind: 'precision', target: 0.99 },
+    [0, 1, 1, 0],
+    [0.9, 0.8, 0.7, 0.6],
+  );
   assert.match(unreachable.warning ?? '', /precision 0\.99/);
   assert.equal(unreachable.precision, 2 / 3);
   assert.equal(unreachable.recall, 1);
   const lowScores = chooseThreshold({ kind: 'recall', target: 0.9 }, [1, 1, 0], [0.0001, 0.9, 0.00001]);
-  assert.match(lowScores.warning ?? '', /recall 0\.9/, 'scores under the smallest allowed threshold cannot all be caught');
+  assert.match(
+    lowScores.warning ?? '',
+    /recall 0\.9/,
+    'scores under the smallest allowed threshold cannot all be caught',
+  );
 });
 
 test('policy strings: every form parses; an unknown one stops the config naming PDM_THRESHOLD_POLICY', () => {
@@ -78,9 +105,26 @@ test('policy strings: every form parses; an unknown one stops the config naming 
   assert.deepEqual(parseThresholdPolicy('precision:0.9'), { kind: 'precision', target: 0.9 });
   assert.deepEqual(parseThresholdPolicy('cost:10/1'), { kind: 'cost', fn: 10, fp: 1 });
   assert.deepEqual(parseThresholdPolicy('0.3'), { kind: 'fixed', value: 0.3 });
-  assert.deepEqual(loadConfig({ PDM_THRESHOLD_POLICY: 'cost:5/2' }).training.thresholdPolicy, { kind: 'cost', fn: 5, fp: 2 });
+  assert.deepEqual(loadConfig({ PDM_THRESHOLD_POLICY: 'cost:5/2' }).training.thresholdPolicy, {
+    kind: 'cost',
+    fn: 5,
+    fp: 2,
+  });
   assert.equal(loadConfig({}).training.thresholdPolicy.kind, 'recall');
-  for (const bad of ['f1', 'recall:1.5', 'recall:', 'cost:10', 'cost:-1/1', 'precision:x', '1.2', 'recall:0.9:1']) {
-    assert.throws(() => loadConfig({ PDM_THRESHOLD_POLICY: bad }), (e: unknown) => e instanceof ConfigError && /PDM_THRESHOLD_POLICY/.test(e.message), bad);
+  for (const bad of [
+    'f1',
+    'recall:1.5',
+    'recall:',
+    'cost:10',
+    'cost:-1/1',
+    'precision:x',
+    '1.2',
+    'recall:0.9:1',
+  ]) {
+    assert.throws(
+      () => loadConfig({ PDM_THRESHOLD_POLICY: bad }),
+      (e: unknown) => e instanceof ConfigError && /PDM_THRESHOLD_POLICY/.test(e.message),
+      bad,
+    );
   }
 });
