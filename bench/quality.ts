@@ -26,7 +26,15 @@ import { median, table } from './stats';
  * setup-venv.sh), the same model is trained in Keras on exactly the same windows and goes through the
  * same calibration and policies. Figures are medians with [min–max] over fleets × seeds: one run says little.
  */
-const POLICIES = ['max-f1', 'recall:0.8', 'recall:0.9', 'recall:0.95', 'precision:0.9', 'cost:10/1'];
+const POLICIES = [
+  'max-f1',
+  'recall:0.8',
+  'recall:0.9',
+  'recall:0.95',
+  'precision:0.9',
+  'cost:3/1',
+  'cost:10/1',
+];
 
 interface Scenario {
   readonly name: string;
@@ -114,6 +122,12 @@ interface PolicyFigures {
   eventRecall: number | null;
   warning: boolean;
 }
+interface RawScores {
+  readonly valRaw: Float32Array;
+  readonly holdoutRaw: Float32Array;
+  readonly seconds: number;
+}
+
 interface RunFigures {
   prAuc: number | null;
   brierRaw: number | null;
@@ -166,11 +180,8 @@ function policyOf(text: string): ThresholdPolicy {
   return parsed;
 }
 
-async function trainOurs(
-  prepared: PreparedTraining,
-  snapshot: TopicSnapshot,
-  config: Config,
-): Promise<RunFigures> {
+/** Trains our model as `pdm train --once` does; returns its raw validation and holdout scores. */
+async function trainOurs(prepared: PreparedTraining, config: Config): Promise<RawScores> {
   const started = performance.now();
   const { model } = await fitModel(
     prepared.train,
@@ -190,17 +201,39 @@ async function trainOurs(
   );
   try {
     const seconds = (performance.now() - started) / 1000;
-    return evaluate(
-      prepared,
-      snapshot,
-      config,
-      scoreWith(model, prepared.featureSpec, prepared.split.validation),
-      scoreWith(model, prepared.featureSpec, prepared.split.holdout),
+    return {
+      valRaw: scoreWith(model, prepared.featureSpec, prepared.split.validation),
+      holdoutRaw: scoreWith(model, prepared.featureSpec, prepared.split.holdout),
       seconds,
-    );
+    };
   } finally {
     disposeModel(model);
   }
+}
+
+/** `--save-scores=DIR`: every run's labels and raw scores, to study other policies without retraining. */
+function saveScores(
+  dir: string,
+  name: string,
+  prepared: PreparedTraining,
+  snapshot: TopicSnapshot,
+  config: Config,
+  models: Record<string, RawScores | undefined>,
+): void {
+  const scores = Object.fromEntries(
+    Object.entries(models).flatMap(([k, r]) =>
+      r ? [[k, { val: Array.from(r.valRaw), holdout: Array.from(r.holdoutRaw) }]] : [],
+    ),
+  );
+  const body = {
+    horizonMs: config.horizonMs,
+    valLabels: Array.from(labelsOf(prepared.split.validation)),
+    holdoutLabels: Array.from(labelsOf(prepared.split.holdout)),
+    holdoutWindows: prepared.split.holdout.map((w) => ({ machineId: w.machineId, endTs: w.endTs })),
+    failures: snapshot.failures.map((f) => ({ machineId: f.machineId, ts: f.ts })),
+    scores,
+  };
+  writeFileSync(join(dir, `${name.replace(/[^a-z0-9-]+/gi, '_')}.json`), JSON.stringify(body));
 }
 
 const kerasPython = () => {
@@ -214,11 +247,7 @@ function writeF32(path: string, t: Tensor): void {
 }
 
 /** Trains the same model in Keras on the same featurised windows; returns its raw scores. */
-function kerasPeer(
-  py: string,
-  prepared: PreparedTraining,
-  config: Config,
-): { valRaw: Float32Array; holdoutRaw: Float32Array; seconds: number } {
+function kerasPeer(py: string, prepared: PreparedTraining, config: Config): RawScores {
   const dir = mkdtempSync(join(tmpdir(), 'pdm-quality-'));
   try {
     const sets = { train: prepared.train, val: prepared.split.validation, hold: prepared.split.holdout };
@@ -271,6 +300,7 @@ const spread = (xs: readonly (number | null)[], digits = 3): string => {
  */
 export async function benchQuality(quick: boolean): Promise<Record<string, unknown>> {
   const peerOnly = process.argv.includes('--peer-only');
+  const saveTo = process.argv.find((a) => a.startsWith('--save-scores='))?.slice('--save-scores='.length);
   const seeds = quick ? [1, 2] : [1, 2, 3];
   const days = quick ? 40 : 60;
   const env = quick ? { PDM_TRAIN_EPOCHS: '3', ...process.env } : process.env;
@@ -289,11 +319,17 @@ export async function benchQuality(quick: boolean): Promise<Record<string, unkno
     for (const scenario of scenarios(quick)) {
       const snapshot = simulate(scenario, seed, days);
       const prepared = prepareTraining(snapshot, config, logger);
-      const ours = peerOnly ? undefined : await trainOurs(prepared, snapshot, config);
-      const peer = py ? kerasPeer(py, prepared, config) : undefined;
-      const keras = peer
-        ? evaluate(prepared, snapshot, config, peer.valRaw, peer.holdoutRaw, peer.seconds)
-        : undefined;
+      const ourRaw = peerOnly ? undefined : await trainOurs(prepared, config);
+      const peerRaw = py ? kerasPeer(py, prepared, config) : undefined;
+      const figures = (r: RawScores | undefined) =>
+        r && evaluate(prepared, snapshot, config, r.valRaw, r.holdoutRaw, r.seconds);
+      const ours = figures(ourRaw);
+      const keras = figures(peerRaw);
+      if (saveTo)
+        saveScores(saveTo, `${scenario.name}-${seed}`, prepared, snapshot, config, {
+          ours: ourRaw,
+          keras: peerRaw,
+        });
       const count = (ws: readonly { label: number }[]) => ({
         windows: ws.length,
         positives: ws.filter((w) => w.label === 1).length,

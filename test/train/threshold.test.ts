@@ -110,7 +110,7 @@ test('policy strings: every form parses; an unknown one stops the config naming 
     fn: 5,
     fp: 2,
   });
-  assert.equal(loadConfig({}).training.thresholdPolicy.kind, 'recall');
+  assert.deepEqual(loadConfig({}).training.thresholdPolicy, { kind: 'cost', fn: 5, fp: 1 });
   for (const bad of [
     'f1',
     'recall:1.5',
