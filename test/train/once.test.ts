@@ -27,7 +27,11 @@ test('train --once: registers, evaluates on a later holdout, promotes the first 
   assert.equal(first.operatingPoint.validation.threshold, first.threshold);
   assert.equal(first.operatingPoint.holdout.threshold, first.threshold);
   assert.equal(first.metrics.recall, first.operatingPoint.holdout.recall);
-  assert.ok(first.calibration.fitted && first.calibration.fitted.a > 0);
+  // A tiny two-epoch model can rank validation no better than chance; then no calibration is fitted and
+  // the raw scores are served (both cases must hold together).
+  const { fitted, brierHoldout } = first.calibration;
+  if (fitted) assert.ok(fitted.a > 0);
+  else assert.equal(brierHoldout.served, brierHoldout.raw);
   assert.equal(typeof first.metrics.brier, 'number');
   assert.equal(first.calibration.reliabilityHoldout.reduce((n, b) => n + b.windows, 0), first.data.split.holdout!.windows);
   const { train, validation, holdout } = first.data.split;
@@ -37,7 +41,7 @@ test('train --once: registers, evaluates on a later holdout, promotes the first 
   assert.equal(await registry.currentVersion(), first.version);
   const meta = await registry.meta(first.version);
   assert.equal(meta?.thresholdPolicy, 'cost:5/1');
-  assert.deepEqual(meta?.calibration, first.calibration.fitted);
+  assert.deepEqual(meta?.calibration ?? null, first.calibration.fitted);
   assert.deepEqual(meta?.operatingPoint?.holdout, first.operatingPoint.holdout);
   const second = await trainOnce(config, logger, { snapshot, promote: true });
   assert.equal(second.comparedWith?.version, first.version, 'compared on the same holdout with the serving model');
