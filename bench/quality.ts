@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs-node';
-import { loadConfig } from '../src/config';
+import { DEFAULT_THRESHOLD_POLICY, loadConfig } from '../src/config';
 import type { Config } from '../src/config';
 import { createLogger } from '../src/log';
 import { disposeModel } from '../src/model/tf';
@@ -28,12 +28,13 @@ import { median, table } from './stats';
  */
 const POLICIES = [
   'max-f1',
+  'cost:3/1',
+  'cost:5/1',
+  'cost:10/1',
   'recall:0.8',
   'recall:0.9',
   'recall:0.95',
   'precision:0.9',
-  'cost:3/1',
-  'cost:10/1',
 ];
 
 interface Scenario {
@@ -363,7 +364,7 @@ export async function benchQuality(quick: boolean): Promise<Record<string, unkno
       const at = figures.map((f) => f.policies[p]!);
       rows.push([
         label,
-        p + (at.some((a) => a.warning) ? ' *' : ''),
+        p + (p === DEFAULT_THRESHOLD_POLICY ? ' (default)' : '') + (at.some((a) => a.warning) ? ' *' : ''),
         spread(at.map((a) => a.precision)),
         spread(at.map((a) => a.recall)),
         spread(at.map((a) => a.f1)),
