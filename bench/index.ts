@@ -10,6 +10,7 @@ import { benchBranches } from './branches';
 import { benchTraining } from './training';
 import { benchSoak } from './soak';
 import { benchAlerts } from './alerts';
+import { benchQuality } from './quality';
 
 const SECTIONS: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = {
   model: benchModel,
@@ -17,8 +18,8 @@ const SECTIONS: Record<string, (quick: boolean) => Promise<Record<string, unknow
   training: benchTraining,
   branches: benchBranches,
 };
-/** Long runs only on request: `npm run bench -- --only=soak`; `--only=alerts` measures the alert rules (trains a model). */
-const OPT_IN: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { soak: benchSoak, alerts: benchAlerts };
+/** Long runs only on request: `npm run bench -- --only=soak`, `--only=quality` (threshold policies, calibration, Keras peer), `--only=alerts` (alert rules; both train models). */
+const OPT_IN: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { soak: benchSoak, alerts: benchAlerts, quality: benchQuality };
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

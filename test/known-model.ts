@@ -5,6 +5,7 @@ import { disposeModel, tf } from '../src/model/tf';
 import { ModelRegistry } from '../src/registry';
 import type { ModelMeta } from '../src/registry';
 import { KerasTokenizer } from '../src/tokenize';
+import type { Calibration } from '../src/train';
 
 /**
  * A dual-input model whose weights are set by hand so that its score is a known function of the last
@@ -18,7 +19,7 @@ export function knownScore(x: number): number {
   return 1 / (1 + Math.exp(-((KNOWN.k * Math.max(0, h)) / Math.sqrt(1 + KNOWN.eps) + KNOWN.b)));
 }
 
-export async function registerKnownModel(redis: Redis, config: Config, opts: { threshold?: number; promote?: boolean; tag?: string; sensor?: string; scaler?: { mean: number; std: number } } = {}): Promise<ModelMeta> {
+export async function registerKnownModel(redis: Redis, config: Config, opts: { threshold?: number; promote?: boolean; tag?: string; sensor?: string; scaler?: { mean: number; std: number }; calibration?: Calibration } = {}): Promise<ModelMeta> {
   const shape = { ...config.model, features: 1 };
   const model = buildDualInputModel(shape);
   const u = shape.lstmUnits;
@@ -65,6 +66,7 @@ export async function registerKnownModel(redis: Redis, config: Config, opts: { t
     sensors: [opts.sensor ?? 'v'],
     scaler: { mean: [opts.scaler?.mean ?? 0], std: [opts.scaler?.std ?? 1] },
     threshold: opts.threshold ?? 0.5,
+    ...(opts.calibration ? { calibration: opts.calibration } : {}),
     metrics: { pr_auc: 1 },
     dataSummary: { known: opts.tag ?? 'hand-set weights' },
     branches: 'both',

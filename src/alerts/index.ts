@@ -1,2 +1,2 @@
-export { alertId, applyScore, isFlap } from './policy';
+export { alertId, applyScore, clearLevel, isFlap } from './policy';
 export type { AlertMessage, AlertPolicy, Transition } from './policy';

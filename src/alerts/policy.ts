@@ -17,6 +17,16 @@ export type Transition = 'raised' | 'cleared' | undefined;
 const countAtLeast = (scores: readonly number[], level: number) => scores.reduce((n, s) => (s >= level ? n + 1 : n), 0);
 
 /**
+ * The score below which a raised alert's votes stop counting: threshold − hysteresis, with the hysteresis
+ * capped at half the threshold. Calibrated scores can put a threshold under the hysteresis (a threshold
+ * policy aiming at high recall gives 0.05, say); uncapped, the clear level would be negative and an alert
+ * could never clear.
+ */
+export function clearLevel(policy: Pick<AlertPolicy, 'threshold' | 'hysteresis'>): number {
+  return policy.threshold - Math.min(policy.hysteresis, policy.threshold / 2);
+}
+
+/**
  * The alert state machine (docs/semantics.md "Alerts": k-of-n persistence on top of the threshold, hysteresis and cooldown).
  * With hourly readings a single score above the threshold is often noise: raising on one window made
  * alerts flap and let one spike on a healthy machine raise. So the machine's last n scores vote: raise when
@@ -37,7 +47,7 @@ export function applyScore(alert: AlertState, score: number, ts: number, policy:
   // Scores not seen yet (a checkpoint from before this rule, or a window just widened) do not vote to
   // clear: a raised alert stays raised until n scores say otherwise.
   const unseen = policy.windowN - alert.recent.length;
-  if (countAtLeast(alert.recent, policy.threshold - policy.hysteresis) + unseen < policy.clearJ) {
+  if (countAtLeast(alert.recent, clearLevel(policy)) + unseen < policy.clearJ) {
     alert.state = 'clear';
     alert.lastClearedTs = ts;
     return 'cleared';

@@ -31,17 +31,19 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: 'train',
-    usage: 'train --once [--branches both|sensors|text]',
+    usage: 'train --once [--branches both|sensors|text] [--search N]',
     summary: 'one training round over the topics; prints a JSON summary',
     switches: ['once', 'no-promote'],
     async run(config, args) {
       if (args.flags.once !== 'true') throw new UsageError('pdm train --once (the long-lived loop is `pdm trainer`)');
       const branches = args.flags.branches ?? 'both';
       if (branches !== 'both' && branches !== 'sensors' && branches !== 'text') throw new UsageError('--branches must be both, sensors or text');
+      const search = Number(args.flags.search ?? 1);
+      if (!Number.isInteger(search) || search < 1 || search > 100) throw new UsageError('--search N: N is how many model configurations to try, 1 to 100');
       // In a terminal: a bar fed per batch (onProgress) and per epoch (the logger); piped: JSON lines only.
       const progress = trainProgressHooks(createLogger(config.logLevel, { role: 'train' }), process.stdout, config.training.epochs);
       try {
-        const summary = await trainOnce(config, progress.logger, { branches, promote: args.flags['no-promote'] !== 'true', ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) });
+        const summary = await trainOnce(config, progress.logger, { branches, search, promote: args.flags['no-promote'] !== 'true', ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) });
         progress.done();
         process.stdout.write(JSON.stringify(summary) + '\n');
         return 0;

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration';
+import { parseThresholdPolicy } from '../train/threshold';
+import type { ThresholdPolicy } from '../train/threshold';
 
 export { parseDuration } from './duration';
 
@@ -26,6 +28,14 @@ const topic = (fallback: string) =>
     .string()
     .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_" or "-"')
     .default(fallback);
+
+/**
+ * The default operating point: a missed failure window costs five false-alarm windows. On calibrated
+ * scores that is the Bayes rule "alert when P(failure within the horizon) ≥ 1/6". Unlike a recall target
+ * it follows the shape of the precision–recall curve: where the last failures are undetectable it stops
+ * before precision collapses (README, "Model quality", has the measurements behind the choice).
+ */
+export const DEFAULT_THRESHOLD_POLICY = 'cost:5/1';
 
 /**
  * The environment schema: every PDM_* variable, its default and its range. Parsed once at boot into a
@@ -96,6 +106,19 @@ const envSchema = z.object({
   PDM_TRAIN_SEED: int(42, 0, 2 ** 31),
   PDM_TRAIN_SAMPLE_RETENTION: duration('90d'),
   PDM_THRESHOLD: z.coerce.number().gt(0).lt(1).optional(),
+  PDM_THRESHOLD_POLICY: z
+    .string()
+    .default(DEFAULT_THRESHOLD_POLICY)
+    .transform((text, ctx) => {
+      const parsed = parseThresholdPolicy(text);
+      if ('error' in parsed) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: parsed.error });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
+  PDM_CALIBRATION: z.enum(['platt', 'none']).default('platt'),
+  PDM_TRAIN_SEARCH_BUDGET: duration('30m'),
   PDM_RETRAIN_FAILURES: int(10, 1, 1_000_000),
   PDM_RETRAIN_INTERVAL: duration('24h'),
 });
@@ -177,6 +200,10 @@ export interface Config {
     readonly seed: number;
     readonly sampleRetentionMs: number;
     readonly threshold: number | undefined;
+    readonly thresholdPolicy: ThresholdPolicy;
+    readonly calibration: 'platt' | 'none';
+    /** Wall-clock budget of `pdm train --once --search N`: no new configuration starts after it. */
+    readonly searchBudgetMs: number;
     readonly retrainAfterFailures: number;
     readonly retrainIntervalMs: number;
   };
@@ -298,6 +325,10 @@ export function loadConfig(
       seed: e.PDM_TRAIN_SEED,
       sampleRetentionMs: e.PDM_TRAIN_SAMPLE_RETENTION,
       threshold: e.PDM_THRESHOLD,
+      // PDM_THRESHOLD (older) is a fixed threshold and wins when set.
+      thresholdPolicy: e.PDM_THRESHOLD !== undefined ? ({ kind: 'fixed', value: e.PDM_THRESHOLD } as const) : e.PDM_THRESHOLD_POLICY,
+      calibration: e.PDM_CALIBRATION,
+      searchBudgetMs: e.PDM_TRAIN_SEARCH_BUDGET,
       retrainAfterFailures: e.PDM_RETRAIN_FAILURES,
       retrainIntervalMs: e.PDM_RETRAIN_INTERVAL,
     },

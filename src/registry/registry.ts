@@ -6,6 +6,8 @@ import { z } from 'zod';
 import { KerasTokenizer } from '../tokenize';
 import { disposeModel, tf } from '../model/tf';
 
+const atThresholdSchema = z.object({ threshold: z.number(), precision: z.number(), recall: z.number(), f1: z.number() });
+
 /**
  * The model registry in Redis. A version is immutable once registered: topology + weights (through a tfjs
  * IOHandler), the scaler, the sensor list, the vocabulary (stored under its own content-hash version),
@@ -21,6 +23,18 @@ export const modelMetaSchema = z.object({
   sensors: z.array(z.string()).min(1),
   scaler: z.object({ mean: z.array(z.number()), std: z.array(z.number()) }),
   threshold: z.number().gt(0).lt(1),
+  /** The policy that chose the threshold (PDM_THRESHOLD_POLICY); absent in models from before policies. */
+  thresholdPolicy: z.string().optional(),
+  /** Maps raw network output to served scores; absent → scores are served raw (older models). */
+  calibration: z.object({ method: z.literal('platt'), a: z.number().positive(), b: z.number() }).optional(),
+  /** Figures at the threshold: on the validation split that chose it and on the later holdout. */
+  operatingPoint: z
+    .object({
+      validation: atThresholdSchema,
+      holdout: atThresholdSchema,
+      warning: z.string().optional(),
+    })
+    .optional(),
   metrics: z.record(z.number()),
   dataSummary: z.record(z.unknown()),
   vocabVersion: z.string(),

@@ -4,6 +4,7 @@ import type { LoadedModel, ModelMeta } from '../registry';
 import { tf } from '../model/tf';
 import type { Features } from './features';
 import { splitFor } from './split';
+import { applyCalibration } from '../train/calibrate';
 
 export interface ScoreRequest {
   readonly features: Features;
@@ -93,7 +94,9 @@ export class ScoreBatcher {
       this.metrics?.scoreDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
       this.metrics?.scoreBatchSize.observe(live.length);
       this.metrics?.scores.inc(live.length);
-      live.forEach((p, i) => p.resolve({ score: scores[i] ?? Number.NaN, modelVersion: version, meta: loaded.meta }));
+      // Served scores are calibrated probabilities when the model carries a calibration (its threshold is on
+      // that scale); older models without one serve the raw output, as they always did.
+      live.forEach((p, i) => p.resolve({ score: applyCalibration(loaded.meta.calibration, scores[i] ?? Number.NaN), modelVersion: version, meta: loaded.meta }));
     } catch (error) {
       live.forEach((p) => p.reject(error as Error));
     }

@@ -68,15 +68,37 @@ export function atThreshold(labels: ArrayLike<number>, scores: ArrayLike<number>
   return { threshold, precision, recall, f1: precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall) };
 }
 
-/** The threshold with the best F1 on these labels; candidates are midpoints between distinct scores. */
-export function bestF1Threshold(labels: ArrayLike<number>, scores: ArrayLike<number>): AtThreshold {
-  const distinct = [...new Set(Array.from(scores))].sort((a, b) => a - b);
-  let best: AtThreshold = atThreshold(labels, scores, 0.5);
-  for (let i = 0; i < distinct.length; i++) {
-    const t = i === 0 ? distinct[0]! : (distinct[i - 1]! + distinct[i]!) / 2;
-    if (t <= 0 || t >= 1) continue;
-    const m = atThreshold(labels, scores, t);
-    if (m.f1 > best.f1) best = m;
+export interface LeadTimes {
+  /** Failures whose horizon before them lies in the evaluated windows. */
+  readonly failures: number;
+  /** Of those, how many had at least one window at or above the threshold within the horizon before them. */
+  readonly detected: number;
+  /** Median time from the first such window to the failure, in hours (null when none was detected). */
+  readonly medianHours: number | null;
+}
+
+/**
+ * Warning time per failure: for each failure, the earliest window of that machine ending in
+ * [failure − horizon, failure) that scores at or above the threshold. Windows must be those scored.
+ */
+export function leadTimes(windows: readonly { machineId: string; endTs: number }[], scores: ArrayLike<number>, failures: readonly { machineId: string; ts: number }[], threshold: number, horizonMs: number): LeadTimes {
+  const byMachine = new Map<string, { endTs: number; score: number }[]>();
+  windows.forEach((w, i) => {
+    const list = byMachine.get(w.machineId) ?? [];
+    list.push({ endTs: w.endTs, score: scores[i]! });
+    byMachine.set(w.machineId, list);
+  });
+  const leads: number[] = [];
+  let counted = 0;
+  for (const f of failures) {
+    const inHorizon = (byMachine.get(f.machineId) ?? []).filter((w) => w.endTs < f.ts && w.endTs >= f.ts - horizonMs);
+    if (inHorizon.length === 0) continue;
+    counted++;
+    const first = inHorizon.filter((w) => w.score >= threshold).reduce<number | undefined>((m, w) => (m === undefined || w.endTs < m ? w.endTs : m), undefined);
+    if (first !== undefined) leads.push((f.ts - first) / 3_600_000);
   }
-  return best;
+  leads.sort((a, b) => a - b);
+  const mid = leads.length >> 1;
+  const medianHours = leads.length === 0 ? null : leads.length % 2 ? leads[mid]! : (leads[mid - 1]! + leads[mid]!) / 2;
+  return { failures: counted, detected: leads.length, medianHours };
 }

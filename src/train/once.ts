@@ -11,11 +11,18 @@ import type { LayersModel } from '@tensorflow/tfjs-node';
 import { KerasTokenizer } from '../tokenize';
 import type { DatasetSummary, RawWindow } from './dataset';
 import { buildWindows, splitByTime } from './dataset';
-import { atThreshold, bestF1Threshold, prAuc, rocAuc } from './evaluate';
+import type { Split } from './dataset';
+import { leadTimes, prAuc, rocAuc } from './evaluate';
+import type { AtThreshold } from './evaluate';
+import type { Calibration, ReliabilityBin } from './calibrate';
+import { operatingPoint } from './operating-point';
+import { baseSearchConfig, searchCandidates } from './search';
+import type { SearchConfig, SearchTrial } from './search';
+import { THRESHOLD_MAX, THRESHOLD_MIN } from './threshold';
 import { boundTrainingSet } from './budget';
 import type { TrainingBound } from './budget';
 import { fitModel, fitScaler, predict, toTensors } from './fit';
-import type { FitProgress, TrainingRecord } from './fit';
+import type { FitProgress, FitResult, Scaler, TrainingRecord } from './fit';
 import { RedisLock } from './lock';
 import { readTopicsToEnd } from './source';
 import { SampleStore } from './samples';
@@ -37,17 +44,25 @@ export interface TrainSummary {
   reason: string;
   previous: string | null;
   threshold: number;
+  /** The policy that chose the threshold, and the figures at it on validation and on the later holdout. */
+  thresholdPolicy: string;
+  operatingPoint: { validation: AtThreshold; holdout: AtThreshold };
+  /** A policy the validation split could not satisfy, and anything else the user should read. */
+  warnings: string[];
+  calibration: { fitted: Calibration | null; brierHoldout: { raw: number | null; served: number | null }; reliabilityHoldout: ReliabilityBin[] };
   metrics: Record<string, number | null>;
   comparedWith: { version: string; prAuc: number | null } | null;
   data: DatasetSummary & { split: Record<string, { windows: number; positives: number }>; invalidRecords: Record<string, number> };
+  /** Every configuration tried by `--search N`, the chosen one marked. */
+  search?: SearchTrial[];
   training: { epochs: number; epochsRun: number; samplesPerSecond: number; secondsPerEpoch: number; seconds: number; backend: string; branches: Branches; windows: TrainingBound } & TrainingRecord;
 }
 
-const labelsOf = (ws: readonly RawWindow[]) => Float32Array.from(ws, (w) => w.label);
+export const labelsOf = (ws: readonly RawWindow[]) => Float32Array.from(ws, (w) => w.label);
 const positivesOf = (ws: readonly RawWindow[]) => ws.filter((w) => w.label === 1).length;
 
 /** Scores raw windows through a model's own pipeline (its scaler and vocabulary). */
-function scoreWith(model: LayersModel, spec: FeatureSpec, windows: readonly RawWindow[]): Float32Array {
+export function scoreWith(model: LayersModel, spec: FeatureSpec, windows: readonly RawWindow[]): Float32Array {
   const t = toTensors(windows, spec);
   try {
     return predict(model, t);
@@ -62,7 +77,7 @@ function scoreWith(model: LayersModel, spec: FeatureSpec, windows: readonly RawW
  * on validation, evaluate on the later holdout, register, and promote when the new model is at least as
  * good as the serving one on the same holdout.
  */
-export async function trainOnce(config: Config, logger: Logger, opts: { branches?: Branches; promote?: boolean; snapshot?: TopicSnapshot; onProgress?: (p: FitProgress) => void } = {}): Promise<TrainSummary> {
+export async function trainOnce(config: Config, logger: Logger, opts: { branches?: Branches; promote?: boolean; snapshot?: TopicSnapshot; search?: number; onProgress?: (p: FitProgress) => void } = {}): Promise<TrainSummary> {
   const started = Date.now();
   const branches = opts.branches ?? 'both';
   const redis = createRedis(config, { commandTimeout: 30_000 });
@@ -70,7 +85,7 @@ export async function trainOnce(config: Config, logger: Logger, opts: { branches
   try {
     if (!(await lock.acquire())) throw new TrainingError('locked', `another training run holds the lock (${config.redis.prefix}train:lock, holder ${await lock.holder()}); try again when it finishes`);
     try {
-      return await trainLocked(config, logger, redis, branches, opts.promote ?? true, opts.snapshot, started, opts.onProgress);
+      return await trainLocked(config, logger, redis, { branches, allowPromote: opts.promote ?? true, search: opts.search ?? 1, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) }, opts.snapshot, started);
     } finally {
       await lock.release().catch(() => undefined);
     }
@@ -79,8 +94,24 @@ export async function trainOnce(config: Config, logger: Logger, opts: { branches
   }
 }
 
-async function trainLocked(config: Config, logger: Logger, redis: Redis, branches: Branches, allowPromote: boolean, given: TopicSnapshot | undefined, started: number, onProgress: ((p: FitProgress) => void) | undefined): Promise<TrainSummary> {
-  const snapshot = given ?? (await readWithSampleStore(config, logger, redis));
+export interface PreparedTraining {
+  readonly split: Split;
+  /** The training split after the byte bound (every window unless PDM_TRAIN_MAX_BYTES / _MAX_WINDOWS bind). */
+  readonly train: RawWindow[];
+  readonly bound: TrainingBound;
+  readonly sensors: string[];
+  readonly tokenizer: KerasTokenizer;
+  readonly scaler: Scaler;
+  readonly featureSpec: FeatureSpec;
+  readonly summary: DatasetSummary;
+}
+
+/**
+ * From a topic snapshot to what a fit needs: labelled windows, the time split, the bounded training set,
+ * and the scaler and tokenizer fitted on the training split only. Throws TrainingError when the data
+ * cannot give a model worth registering.
+ */
+export function prepareTraining(snapshot: TopicSnapshot, config: Config, logger: Logger): PreparedTraining {
   const spec = { window: config.model.window, horizonMs: config.horizonMs, logLookbackMs: config.logLookbackMs };
   const { windows, summary } = buildWindows(snapshot.readings, snapshot.logs, snapshot.failures, spec);
   logger.info('windows built', { ...summary.windows, failuresIgnored: summary.failuresIgnored });
@@ -98,34 +129,61 @@ async function trainLocked(config: Config, logger: Logger, redis: Redis, branche
   const trainTexts = snapshot.logs.filter((l) => l.ts < split.boundaries.validationFrom).map((l) => l.text);
   const tokenizer = KerasTokenizer.fit(trainTexts, { numWords: config.model.vocabSize, ...(config.oovToken ? { oovToken: config.oovToken } : {}) });
   const scaler = fitScaler(train, sensors);
-  logger.info('training', { train: train.length, trainPositives: positivesOf(train), validation: split.validation.length, holdout: split.holdout.length, sensors, vocabulary: tokenizer.wordIndex.size, branches, backend: backendName() });
-  const fitted = await fitModel(train, split.validation, {
-    shape: config.model,
-    sensors,
-    scaler,
-    tokenizer,
-    epochs: config.training.epochs,
-    batchSize: config.training.batchSize,
-    patience: config.training.patience,
-    seed: config.training.seed,
-    branches,
-    onEpoch: (e) => logger.info('epoch', e),
-    ...(onProgress ? { onProgress } : {}),
-  }, logger);
   const featureSpec: FeatureSpec = { sensors, scaler, window: config.model.window, textMaxLen: config.model.textMaxLen, tokenizer };
+  return { split, train, bound, sensors, tokenizer, scaler, featureSpec, summary };
+}
+
+interface RunOptions {
+  readonly branches: Branches;
+  readonly allowPromote: boolean;
+  readonly search: number;
+  readonly onProgress?: (p: FitProgress) => void;
+}
+
+async function trainLocked(config: Config, logger: Logger, redis: Redis, run: RunOptions, given: TopicSnapshot | undefined, started: number): Promise<TrainSummary> {
+  const { branches, allowPromote } = run;
+  const snapshot = given ?? (await readWithSampleStore(config, logger, redis));
+  const { split, train, bound, sensors, tokenizer, scaler, featureSpec, summary } = prepareTraining(snapshot, config, logger);
+  logger.info('training', { train: train.length, trainPositives: positivesOf(train), validation: split.validation.length, holdout: split.holdout.length, sensors, vocabulary: tokenizer.wordIndex.size, branches, backend: backendName() });
+  const valLabels = labelsOf(split.validation);
+  const searched = await searchModels(searchCandidates(baseSearchConfig(config.model, config.training.epochs), run.search, config.training.seed), config.training.searchBudgetMs, logger, async (candidate) => {
+    const fitted = await fitModel(train, split.validation, {
+      shape: { ...config.model, lstmLayers: candidate.lstmLayers, lstmUnits: candidate.lstmUnits, textLstmUnits: candidate.textLstmUnits, denseUnits: candidate.denseUnits },
+      sensors,
+      scaler,
+      tokenizer,
+      epochs: candidate.epochs,
+      batchSize: config.training.batchSize,
+      patience: config.training.patience,
+      seed: config.training.seed,
+      branches,
+      onEpoch: (e) => logger.info('epoch', e),
+      ...(run.onProgress ? { onProgress: run.onProgress } : {}),
+    }, logger);
+    const valRaw = scoreWith(fitted.model, featureSpec, split.validation);
+    return { ...fitted, valRaw, valPrAuc: prAuc(valLabels, valRaw) };
+  });
+  const fitted = searched.best;
   try {
-    const valScores = scoreWith(fitted.model, featureSpec, split.validation);
-    const threshold = config.training.threshold ?? bestF1Threshold(labelsOf(split.validation), valScores).threshold;
     const holdoutLabels = labelsOf(split.holdout);
-    const holdoutScores = scoreWith(fitted.model, featureSpec, split.holdout);
-    const at = atThreshold(holdoutLabels, holdoutScores, threshold);
+    const holdoutRaw = scoreWith(fitted.model, featureSpec, split.holdout);
+    const op = operatingPoint(config.training.thresholdPolicy, config.training.calibration, { labels: valLabels, raw: fitted.valRaw }, { labels: holdoutLabels, raw: holdoutRaw });
+    if (op.warning) logger.warn('threshold policy not met on validation', { policy: op.policy, warning: op.warning });
+    const lead = leadTimes(split.holdout, op.holdoutScores, snapshot.failures, op.threshold, config.horizonMs);
     const metrics = {
-      roc_auc: rocAuc(holdoutLabels, holdoutScores),
-      pr_auc: prAuc(holdoutLabels, holdoutScores),
-      precision: at.precision,
-      recall: at.recall,
-      f1: at.f1,
-      val_pr_auc: prAuc(labelsOf(split.validation), valScores),
+      roc_auc: rocAuc(holdoutLabels, holdoutRaw),
+      pr_auc: prAuc(holdoutLabels, holdoutRaw),
+      precision: op.holdout.precision,
+      recall: op.holdout.recall,
+      f1: op.holdout.f1,
+      brier: op.brier.served,
+      val_pr_auc: fitted.valPrAuc,
+      val_precision: op.validation.precision,
+      val_recall: op.validation.recall,
+      val_f1: op.validation.f1,
+      lead_time_hours_median: lead.medianHours,
+      failures_detected: lead.detected,
+      holdout_failures: lead.failures,
       holdout_positives: positivesOf(split.holdout),
       holdout_windows: split.holdout.length,
     };
@@ -139,15 +197,19 @@ async function trainLocked(config: Config, logger: Logger, redis: Redis, branche
         holdout: { windows: split.holdout.length, positives: positivesOf(split.holdout) },
       },
     };
+    const chosen = searched.trials.find((t) => t.chosen)?.config;
     const meta = await registry.register(fitted.model, tokenizer, {
       window: config.model.window,
       textMaxLen: config.model.textMaxLen,
       vocabSize: config.model.vocabSize,
       sensors,
       scaler,
-      threshold: Math.min(0.999, Math.max(0.001, threshold)),
+      threshold: Math.min(THRESHOLD_MAX, Math.max(THRESHOLD_MIN, op.threshold)),
+      thresholdPolicy: op.policy,
+      ...(op.calibration ? { calibration: op.calibration } : {}),
+      operatingPoint: { validation: op.validation, holdout: op.holdout, ...(op.warning ? { warning: op.warning } : {}) },
       metrics: Object.fromEntries(Object.entries(metrics).filter((e): e is [string, number] => e[1] !== null)),
-      dataSummary: data,
+      dataSummary: { ...data, ...(chosen && run.search > 1 ? { searchChosen: chosen } : {}) },
       branches,
       training: fitted.record,
     });
@@ -163,9 +225,14 @@ async function trainLocked(config: Config, logger: Logger, redis: Redis, branche
       reason: allowPromote ? decision.reason : 'promotion disabled for this run',
       previous: decision.previous,
       threshold: meta.threshold,
+      thresholdPolicy: op.policy,
+      operatingPoint: { validation: op.validation, holdout: op.holdout },
+      warnings: op.warning ? [op.warning] : [],
+      calibration: { fitted: op.calibration ?? null, brierHoldout: op.brier, reliabilityHoldout: op.reliability },
       metrics,
       comparedWith: decision.compared,
       data,
+      ...(run.search > 1 ? { search: searched.trials } : {}),
       training: {
         epochs: fitted.epochs,
         epochsRun: fitted.epochsRun,
@@ -181,6 +248,45 @@ async function trainLocked(config: Config, logger: Logger, redis: Redis, branche
   } finally {
     disposeModel(fitted.model);
   }
+}
+
+interface Candidate extends FitResult {
+  readonly valRaw: Float32Array;
+  readonly valPrAuc: number | null;
+}
+
+/**
+ * Trains each configuration in turn and keeps the best by validation PR-AUC (the first wins ties, so the
+ * configured model stays unless another is better). The budget is checked before each start: the
+ * configured model always trains, the rest only while time is left.
+ */
+async function searchModels(configs: readonly SearchConfig[], budgetMs: number, logger: Logger, train: (c: SearchConfig) => Promise<Candidate>): Promise<{ best: Candidate; trials: SearchTrial[] }> {
+  const started = Date.now();
+  const results: { config: SearchConfig; candidate: Candidate; seconds: number }[] = [];
+  let best: Candidate | undefined;
+  try {
+    for (const config of configs) {
+      if (best && Date.now() - started >= budgetMs) {
+        logger.warn('search budget spent', { tried: results.length, of: configs.length, budgetMs });
+        break;
+      }
+      const t0 = Date.now();
+      const candidate = await train(config);
+      results.push({ config, candidate, seconds: Math.round((Date.now() - t0) / 100) / 10 });
+      logger.info('search trial', { ...config, valPrAuc: candidate.valPrAuc });
+      if (!best || (candidate.valPrAuc ?? -1) > (best.valPrAuc ?? -1)) {
+        if (best) disposeModel(best.model);
+        best = candidate;
+      } else {
+        disposeModel(candidate.model);
+      }
+    }
+  } catch (error) {
+    if (best) disposeModel(best.model);
+    throw error;
+  }
+  const winner = best!;
+  return { best: winner, trials: results.map((r) => ({ config: r.config, valPrAuc: r.candidate.valPrAuc, epochsRun: r.candidate.epochs, seconds: r.seconds, chosen: r.candidate === winner })) };
 }
 
 /** Reads only what arrived since the last run and merges it into the bounded sample store. */

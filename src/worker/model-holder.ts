@@ -40,7 +40,7 @@ export class ModelHolder {
       this.loaded = next;
       if (previous) disposeScoringModel(previous.model);
       this.publishInfo(previous?.meta.version);
-      this.logger.info('model loaded', { version, previous: previous?.meta.version, threshold: next.meta.threshold, vocabVersion: next.meta.vocabVersion, backend: backendName() });
+      this.logger.info('model loaded', { version, previous: previous?.meta.version, threshold: next.meta.threshold, thresholdPolicy: next.meta.thresholdPolicy ?? null, calibrated: next.meta.calibration !== undefined, vocabVersion: next.meta.vocabVersion, backend: backendName() });
     } catch (error) {
       if (error instanceof ModelRefusedError) {
         const version = (await this.registry.currentVersion().catch(() => undefined)) ?? '?';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { alertId, applyScore, isFlap } from '../../src/alerts';
+import { alertId, applyScore, clearLevel, isFlap } from '../../src/alerts';
 import type { AlertPolicy, Transition } from '../../src/alerts';
 import { newAlertState } from '../../src/state';
 import type { AlertState } from '../../src/state';
@@ -196,4 +196,18 @@ test('alertId is deterministic in machine, reading, model version and transition
   assert.notEqual(alertId('m-1', 5, 'v1', 'raised'), alertId('m-1', 5, 'v2', 'raised'));
   assert.notEqual(alertId('m-1', 5, 'v1', 'raised'), alertId('m-1', 6, 'v1', 'raised'));
   assert.match(alertId('m', 1, 'v1', 'cleared'), /^[0-9a-f]{32}$/);
+});
+
+test('a threshold below the hysteresis still clears: the hysteresis is capped at half the threshold', () => {
+  const low: AlertPolicy = { ...single, threshold: 0.06, hysteresis: 0.1 };
+  assert.equal(clearLevel(low), 0.03);
+  assert.equal(clearLevel(single), 0.4);
+  assert.deepEqual(
+    run(low, [
+      [0.07, 1000],
+      [0.04, 2000],
+      [0.02, 3000],
+    ]),
+    ['raised', undefined, 'cleared'],
+  );
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { alertId, applyScore } from '../../src/alerts';
+import { alertId, applyScore, clearLevel } from '../../src/alerts';
 import type { AlertPolicy } from '../../src/alerts';
 import { newAlertState } from '../../src/state';
 import { KNOWN, knownScore } from '../known-model';
@@ -142,7 +142,7 @@ export function assertSeparated(
   hysteresis: number,
   margin = 0.01,
 ): void {
-  const edges = thresholds.flatMap((t) => [t, t - hysteresis]);
+  const edges = thresholds.flatMap((t) => [t, clearLevel({ threshold: t, hysteresis })]);
   for (const r of readings) {
     const s = knownScore(r.v);
     const edge = edges.find((e) => Math.abs(s - e) < margin);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { atThreshold, bestF1Threshold, prAuc, rocAuc } from '../../src/train';
+import { atThreshold, chooseThreshold, prAuc, rocAuc } from '../../src/train';
 
 test('ROC-AUC and PR-AUC match hand-computed values (scikit-learn conventions)', () => {
   const y = [0, 0, 1, 1];
@@ -13,7 +13,7 @@ test('ROC-AUC and PR-AUC match hand-computed values (scikit-learn conventions)',
 });
 
 test('the best-F1 threshold separates separable scores', () => {
-  const best = bestF1Threshold([0, 0, 0, 1, 1], [0.1, 0.2, 0.3, 0.7, 0.9]);
+  const best = chooseThreshold({ kind: 'max-f1' }, [0, 0, 0, 1, 1], [0.1, 0.2, 0.3, 0.7, 0.9]);
   assert.equal(best.f1, 1);
   assert.ok(best.threshold > 0.3 && best.threshold <= 0.7);
   assert.deepEqual(atThreshold([1, 0], [0.6, 0.4], 0.5), { threshold: 0.5, precision: 1, recall: 1, f1: 1 });

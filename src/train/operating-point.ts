@@ -1,0 +1,60 @@
+import { brierScore, calibrateAll, fitPlatt, reliabilityTable } from './calibrate';
+import type { Calibration, ReliabilityBin } from './calibrate';
+import { atThreshold } from './evaluate';
+import type { AtThreshold } from './evaluate';
+import { chooseThreshold, formatThresholdPolicy } from './threshold';
+import type { ThresholdPolicy } from './threshold';
+
+export interface Scored {
+  readonly labels: ArrayLike<number>;
+  /** The network's raw outputs. */
+  readonly raw: ArrayLike<number>;
+}
+
+export interface OperatingPointReport {
+  readonly policy: string;
+  readonly calibration: Calibration | undefined;
+  readonly threshold: number;
+  readonly validation: AtThreshold;
+  readonly holdout: AtThreshold;
+  readonly warning: string | undefined;
+  /** Brier score on the holdout, of the raw and of the served (calibrated) scores. */
+  readonly brier: { readonly raw: number | null; readonly served: number | null };
+  readonly reliability: ReliabilityBin[];
+  /** The holdout scores as the worker will serve them. */
+  readonly holdoutScores: Float32Array;
+}
+
+/**
+ * From raw validation and holdout scores to the served operating point: fit the calibration on
+ * validation, choose the threshold on the *calibrated* validation scores (the scale the worker compares
+ * with), then report the holdout at that same threshold. Calibration and threshold share the validation
+ * split; that is sound because the calibration is strictly increasing, so it changes where the threshold
+ * sits on the scale, not which validation windows it separates.
+ */
+export function operatingPoint(
+  policy: ThresholdPolicy,
+  method: 'platt' | 'none',
+  validation: Scored,
+  holdout: Scored,
+): OperatingPointReport {
+  const calibration = method === 'platt' ? fitPlatt(validation.labels, validation.raw) : undefined;
+  const valScores = calibrateAll(calibration, validation.raw);
+  const holdoutScores = calibrateAll(calibration, holdout.raw);
+  const chosen = chooseThreshold(policy, validation.labels, valScores);
+  const { warning, ...valFigures } = chosen;
+  return {
+    policy: formatThresholdPolicy(policy),
+    calibration,
+    threshold: chosen.threshold,
+    validation: valFigures,
+    holdout: atThreshold(holdout.labels, holdoutScores, chosen.threshold),
+    warning,
+    brier: {
+      raw: brierScore(holdout.labels, holdout.raw),
+      served: brierScore(holdout.labels, holdoutScores),
+    },
+    reliability: reliabilityTable(holdout.labels, holdoutScores),
+    holdoutScores,
+  };
+}
