@@ -286,7 +286,7 @@ async function searchModels(configs: readonly SearchConfig[], budgetMs: number, 
     throw error;
   }
   const winner = best!;
-  return { best: winner, trials: results.map((r) => ({ config: r.config, valPrAuc: r.candidate.valPrAuc, epochsRun: r.candidate.epochs, seconds: r.seconds, chosen: r.candidate === winner })) };
+  return { best: winner, trials: results.map((r) => ({ config: r.config, valPrAuc: r.candidate.valPrAuc, epochsRun: r.candidate.epochsRun, bestEpoch: r.candidate.epochs, seconds: r.seconds, chosen: r.candidate === winner })) };
 }
 
 /** Reads only what arrived since the last run and merges it into the bounded sample store. */

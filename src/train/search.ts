@@ -73,7 +73,9 @@ export function searchCandidates(base: SearchConfig, n: number, seed: number): S
 export interface SearchTrial {
   readonly config: SearchConfig;
   readonly valPrAuc: number | null;
+  /** Epochs trained, and the one whose weights were kept (best validation PR-AUC). */
   readonly epochsRun: number;
+  readonly bestEpoch: number;
   readonly seconds: number;
   readonly chosen: boolean;
 }
