@@ -17,8 +17,9 @@ const H = 3_600_000;
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The plain threshold rule (k = n = j = 1): the latency section needs every reading to flip an alert. */
 function benchConfig(extra: Record<string, string> = {}): Config {
-  return testConfig({ PDM_LOG_LEVEL: 'error', PDM_ALERT_COOLDOWN: '0ms', PDM_ALERT_HYSTERESIS: '0.1', ...extra });
+  return testConfig({ PDM_LOG_LEVEL: 'error', PDM_ALERT_COOLDOWN: '0ms', PDM_ALERT_HYSTERESIS: '0.1', PDM_ALERT_RAISE_K: '1', PDM_ALERT_WINDOW_N: '1', PDM_ALERT_CLEAR_J: '1', ...extra });
 }
 
 /** One reading per machine per hour; sensor v alternates so that with the known model every reading of a full window flips the alert. */

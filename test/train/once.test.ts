@@ -54,7 +54,7 @@ test('--search N: tries up to N configurations, reports each, keeps the best by 
   const summary = await trainOnce(searchConfig, createLogger('warn'), { snapshot, search: 2, promote: false });
   const trials = summary.search ?? [];
   assert.equal(trials.length, 2);
-  assert.deepEqual(trials[0]!.config, { lstmUnits: 4, textLstmUnits: 4, denseUnits: 4, epochs: 1 }, 'the configured model is tried first');
+  assert.deepEqual(trials[0]!.config, { lstmLayers: 1, lstmUnits: 4, textLstmUnits: 4, denseUnits: 4, epochs: 1 }, 'the configured model is tried first');
   const chosen = trials.filter((t) => t.chosen);
   assert.equal(chosen.length, 1);
   assert.equal(chosen[0]!.valPrAuc, Math.max(...trials.map((t) => t.valPrAuc ?? -1)));
