@@ -1,13 +1,7 @@
+import type { AlertMessage } from '../alerts';
+
 /** An alert as the demo prints it (the fields of the alerts topic it reads). */
-export interface SeenAlert {
-  readonly alertId: string;
-  readonly machineId: string;
-  readonly ts: string;
-  readonly state: 'raised' | 'cleared';
-  readonly score: number;
-  readonly threshold: number;
-  readonly modelVersion: string;
-}
+export type SeenAlert = Omit<AlertMessage, 'emittedAt' | 'explain'>;
 
 export interface TallyCounts {
   readonly raised: number;
