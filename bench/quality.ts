@@ -381,7 +381,7 @@ export async function benchQuality(quick: boolean): Promise<Record<string, unkno
       ]);
     }
   }
-  const trainedOn = `${config.training.epochs} epochs, at most ${config.training.maxWindows} training windows, calibration ${config.training.calibration}`;
+  const trainedOn = `${config.training.epochs} epochs, ${config.training.maxWindows === undefined ? 'every training window (PDM_TRAIN_MAX_BYTES bound)' : `at most ${config.training.maxWindows} training windows`}, calibration ${config.training.calibration}`;
   console.log(
     table(
       `Model quality on the holdout, ${runs.length} runs (${scenarios(quick).length} fleets × ${seeds.length} seeds, ${days} days each; ${trainedOn}); median [min–max]; * = target not met on validation in some run`,
