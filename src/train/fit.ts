@@ -331,20 +331,24 @@ async function fitFused(
       });
       if (best.offer(epoch, valPrAuc, valLoss)) break;
     }
-    const kept = best.restore(logger);
-    const trainSeconds = epochSeconds.reduce((a, b) => a + b, 0);
-    return {
-      epochs: kept,
-      epochsRun: epochSeconds.length,
-      samplesPerSecond: (n * epochSeconds.length) / Math.max(1e-9, trainSeconds),
-      secondsPerEpoch: trainSeconds / Math.max(1, epochSeconds.length),
-      record: { path: 'fused', dropout, recurrentDropout: 0 },
-    };
+    return fitResult(best.restore(logger), n, epochSeconds, { path: 'fused', dropout, recurrentDropout: 0 });
   } finally {
     best.dispose();
     optimizer.dispose();
     sampleWeight.dispose();
   }
+}
+
+/** What either training path reports: the kept epoch, throughput over the epochs run, and how it trained. */
+function fitResult(kept: number, windows: number, epochSeconds: readonly number[], record: TrainingRecord): Omit<FitResult, 'model'> {
+  const trainSeconds = epochSeconds.reduce((a, b) => a + b, 0);
+  return {
+    epochs: kept,
+    epochsRun: epochSeconds.length,
+    samplesPerSecond: (windows * epochSeconds.length) / Math.max(1e-9, trainSeconds),
+    secondsPerEpoch: trainSeconds / Math.max(1, epochSeconds.length),
+    record,
+  };
 }
 
 /** One Adam step on the given rows; returns the batch's weighted loss. */
@@ -474,19 +478,11 @@ async function fitLayers(
         },
       },
     });
-    const kept = best.restore(logger);
-    const trainSeconds = epochSeconds.reduce((a, b) => a + b, 0);
-    return {
-      epochs: kept,
-      epochsRun: epochSeconds.length,
-      samplesPerSecond: (n * epochSeconds.length) / Math.max(1e-9, trainSeconds),
-      secondsPerEpoch: trainSeconds / Math.max(1, epochSeconds.length),
-      record: {
-        path: 'layers',
-        dropout: sensorLstm?.dropout ?? 0,
-        recurrentDropout: sensorLstm?.recurrentDropout ?? 0,
-      },
-    };
+    return fitResult(best.restore(logger), n, epochSeconds, {
+      path: 'layers',
+      dropout: sensorLstm?.dropout ?? 0,
+      recurrentDropout: sensorLstm?.recurrentDropout ?? 0,
+    });
   } finally {
     best.dispose();
   }
