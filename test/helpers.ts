@@ -4,10 +4,22 @@ import type { Config } from '../src/config';
 import { createFleet } from '../src/simulate';
 import type { TopicSnapshot } from '../src/train/source';
 
-/** A config with its own topics, group id and Redis key prefix, so integration tests never collide. */
-export function testConfig(overrides: Record<string, string> = {}): Config {
-  const tag = `t${randomUUID().slice(0, 8)}`;
-  return loadConfig(process.env, {
+/** A model small enough that integration tests train and score it in moments. */
+export const SMALL_MODEL: Readonly<Record<string, string>> = {
+  PDM_WINDOW: '4',
+  PDM_LSTM_UNITS: '4',
+  PDM_TEXT_LSTM_UNITS: '4',
+  PDM_DENSE_UNITS: '4',
+  PDM_TEXT_MAX_LEN: '8',
+  PDM_VOCAB_SIZE: '50',
+};
+
+/**
+ * The environment of an isolated test: its own topics, group id and Redis key prefix under `tag`, so
+ * integration tests never collide. Child processes (`pdm demo`, workers) get it as their environment.
+ */
+export function testEnv(overrides: Record<string, string> = {}, tag = `t${randomUUID().slice(0, 8)}`): Record<string, string> {
+  return {
     PDM_GROUP_ID: `${tag}-group`,
     PDM_REDIS_PREFIX: `${tag}:`,
     PDM_TOPIC_READINGS: `${tag}.readings`,
@@ -15,10 +27,13 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     PDM_TOPIC_FAILURES: `${tag}.failures`,
     PDM_TOPIC_ALERTS: `${tag}.alerts`,
     PDM_TOPIC_DLQ: `${tag}.dlq`,
-    PDM_HTTP_PORT: '0',
-    PDM_LOG_LEVEL: 'warn',
     ...overrides,
-  });
+  };
+}
+
+/** A config over testEnv, with an ephemeral HTTP port and quiet logs. */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig(process.env, testEnv({ PDM_HTTP_PORT: '0', PDM_LOG_LEVEL: 'warn', ...overrides }));
 }
 
 /** Shutdown regressions show up as hung promises: every close in a test goes through this. */

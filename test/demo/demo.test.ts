@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -10,7 +9,7 @@ import { parseCounts } from '../../src/demo/tally';
 import { createKafka } from '../../src/kafka/client';
 import { createRedis } from '../../src/redis/client';
 import { SENSOR_BASELINE } from '../../src/simulate/fleet';
-import { dropTestResources, withTimeout } from '../helpers';
+import { dropTestResources, SMALL_MODEL, testEnv, withTimeout } from '../helpers';
 import { registerKnownModel } from '../known-model';
 
 /** A port free now, and the next one (the demo puts its trainer on worker port + 1). */
@@ -47,23 +46,8 @@ async function alertsOnTopic(config: Config): Promise<{ alertId: string; state: 
   return out;
 }
 
-const tag = `t${randomUUID().slice(0, 8)}`;
-const env: Record<string, string> = {
-  PDM_GROUP_ID: `${tag}-group`,
-  PDM_REDIS_PREFIX: `${tag}:`,
-  PDM_TOPIC_READINGS: `${tag}.readings`,
-  PDM_TOPIC_LOGS: `${tag}.logs`,
-  PDM_TOPIC_FAILURES: `${tag}.failures`,
-  PDM_TOPIC_ALERTS: `${tag}.alerts`,
-  PDM_TOPIC_DLQ: `${tag}.dlq`,
-  // A short window so that machines are scored a few seconds after the live stream starts.
-  PDM_WINDOW: '4',
-  PDM_LSTM_UNITS: '4',
-  PDM_TEXT_LSTM_UNITS: '4',
-  PDM_DENSE_UNITS: '4',
-  PDM_TEXT_MAX_LEN: '8',
-  PDM_VOCAB_SIZE: '50',
-};
+// A short window so that machines are scored a few seconds after the live stream starts.
+const env = testEnv(SMALL_MODEL);
 const config = loadConfig(process.env, env);
 after(() => dropTestResources(config));
 

@@ -19,7 +19,7 @@ import { loadConfig } from '../../src/config';
 import type { Config } from '../../src/config';
 import { createKafka } from '../../src/kafka/client';
 import { createTopics } from '../../src/kafka/topics';
-import { withTimeout } from '../helpers';
+import { SMALL_MODEL, testEnv, withTimeout } from '../helpers';
 
 /**
  * Shared machinery of the fault-injection suite: real worker processes (`node bin/pdm.js worker`), a
@@ -41,15 +41,6 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 export const seconds = (ms: number) => Math.round(ms / 100) / 10;
 
 /** The small model shape of the worker tests, so that scoring is cheap on 2 cores. */
-const SMALL_MODEL = {
-  PDM_WINDOW: '4',
-  PDM_LSTM_UNITS: '4',
-  PDM_TEXT_LSTM_UNITS: '4',
-  PDM_DENSE_UNITS: '4',
-  PDM_TEXT_MAX_LEN: '8',
-  PDM_VOCAB_SIZE: '50',
-};
-
 export interface FaultEnv {
   readonly tag: string;
   readonly env: Record<string, string>;
@@ -59,20 +50,7 @@ export interface FaultEnv {
 /** PDM_* for one test: its own topics, group and Redis prefix (as testConfig), as env for worker processes. */
 export function faultEnv(name: string, overrides: Record<string, string> = {}): FaultEnv {
   const tag = `f${name}${randomUUID().slice(0, 6)}`;
-  const env: Record<string, string> = {
-    PDM_GROUP_ID: `${tag}-group`,
-    PDM_REDIS_PREFIX: `${tag}:`,
-    PDM_TOPIC_READINGS: `${tag}.readings`,
-    PDM_TOPIC_LOGS: `${tag}.logs`,
-    PDM_TOPIC_FAILURES: `${tag}.failures`,
-    PDM_TOPIC_ALERTS: `${tag}.alerts`,
-    PDM_TOPIC_DLQ: `${tag}.dlq`,
-    PDM_ALERT_COOLDOWN: '3h',
-    PDM_MODEL_POLL_INTERVAL: '500ms',
-    PDM_LOG_LEVEL: 'info',
-    ...SMALL_MODEL,
-    ...overrides,
-  };
+  const env = testEnv({ PDM_ALERT_COOLDOWN: '3h', PDM_MODEL_POLL_INTERVAL: '500ms', PDM_LOG_LEVEL: 'info', ...SMALL_MODEL, ...overrides }, tag);
   return { tag, env, config: loadConfig(process.env, { ...env, PDM_HTTP_PORT: '0' }) };
 }
 
