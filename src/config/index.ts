@@ -1,28 +1,43 @@
 import { z } from 'zod';
 import { parseDuration } from './duration';
+import { redactUrlPassword } from '../log/redact';
 import { parseThresholdPolicy } from '../train/threshold';
 import type { ThresholdPolicy } from '../train/threshold';
 
 export { parseDuration } from './duration';
 
-const duration = (fallback: string) =>
-  z
+/**
+ * A duration with bounds. Every duration has a floor and a ceiling: those that arm a timer stay below
+ * Node's timer limit (about 24.8 days), beyond which setTimeout fires at once instead of never.
+ */
+const duration = (fallback: string, min: string, max: string) => {
+  const [minMs, maxMs] = [parseDuration(min), parseDuration(max)];
+  return z
     .string()
     .default(fallback)
     .transform((text, ctx) => {
       try {
-        return parseDuration(text);
+        const ms = parseDuration(text);
+        if (ms < minMs || ms > maxMs) throw new RangeError(`must be between ${min} and ${max}`);
+        return ms;
       } catch (error) {
         ctx.addIssue({ code: z.ZodIssueCode.custom, message: (error as Error).message });
         return z.NEVER;
       }
     });
+};
 const flag = (fallback: boolean) =>
   z
     .enum(['true', 'false', '1', '0'])
     .default(fallback ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1');
-const int = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+/** Numbers are parsed from their text strictly: z.coerce would read " " as 0. */
+const numberText = z
+  .string()
+  .regex(/^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$/, 'a number')
+  .transform(Number);
+const int = (fallback: number, min: number, max: number) => numberText.pipe(z.number().int().min(min).max(max)).default(String(fallback));
+const fraction = (min: number, max: number) => numberText.pipe(z.number().min(min).max(max));
 const topic = (fallback: string) =>
   z
     .string()
@@ -70,25 +85,26 @@ const envSchema = z.object({
   PDM_TEXT_MAX_LEN: int(50, 1, 10_000),
   PDM_VOCAB_SIZE: int(1000, 2, 1_000_000),
   PDM_OOV_TOKEN: z.string().optional(),
-  PDM_HORIZON: duration('24h'),
-  PDM_LOG_LOOKBACK: duration('24h'),
-  PDM_ALLOWED_LATENESS: duration('1h'),
-  PDM_MAX_FUTURE_SKEW: duration('5m'),
-  PDM_IDLE_EVICT: duration('6h'),
+  PDM_HORIZON: duration('24h', '1m', '365d'),
+  PDM_LOG_LOOKBACK: duration('24h', '0ms', '365d'),
+  PDM_ALLOWED_LATENESS: duration('1h', '0ms', '30d'),
+  PDM_MAX_FUTURE_SKEW: duration('5m', '0ms', '30d'),
+  PDM_IDLE_EVICT: duration('6h', '1s', '365d'),
   PDM_MAX_MACHINES: int(100_000, 1, 10_000_000),
   PDM_MAX_LOG_TOKENS: int(2_000, 1, 1_000_000),
   PDM_MAX_RECORD_BYTES: int(65_536, 256, 10_000_000),
-  PDM_ALERT_COOLDOWN: duration('1h'),
-  PDM_ALERT_HYSTERESIS: z.coerce.number().min(0).max(1).default(0.1),
+  PDM_ALERT_COOLDOWN: duration('1h', '0ms', '30d'),
+  PDM_ALERT_HYSTERESIS: fraction(0, 1).default('0.1'),
   PDM_ALERT_RAISE_K: int(2, 1, 1_000),
   PDM_ALERT_WINDOW_N: int(3, 1, 1_000),
   PDM_ALERT_CLEAR_J: int(1, 1, 1_000),
   PDM_ALERT_FLAP_MULTIPLE: int(6, 1, 10_000),
   PDM_SCORE_BATCH: int(256, 1, 65_536),
-  PDM_SCORE_MAX_WAIT: duration('5ms'),
-  PDM_MODEL_POLL_INTERVAL: duration('5s'),
-  PDM_SHUTDOWN_TIMEOUT: duration('20s'),
-  PDM_KAFKA_SESSION_TIMEOUT: duration('30s'),
+  PDM_SCORE_MAX_WAIT: duration('5ms', '0ms', '10s'),
+  PDM_MODEL_POLL_INTERVAL: duration('5s', '10ms', '1h'),
+  PDM_SHUTDOWN_TIMEOUT: duration('20s', '1s', '1h'),
+  // The broker's default group.min/max.session.timeout.ms bound what it accepts.
+  PDM_KAFKA_SESSION_TIMEOUT: duration('30s', '6s', '30m'),
   PDM_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   PDM_HTTP_PORT: int(9464, 0, 65_535),
   PDM_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -101,11 +117,11 @@ const envSchema = z.object({
   PDM_TRAIN_BATCH: int(32, 1, 65_536),
   PDM_TRAIN_PATIENCE: int(2, 0, 1000),
   PDM_TRAIN_MIN_POSITIVES: int(10, 1, 1_000_000),
-  PDM_TRAIN_MAX_WINDOWS: z.coerce.number().int().min(100).max(100_000_000).optional(),
+  PDM_TRAIN_MAX_WINDOWS: numberText.pipe(z.number().int().min(100).max(100_000_000)).optional(),
   PDM_TRAIN_MAX_BYTES: int(1_073_741_824, 1_048_576, 2 ** 40),
   PDM_TRAIN_SEED: int(42, 0, 2 ** 31),
-  PDM_TRAIN_SAMPLE_RETENTION: duration('90d'),
-  PDM_THRESHOLD: z.coerce.number().gt(0).lt(1).optional(),
+  PDM_TRAIN_SAMPLE_RETENTION: duration('90d', '1h', '3650d'),
+  PDM_THRESHOLD: numberText.pipe(z.number().gt(0).lt(1)).optional(),
   PDM_THRESHOLD_POLICY: z
     .string()
     .default(DEFAULT_THRESHOLD_POLICY)
@@ -118,9 +134,9 @@ const envSchema = z.object({
       return parsed;
     }),
   PDM_CALIBRATION: z.enum(['platt', 'none']).default('platt'),
-  PDM_TRAIN_SEARCH_BUDGET: duration('30m'),
+  PDM_TRAIN_SEARCH_BUDGET: duration('30m', '1s', '7d'),
   PDM_RETRAIN_FAILURES: int(10, 1, 1_000_000),
-  PDM_RETRAIN_INTERVAL: duration('24h'),
+  PDM_RETRAIN_INTERVAL: duration('24h', '1m', '365d'),
 });
 
 export interface Topics {
@@ -235,7 +251,8 @@ export function loadConfig(
   if (env.PDM_TOPIC_SCORES === '' && overrides.PDM_TOPIC_SCORES === undefined) delete source.PDM_TOPIC_SCORES;
   const parsed = envSchema.safeParse(source);
   if (!parsed.success) {
-    const shown = (key: string) => (/PASSWORD|SECRET/.test(key) ? '***' : JSON.stringify(source[key] ?? ''));
+    // Never echo a secret: passwords by name, and the password inside a URL (PDM_REDIS_URL) by shape.
+    const shown = (key: string) => (/PASSWORD|SECRET/.test(key) ? '***' : JSON.stringify(redactUrlPassword(source[key] ?? '')));
     const lines = parsed.error.issues.map((i) => `${i.path.join('.')}=${shown(String(i.path[0]))}: ${i.message}`);
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }
@@ -252,6 +269,11 @@ export function loadConfig(
     throw new ConfigError(`invalid configuration: ${insecure.join(', ')} disables TLS certificate verification; set PDM_ALLOW_INSECURE_TLS=true to force it`);
   }
   checkAlertRule(e.PDM_ALERT_RAISE_K, e.PDM_ALERT_WINDOW_N, e.PDM_ALERT_CLEAR_J);
+  // A reading accepted from the future becomes the machine's newest: on-time readings behind it by more than
+  // the allowed lateness would then be dead-lettered as late. The skew may never exceed the lateness.
+  if (e.PDM_MAX_FUTURE_SKEW > e.PDM_ALLOWED_LATENESS) {
+    throw new ConfigError(`invalid configuration: PDM_MAX_FUTURE_SKEW (${e.PDM_MAX_FUTURE_SKEW} ms) must be at most PDM_ALLOWED_LATENESS (${e.PDM_ALLOWED_LATENESS} ms)`);
+  }
   let sasl: Config['kafka']['sasl'];
   if (e.PDM_KAFKA_SASL_MECHANISM) {
     if (!e.PDM_KAFKA_SASL_USERNAME || !e.PDM_KAFKA_SASL_PASSWORD) throw new ConfigError('invalid configuration: PDM_KAFKA_SASL_MECHANISM needs PDM_KAFKA_SASL_USERNAME and PDM_KAFKA_SASL_PASSWORD');

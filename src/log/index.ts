@@ -1,3 +1,5 @@
+import { redactUrlPassword } from './redact';
+
 /** Structured, namespaced logs: one JSON object per line on stderr, `(message, meta)` shaped. */
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -14,7 +16,7 @@ export interface Logger {
 /** Secrets never reach a log line: credentials inside URLs and values under secret-looking keys are masked. */
 export function redact(value: unknown, key = ''): unknown {
   if (SECRET_KEY.test(key) && value !== undefined && value !== null && key !== 'oovToken') return '***';
-  if (typeof value === 'string') return value.replace(/(\/\/[^:/@\s]*:)[^@/\s]+@/g, '$1***@');
+  if (typeof value === 'string') return redactUrlPassword(value);
   if (value instanceof Error) return { name: value.name, message: redact(value.message), stack: value.stack };
   if (Array.isArray(value)) return value.map((v) => redact(v));
   if (value && typeof value === 'object') {

@@ -46,3 +46,40 @@ test('the k-of-n alert rule: zero, negative, k > n, j > n and j > k are refused 
   const c = loadConfig({ PDM_ALERT_RAISE_K: '1', PDM_ALERT_WINDOW_N: '1', PDM_ALERT_CLEAR_J: '1', PDM_ALERT_COOLDOWN: '2h', PDM_ALERT_FLAP_MULTIPLE: '3' });
   assert.deepEqual([c.alerts.raiseK, c.alerts.windowN, c.alerts.clearJ, c.alerts.flapWindowMs], [1, 1, 1, 6 * 3_600_000]);
 });
+
+test('every duration is bounded: timer-armed ones stay below the timer limit, zero session timeouts are refused', () => {
+  const refused = (env: Record<string, string>, text: RegExp) => assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && text.test(e.message));
+  refused({ PDM_SHUTDOWN_TIMEOUT: '30d' }, /PDM_SHUTDOWN_TIMEOUT.*between 1s and 1h/);
+  refused({ PDM_MODEL_POLL_INTERVAL: '30d' }, /PDM_MODEL_POLL_INTERVAL.*between/);
+  refused({ PDM_KAFKA_SESSION_TIMEOUT: '0' }, /PDM_KAFKA_SESSION_TIMEOUT.*between 6s and 30m/);
+  refused({ PDM_SCORE_MAX_WAIT: '1h' }, /PDM_SCORE_MAX_WAIT/);
+  assert.equal(loadConfig({ PDM_SHUTDOWN_TIMEOUT: '1h' }).shutdownTimeoutMs, 3_600_000);
+});
+
+test('numbers are read strictly: blank text is not zero', () => {
+  assert.throws(() => loadConfig({ PDM_HTTP_PORT: '   ' }), /PDM_HTTP_PORT/);
+  assert.throws(() => loadConfig({ PDM_ALERT_HYSTERESIS: ' ' }), /PDM_ALERT_HYSTERESIS/);
+  assert.throws(() => loadConfig({ PDM_WINDOW: '0x10' }), /PDM_WINDOW/);
+  assert.equal(loadConfig({ PDM_HTTP_PORT: ' 8080 ' }).http.port, 8080);
+  assert.equal(loadConfig({ PDM_ALERT_HYSTERESIS: '.25' }).alerts.hysteresis, 0.25);
+  // An empty value means "unset" (compose's ${VAR:-} idiom): the default applies.
+  assert.equal(loadConfig({ PDM_HTTP_PORT: '' }).http.port, 9464);
+});
+
+test('a future skew beyond the allowed lateness is refused: it would turn on-time readings late', () => {
+  assert.throws(() => loadConfig({ PDM_MAX_FUTURE_SKEW: '2h', PDM_ALLOWED_LATENESS: '1h' }), /PDM_MAX_FUTURE_SKEW.*at most PDM_ALLOWED_LATENESS/);
+  assert.equal(loadConfig({ PDM_MAX_FUTURE_SKEW: '1h', PDM_ALLOWED_LATENESS: '1h' }).maxFutureSkewMs, 3_600_000);
+});
+
+test('a configuration error never prints a secret, including a URL password with / or : in it', () => {
+  for (const url of ['redis://user:s3cret@redis:6379/not-a-db', 'redis://user:pa/ss@redis:6379', 'rediss://:p:a#ss@redis:6379/x']) {
+    assert.throws(
+      () => loadConfig({ PDM_REDIS_URL: url, PDM_WINDOW: 'bad' }),
+      (e: unknown) => e instanceof ConfigError && !/s3cret|pa\/ss|p:a#ss/.test(e.message),
+    );
+  }
+  assert.throws(
+    () => loadConfig({ PDM_REDIS_URL: 'redis://user:pa/ss@bad host' }),
+    (e: unknown) => e instanceof ConfigError && /PDM_REDIS_URL/.test(e.message) && !/pa\/ss/.test(e.message) && /user:\*\*\*@/.test(e.message),
+  );
+});
