@@ -1,2 +1,2 @@
-export { ModelRefusedError, ModelRegistry, modelMetaSchema } from './registry';
-export type { ExpectedShape, LoadedModel, ModelMeta, NewModelMeta } from './registry';
+export { ModelRefusedError, ModelRegistry, PromotionFencedError, modelMetaSchema } from './registry';
+export type { ExpectedShape, Fence, LoadedModel, ModelMeta, NewModelMeta } from './registry';

@@ -52,6 +52,26 @@ export interface LoadedModel {
   readonly tokenizer: KerasTokenizer;
 }
 
+/** Proof of holding a lock (its key and the holder's token), checked atomically with a fenced write. */
+export interface Fence {
+  readonly key: string;
+  readonly token: string;
+}
+
+// KEYS: current, history, fence key. ARGV: version, fence token ('' = unfenced). Returns the previous
+// current version (false → nil when none), or 0 when the fence is not held.
+const PROMOTE = `
+if ARGV[2] ~= '' and redis.call('get', KEYS[3]) ~= ARGV[2] then return 0 end
+local previous = redis.call('get', KEYS[1])
+redis.call('set', KEYS[1], ARGV[1])
+redis.call('rpush', KEYS[2], ARGV[1])
+return previous`;
+
+export class PromotionFencedError extends Error {
+  readonly code = 'promotion_fenced';
+  readonly retriable = false;
+}
+
 export class ModelRefusedError extends Error {
   readonly retriable = false;
   constructor(
@@ -196,13 +216,25 @@ export class ModelRegistry {
     return { meta, model, tokenizer };
   }
 
-  /** Makes `version` the serving model, after loading and verifying it. Returns the version it replaced. */
-  async promote(version: string, expected?: ExpectedShape): Promise<string | undefined> {
+  /**
+   * Makes `version` the serving model, after loading and verifying it. Returns the version it replaced.
+   * With a fence, the switch happens only if the fence's lock is still held by that token, checked in the
+   * same script as the write: a trainer that lost its lock (stalled past the expiry) cannot promote.
+   */
+  async promote(version: string, expected?: ExpectedShape, fence?: Fence): Promise<string | undefined> {
     const loaded = await this.load(version, expected);
     disposeModel(loaded.model);
-    const previous = await this.currentVersion();
-    await this.redis.multi().set(this.k('current'), version).rpush(this.k('history'), version).exec();
-    return previous;
+    const previous = (await this.redis.eval(
+      PROMOTE,
+      3,
+      this.k('current'),
+      this.k('history'),
+      fence?.key ?? this.k('current'),
+      version,
+      fence?.token ?? '',
+    )) as string | null | 0;
+    if (previous === 0) throw new PromotionFencedError(`promotion of ${version} refused: the lock ${fence?.key ?? ''} is no longer held by this run`);
+    return previous ?? undefined;
   }
 
   /** Goes back to the model served before the current one. */

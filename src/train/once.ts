@@ -4,8 +4,8 @@ import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { Branches } from '../model/build';
 import { backendName, disposeModel } from '../model/tf';
-import { ModelRefusedError, ModelRegistry } from '../registry';
-import type { LoadedModel } from '../registry';
+import { ModelRefusedError, ModelRegistry, PromotionFencedError } from '../registry';
+import type { Fence, LoadedModel } from '../registry';
 import type { FeatureSpec } from '../score';
 import type { LayersModel } from '@tensorflow/tfjs-node';
 import { KerasTokenizer } from '../tokenize';
@@ -81,11 +81,11 @@ export async function trainOnce(config: Config, logger: Logger, opts: { branches
   const started = Date.now();
   const branches = opts.branches ?? 'both';
   const redis = createRedis(config, { commandTimeout: 30_000 });
-  const lock = new RedisLock(redis, `${config.redis.prefix}train:lock`);
+  const lock = new RedisLock(redis, `${config.redis.prefix}train:lock`, 60_000, (reason) => logger.warn('training lock lost: this run will not promote', { reason }));
   try {
     if (!(await lock.acquire())) throw new TrainingError('locked', `another training run holds the lock (${config.redis.prefix}train:lock, holder ${await lock.holder()}); try again when it finishes`);
     try {
-      return await trainLocked(config, logger, redis, { branches, allowPromote: opts.promote ?? true, search: opts.search ?? 1, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) }, opts.snapshot, started);
+      return await trainLocked(config, logger, redis, { branches, allowPromote: opts.promote ?? true, search: opts.search ?? 1, fence: lock.fence(), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) }, opts.snapshot, started);
     } finally {
       await lock.release().catch(() => undefined);
     }
@@ -137,6 +137,8 @@ interface RunOptions {
   readonly branches: Branches;
   readonly allowPromote: boolean;
   readonly search: number;
+  /** The training lock: promotion is a fenced write, refused once another run holds the lock. */
+  readonly fence: Fence;
   readonly onProgress?: (p: FitProgress) => void;
 }
 
@@ -215,14 +217,21 @@ async function trainLocked(config: Config, logger: Logger, redis: Redis, run: Ru
     });
     const decision = await decidePromotion(registry, split.holdout, metrics.pr_auc, config, logger);
     let promoted = false;
+    let fencedReason: string | undefined;
     if (allowPromote && decision.promote) {
-      await registry.promote(meta.version, { window: config.model.window, textMaxLen: config.model.textMaxLen });
-      promoted = true;
+      try {
+        await registry.promote(meta.version, { window: config.model.window, textMaxLen: config.model.textMaxLen }, run.fence);
+        promoted = true;
+      } catch (error) {
+        if (!(error instanceof PromotionFencedError)) throw error;
+        fencedReason = `${error.message}; registered only (another training run took over)`;
+        logger.warn('promotion fenced', { version: meta.version, reason: error.message });
+      }
     }
     return {
       version: meta.version,
       promoted,
-      reason: allowPromote ? decision.reason : 'promotion disabled for this run',
+      reason: fencedReason ?? (allowPromote ? decision.reason : 'promotion disabled for this run'),
       previous: decision.previous,
       threshold: meta.threshold,
       thresholdPolicy: op.policy,
