@@ -5,6 +5,8 @@ import { parseThresholdPolicy } from '../train/threshold';
 import type { ThresholdPolicy } from '../train/threshold';
 
 export { parseDuration } from './duration';
+export { unknownVariables } from './unknown';
+export type { UnknownVariable } from './unknown';
 
 /**
  * A duration with bounds. Every duration has a floor and a ceiling: those that arm a timer stay below

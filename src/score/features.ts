@@ -32,7 +32,8 @@ export function featurize(readings: readonly TimedValues[], words: readonly stri
   const offset = spec.window - readings.length; // fewer readings than the window only in training edge cases
   readings.forEach((reading, row) => {
     spec.sensors.forEach((sensor, col) => {
-      const value = reading.values[sensor];
+      // Own properties only: a sensor named like an Object.prototype member (`toString`) must read as absent.
+      const value = Object.hasOwn(reading.values, sensor) ? reading.values[sensor] : undefined;
       const std = spec.scaler.std[col] ?? 1;
       if (value === undefined) imputed.add(sensor);
       else numeric[(row + offset) * f + col] = (value - (spec.scaler.mean[col] ?? 0)) / (std > 0 ? std : 1);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, loadConfig, parseDuration } from '../../src/config';
+import { CONFIG_KEYS, ConfigError, loadConfig, parseDuration, unknownVariables } from '../../src/config';
 
 test('defaults follow docs/configuration.md', () => {
   const c = loadConfig({});
@@ -82,4 +82,13 @@ test('a configuration error never prints a secret, including a URL password with
     () => loadConfig({ PDM_REDIS_URL: 'redis://user:pa/ss@bad host' }),
     (e: unknown) => e instanceof ConfigError && /PDM_REDIS_URL/.test(e.message) && !/pa\/ss/.test(e.message) && /user:\*\*\*@/.test(e.message),
   );
+});
+
+test('a misspelt PDM_ variable is reported with the setting it most likely meant; tooling variables are not', () => {
+  const found = unknownVariables({ PDM_WINDOWS: '12', PDM_ALERT_COOLDOWNN: '1h', PDM_KEEP_STACK: '1', PDM_SOMETHING_ELSE: 'x', HOME: '/root', PDM_WINDOW: '12' }, CONFIG_KEYS);
+  assert.deepEqual(found, [
+    { name: 'PDM_ALERT_COOLDOWNN', suggestion: 'PDM_ALERT_COOLDOWN' },
+    { name: 'PDM_SOMETHING_ELSE', suggestion: undefined },
+    { name: 'PDM_WINDOWS', suggestion: 'PDM_WINDOW' },
+  ]);
 });
