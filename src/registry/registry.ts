@@ -3,6 +3,7 @@ import type Redis from 'ioredis';
 import type { LayersModel } from '@tensorflow/tfjs-node';
 import type { io } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
+import { ModelRefusedError } from '../errors';
 import { KerasTokenizer } from '../tokenize';
 import { disposeModel, tf } from '../model/tf';
 
@@ -52,15 +53,7 @@ export interface LoadedModel {
   readonly tokenizer: KerasTokenizer;
 }
 
-export class ModelRefusedError extends Error {
-  readonly retriable = false;
-  constructor(
-    readonly code: 'missing' | 'corrupt' | 'hash_mismatch' | 'incompatible' | 'vocab_mismatch',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { ModelRefusedError };
 
 const sha256 = (...parts: (string | Uint8Array)[]) => {
   const h = createHash('sha256');

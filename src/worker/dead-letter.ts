@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { KafkaMessage, Message } from 'kafkajs';
+import type { DeadLetterCode } from '../errors';
 
 /**
  * Dead letters are bounded by construction. The record that failed can be anything a producer sent: a
@@ -18,7 +19,7 @@ export interface DeadLetterSource {
   readonly topic: string;
   readonly partition: number;
   readonly message: Pick<KafkaMessage, 'key' | 'value' | 'offset'>;
-  readonly code: string;
+  readonly code: DeadLetterCode;
   readonly reason: string;
 }
 
