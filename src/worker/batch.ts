@@ -9,7 +9,7 @@ import { retry } from '../retry';
 import type { MachineState, MachineStore, WindowLimits } from '../state';
 import { applyLog, applyReading } from './apply';
 import type { ApplyContext } from './apply';
-import { buildDeadLetter, chunkBySize, isRecordRefused, pointerDeadLetter } from './dead-letter';
+import { buildDeadLetter, sendDeadLetters } from './dead-letter';
 import { alertRecord, scoreRecord } from './messages';
 import type {
   BatchConsumer,
@@ -121,7 +121,8 @@ export class BatchStep {
     // 1. outputs, acknowledged: alerts and scores first, then the dead letters in bounded sends.
     const { records, alertsProducedAt } = await this.scoreAndCollect(collected.toScore);
     if (records.length) await producer.send(records);
-    if (collected.deadLetters.length) await this.sendDeadLetters(collected.deadLetters);
+    if (collected.deadLetters.length)
+      await sendDeadLetters(producer, this.settings.topics.dlq, collected.deadLetters, this.logger);
     const sent = records.reduce((n, r) => n + r.messages.length, 0) + collected.deadLetters.length;
     const ackedAt = clock.now();
     for (const producedAt of alertsProducedAt)
@@ -258,28 +259,5 @@ export class BatchStep {
   ): Message {
     this.metrics.recordsInvalid.inc({ topic, code });
     return buildDeadLetter({ topic, partition, message, code, reason }, new Date(this.ports.clock.now()));
-  }
-
-  /**
-   * Dead letters go in sends of bounded size, after the batch's alerts and scores. A dead letter the broker
-   * still refuses as a record (too large for a topic configured smaller) is replaced by a pointer without
-   * the record's bytes: one poison record must never stop the worker, nor every next owner of its partition.
-   */
-  private async sendDeadLetters(messages: readonly Message[]): Promise<void> {
-    const topic = this.settings.topics.dlq;
-    for (const chunk of chunkBySize(messages)) {
-      try {
-        await this.ports.producer.send([{ topic, messages: chunk }]);
-      } catch (error) {
-        if (!isRecordRefused(error)) throw error;
-        this.logger.warn('dead letters refused by the broker; sending pointers without the records', {
-          stage: 'dead-letter',
-          count: chunk.length,
-          error: (error as Error).message,
-        });
-        for (const pointers of chunkBySize(chunk.map(pointerDeadLetter)))
-          await this.ports.producer.send([{ topic, messages: pointers }]);
-      }
-    }
   }
 }

@@ -1,10 +1,7 @@
 import type { Admin, Consumer, EachBatchPayload, Producer } from 'kafkajs';
 import type Redis from 'ioredis';
-import { createRedis } from '../redis/client';
 import type { Config } from '../config';
 import type { DecodeLimits } from '../ingest';
-import { coPartitionAssigner } from '../kafka/assigner';
-import { createKafka } from '../kafka/client';
 import { OffsetTracker } from '../kafka/offsets';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
@@ -13,6 +10,8 @@ import { ModelRegistry } from '../registry';
 import { ScoreBatcher } from '../score';
 import { CheckpointStore, MachineStore } from '../state';
 import { BatchStep } from './batch';
+import { createWorkerClients } from './clients';
+import { JoinGate } from './join';
 import { decodeBatch } from './decode';
 import { ModelHolder } from './model-holder';
 import type { BatchConsumer } from './ports';
@@ -42,7 +41,7 @@ export class Worker {
   private readonly offsets = new OffsetTracker();
   private readonly decodeLimits: DecodeLimits;
   private readonly partitionOf = new Map<string, number>();
-  private readonly partitionLocks = new Map<number, Promise<void>>();
+  private readonly join: JoinGate;
   private assigned = new Map<string, number[]>();
   private inGroup = false;
   /** Last heartbeat or fetch answered by the broker: /readyz turns 503 when the broker is gone. */
@@ -58,30 +57,8 @@ export class Worker {
     /** Observes every applied record (tests use it to see which worker handled which machine). */
     onApplied?: (topic: string, machineId: string, partition: number) => void,
   ) {
-    // Every call settles (bounded retries, command timeout): a Redis outage surfaces as an error that
-    // fails the batch, which kafkajs retries, rather than a promise that never resolves.
-    this.redis = createRedis(config);
-    this.redis.on('error', (error: Error) =>
-      this.logger.warn('redis error', { stage: 'redis', error: error.message }),
-    );
-    const kafka = createKafka(config, logger.child({ stage: 'kafka' }));
-    this.consumer = kafka.consumer({
-      groupId: config.kafka.groupId,
-      partitionAssigners: [coPartitionAssigner],
-      // A killed worker's partitions move after the session timeout: shorter recovers faster, but a
-      // worker must heartbeat within it even while scoring a large batch.
-      sessionTimeout: config.kafka.sessionTimeoutMs,
-      heartbeatInterval: Math.max(500, Math.min(3_000, Math.floor(config.kafka.sessionTimeoutMs / 10))),
-      maxBytesPerPartition: 1_048_576,
-    });
-    // Idempotent, and retrying without a count limit: while the broker is away the batch waits (its offsets
-    // stay uncommitted) instead of failing records. kafkajs warns when an idempotent producer's retries are capped.
-    this.producer = kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 10_000 },
-    });
-    this.admin = kafka.admin();
+    const clients = createWorkerClients(config, logger);
+    ({ redis: this.redis, consumer: this.consumer, producer: this.producer, admin: this.admin } = clients);
     this.models = new ModelHolder(
       new ModelRegistry(this.redis, config.redis.prefix),
       { window: config.model.window, textMaxLen: config.model.textMaxLen },
@@ -96,6 +73,7 @@ export class Worker {
       config.scoring.maxWaitMs,
       metrics,
     );
+    this.join = new JoinGate(this.offsets, config.topics.logs, () => this.refreshLag());
     this.decodeLimits = {
       maxRecordBytes: config.maxRecordBytes,
       maxFutureSkewMs: config.maxFutureSkewMs,
@@ -229,39 +207,6 @@ export class Worker {
     this.metrics.tensors.set(tf.memory().numTensors);
   }
 
-  /** Readings and logs of partition p are applied one batch at a time, so a checkpoint never holds half a batch. */
-  private async withPartitionLock<T>(partition: number, fn: () => Promise<T>): Promise<T> {
-    const previous = this.partitionLocks.get(partition) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((r) => (release = r));
-    this.partitionLocks.set(
-      partition,
-      previous.then(() => mine),
-    );
-    await previous;
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
-  }
-
-  /**
-   * The event-time join: a reading at t should see the logs up to t. When this partition's logs are
-   * behind (a replay, or a slower logs fetch) wait for them, up to a bound, heartbeating meanwhile.
-   */
-  private async awaitLogs(partition: number, upToTs: number, payload: EachBatchPayload): Promise<void> {
-    const topic = this.config.topics.logs;
-    const deadline = Date.now() + 5_000;
-    while (Date.now() < deadline && payload.isRunning() && !payload.isStale()) {
-      const lag = this.offsets.lag(topic, partition);
-      if (lag === 0 || this.offsets.maxEventTs(topic, partition) >= upToTs) return;
-      if (lag === undefined) await this.refreshLag();
-      await new Promise((r) => setTimeout(r, 50));
-      await payload.heartbeat();
-    }
-  }
-
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (batch.messages.length === 0) return;
@@ -269,7 +214,7 @@ export class Worker {
     const decoded = decodeBatch(batch.messages, isReadings ? 'readings' : 'logs', this.decodeLimits);
     if (isReadings) {
       const maxTs = decoded.reduce((max, d) => (d.ok ? Math.max(max, d.value.ts) : max), -Infinity);
-      if (Number.isFinite(maxTs)) await this.awaitLogs(batch.partition, maxTs, payload);
+      if (Number.isFinite(maxTs)) await this.join.awaitLogs(batch.partition, maxTs, payload);
     }
     const { topic, partition } = batch;
     const consumer: BatchConsumer = {
@@ -279,7 +224,7 @@ export class Worker {
       resolveOffset: (offset) => payload.resolveOffset(offset),
       commit: (offset) => this.consumer.commitOffsets([{ topic, partition, offset }]),
     };
-    await this.withPartitionLock(partition, () =>
+    await this.join.serialise(partition, () =>
       this.step.run({ topic, partition, messages: batch.messages, decoded }, consumer),
     );
   }
