@@ -1,3 +1,5 @@
+import { UsageError } from '../errors';
+
 /**
  * Command-line parsing: positional words, then `--flag value` / `--flag=value` / `--switch`.
  * A flag named like a config key (`--window 12` for PDM_WINDOW) overrides the environment.
@@ -7,9 +9,7 @@ export interface ParsedArgs {
   readonly flags: Readonly<Record<string, string>>;
 }
 
-export class UsageError extends Error {
-  readonly code = 'usage';
-}
+export { UsageError };
 
 export function parseArgs(argv: readonly string[], switches: readonly string[] = []): ParsedArgs {
   const positional: string[] = [];

@@ -1,4 +1,5 @@
-import { CONFIG_KEYS, ConfigError, loadConfig } from '../config';
+import { CONFIG_KEYS, loadConfig } from '../config';
+import { exitCodeFor, PdmError } from '../errors';
 import type { Config } from '../config';
 import { stackDown, stackStatus, stackUp } from '../stack';
 import type { StackEvent } from '../stack';
@@ -50,17 +51,9 @@ export function main(argv: readonly string[]): void {
       process.exitCode = code;
     },
     (error: unknown) => {
-      if (error instanceof UsageError) {
-        process.stderr.write(`pdm: ${error.message}\n\n${USAGE}\n`);
-        process.exitCode = 2;
-      } else if (error instanceof ConfigError) {
-        process.stderr.write(`pdm: ${error.message}\n`);
-        process.exitCode = 2;
-      } else {
-        process.stderr.write(`pdm: ${error instanceof Error ? error.message : String(error)}\n`);
-        if (process.env.PDM_LOG_LEVEL === 'debug' && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-        process.exitCode = 1;
-      }
+      process.stderr.write(`pdm: ${error instanceof Error ? error.message : String(error)}\n${error instanceof UsageError ? `\n${USAGE}\n` : ''}`);
+      if (!(error instanceof PdmError) && process.env.PDM_LOG_LEVEL === 'debug' && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+      process.exitCode = exitCodeFor(error);
     },
   );
 }

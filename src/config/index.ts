@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ConfigError } from '../errors';
 import { parseDuration } from './duration';
 import { redactUrlPassword } from '../log/redact';
 import { parseThresholdPolicy } from '../train/threshold';
@@ -40,11 +41,8 @@ const numberText = z
   .transform(Number);
 const int = (fallback: number, min: number, max: number) => numberText.pipe(z.number().int().min(min).max(max)).default(String(fallback));
 const fraction = (min: number, max: number) => numberText.pipe(z.number().min(min).max(max));
-const topic = (fallback: string) =>
-  z
-    .string()
-    .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_" or "-"')
-    .default(fallback);
+const topicName = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_" or "-"');
+const topic = (fallback: string) => topicName.default(fallback);
 
 /**
  * The default operating point: a missed failure window costs five false-alarm windows. On calibrated
@@ -80,7 +78,8 @@ const envSchema = z.object({
   PDM_TOPIC_LOGS: topic('pdm.maintenance-logs'),
   PDM_TOPIC_FAILURES: topic('pdm.failures'),
   PDM_TOPIC_ALERTS: topic('pdm.alerts'),
-  PDM_TOPIC_SCORES: z.union([topic('pdm.scores'), z.literal('')]).optional(),
+  /** Off unless set (empty also means off): every score is a record, so it is opt-in. */
+  PDM_TOPIC_SCORES: z.union([topicName, z.literal('')]).optional(),
   PDM_TOPIC_DLQ: topic('pdm.dead-letter'),
   PDM_START_FROM: z.enum(['earliest', 'latest']).default('earliest'),
   PDM_WINDOW: int(24, 1, 10_000),
@@ -227,10 +226,7 @@ export interface Config {
   };
 }
 
-export class ConfigError extends Error {
-  readonly code = 'config';
-  readonly retriable = false;
-}
+export { ConfigError };
 
 /** The k-of-n alert rule must be satisfiable and must not clear an alert on the score that raised it. */
 function checkAlertRule(k: number, n: number, j: number): void {

@@ -1,19 +1,11 @@
 import type { ZodIssue } from 'zod';
+import { UnsafeKeyError } from '../errors';
+import type { DeadLetterCode } from '../errors';
 import { failureSchema, logSchema, readingSchema } from './schemas';
 import type { Failure, LogEntry, Reading } from './schemas';
 
-export type InvalidCode =
-  | 'oversize'
-  | 'bad_json'
-  | 'unsafe_key'
-  | 'non_finite'
-  | 'missing_machine_id'
-  | 'bad_ts'
-  | 'bad_shape'
-  | 'key_mismatch'
-  | 'bad_key'
-  | 'future'
-  | 'late';
+/** The dead-letter codes decoding can return (`late` is decided later, against the machine's window). */
+export type InvalidCode = Exclude<DeadLetterCode, 'late'>;
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; code: InvalidCode; message: string };
 
@@ -27,12 +19,11 @@ export interface DecodeLimits {
 }
 
 const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-class UnsafeKey extends Error {}
 
 /** JSON.parse that refuses prototype-polluting keys anywhere in the document. */
 function parseJson(text: string): unknown {
   return JSON.parse(text, (key, value: unknown) => {
-    if (UNSAFE_KEYS.has(key)) throw new UnsafeKey(`key "${key}" is not allowed`);
+    if (UNSAFE_KEYS.has(key)) throw new UnsafeKeyError(`key "${key}" is not allowed`);
     return value;
   });
 }
@@ -74,7 +65,7 @@ function decodeWith<T extends { machineId: string; ts: number }>(
   try {
     doc = parseJson(raw.toString('utf8'));
   } catch (error) {
-    if (error instanceof UnsafeKey) return { ok: false, code: 'unsafe_key', message: error.message };
+    if (error instanceof UnsafeKeyError) return { ok: false, code: 'unsafe_key', message: error.message };
     return { ok: false, code: 'bad_json', message: (error as Error).message.slice(0, 200) };
   }
   const nonFinite = findNonFinite(doc, '$');

@@ -3,6 +3,7 @@ import type Redis from 'ioredis';
 import type { LayersModel } from '@tensorflow/tfjs-node';
 import type { io } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
+import { ModelRefusedError, PromotionFencedError } from '../errors';
 import { KerasTokenizer } from '../tokenize';
 import { disposeModel, tf } from '../model/tf';
 
@@ -67,20 +68,7 @@ redis.call('set', KEYS[1], ARGV[1])
 redis.call('rpush', KEYS[2], ARGV[1])
 return previous`;
 
-export class PromotionFencedError extends Error {
-  readonly code = 'promotion_fenced';
-  readonly retriable = false;
-}
-
-export class ModelRefusedError extends Error {
-  readonly retriable = false;
-  constructor(
-    readonly code: 'missing' | 'corrupt' | 'hash_mismatch' | 'incompatible' | 'vocab_mismatch',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { ModelRefusedError, PromotionFencedError };
 
 const sha256 = (...parts: (string | Uint8Array)[]) => {
   const h = createHash('sha256');

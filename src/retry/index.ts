@@ -1,6 +1,9 @@
+import { isRetriable } from '../errors';
+
 /**
  * The one retry helper: capped exponential backoff with full jitter, cancellable (by an AbortSignal or a
- * `keepGoing` check such as "the batch is still ours"). Programmer errors are never retried.
+ * `keepGoing` check such as "the batch is still ours"). An error that says `retriable: false` (ours, or
+ * kafkajs's) and programmer errors are never retried.
  */
 export interface RetryOptions {
   readonly initialMs?: number;
@@ -11,8 +14,6 @@ export interface RetryOptions {
   readonly onRetry?: (error: Error, attempt: number, delayMs: number) => void | Promise<void>;
 }
 
-const isProgrammerError = (e: unknown) => e instanceof TypeError || e instanceof RangeError || e instanceof SyntaxError;
-
 export async function retry<T>(fn: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
   const initial = opts.initialMs ?? 100;
   const cap = opts.maxDelayMs ?? 5_000;
@@ -20,15 +21,19 @@ export async function retry<T>(fn: () => Promise<T>, opts: RetryOptions = {}): P
     try {
       return await fn();
     } catch (error) {
-      if (isProgrammerError(error) || opts.signal?.aborted || (opts.keepGoing && !opts.keepGoing())) throw error;
+      if (!isRetriable(error) || opts.signal?.aborted || (opts.keepGoing && !opts.keepGoing())) throw error;
       const delay = Math.random() * Math.min(cap, initial * 2 ** (attempt - 1));
       await opts.onRetry?.(error as Error, attempt, delay);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
-        opts.signal?.addEventListener('abort', () => {
-          clearTimeout(timer);
-          resolve();
-        }, { once: true });
+        opts.signal?.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer);
+            resolve();
+          },
+          { once: true },
+        );
       });
     }
   }

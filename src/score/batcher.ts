@@ -1,4 +1,5 @@
 import type { Tensor } from '@tensorflow/tfjs-node';
+import { StaleModelError } from '../errors';
 import type { Metrics } from '../metrics';
 import type { LoadedModel, ModelMeta } from '../registry';
 import { tf } from '../model/tf';
@@ -25,6 +26,8 @@ interface Pending {
   readonly reject: (e: Error) => void;
 }
 
+export { StaleModelError };
+
 /**
  * Micro-batches scoring across machines and partitions: a batch is flushed when it reaches `batchSize`
  * or when its oldest request has waited `maxWaitMs`. Each flush runs one model call inside tf.tidy, so
@@ -32,8 +35,6 @@ interface Pending {
  * StaleModelError and re-featurised by the caller, so every record is scored exactly once, by a version
  * that is named in its output.
  */
-export class StaleModelError extends Error {}
-
 export class ScoreBatcher {
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -51,10 +52,6 @@ export class ScoreBatcher {
       if (this.queue.length >= this.batchSize) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.maxWaitMs);
     });
-  }
-
-  get pending(): number {
-    return this.queue.length;
   }
 
   /** Scores everything queued now (also called on shutdown to finish the batch in flight). */

@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { TrainingError } from '../errors';
 import { createRedis } from '../redis/client';
 import type { Config } from '../config';
 import type { Logger } from '../log';
@@ -28,15 +29,7 @@ import { readTopicsToEnd } from './source';
 import { SampleStore } from './samples';
 import type { TopicSnapshot } from './source';
 
-export class TrainingError extends Error {
-  readonly retriable = false;
-  constructor(
-    readonly code: 'too_few_positives' | 'no_data' | 'locked' | 'no_validation_positives',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { TrainingError };
 
 export interface TrainSummary {
   version: string;

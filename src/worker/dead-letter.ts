@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { KafkaMessage, Message } from 'kafkajs';
+import type { DeadLetterCode } from '../errors';
+import type { Logger } from '../log';
+import type { OutputProducer } from './ports';
 
 /**
  * Dead letters are bounded by construction. The record that failed can be anything a producer sent: a
@@ -18,7 +21,7 @@ export interface DeadLetterSource {
   readonly topic: string;
   readonly partition: number;
   readonly message: Pick<KafkaMessage, 'key' | 'value' | 'offset'>;
-  readonly code: string;
+  readonly code: DeadLetterCode;
   readonly reason: string;
 }
 
@@ -52,7 +55,12 @@ export function buildDeadLetter(src: DeadLetterSource, now: Date = new Date()): 
     error: { code: src.code, message: src.reason.slice(0, 1000) },
     at: now.toISOString(),
     ...(keyTruncated || valueTruncated
-      ? { truncated: { key: keyTruncated, value: valueTruncated }, keyBytes: key?.length ?? 0, valueBytes: value?.length ?? 0, sha256: digest(src.message) }
+      ? {
+          truncated: { key: keyTruncated, value: valueTruncated },
+          keyBytes: key?.length ?? 0,
+          valueBytes: value?.length ?? 0,
+          sha256: digest(src.message),
+        }
       : {}),
   };
   // Keep the original key (so the dead letter sits beside its machine) only when it is short and valid text.
@@ -67,7 +75,22 @@ export function buildDeadLetter(src: DeadLetterSource, now: Date = new Date()): 
 export function pointerDeadLetter(deadLetter: Message): Message {
   const body = JSON.parse(String(deadLetter.value)) as Record<string, unknown>;
   const { topic, partition, offset, error, at, keyBytes, valueBytes, sha256 } = body;
-  return { key: null, value: JSON.stringify({ topic, partition, offset, key: null, value: null, error, at, pointer: true, keyBytes, valueBytes, sha256 }) };
+  return {
+    key: null,
+    value: JSON.stringify({
+      topic,
+      partition,
+      offset,
+      key: null,
+      value: null,
+      error,
+      at,
+      pointer: true,
+      keyBytes,
+      valueBytes,
+      sha256,
+    }),
+  };
 }
 
 const sizeOf = (m: Message) => (m.key ? Buffer.byteLength(m.key) : 0) + Buffer.byteLength(String(m.value));
@@ -93,9 +116,41 @@ export function chunkBySize(messages: readonly Message[], maxBytes = DEAD_LETTER
 
 /** Whether a produce error means "this record can never be accepted" rather than "try again". */
 export function isRecordRefused(error: unknown): boolean {
-  for (let e = error as { type?: unknown; cause?: unknown; errors?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
-    if (e.type === 'MESSAGE_TOO_LARGE' || e.type === 'RECORD_LIST_TOO_LARGE' || e.type === 'INVALID_RECORD') return true;
+  for (
+    let e = error as { type?: unknown; cause?: unknown; errors?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    depth++
+  ) {
+    if (e.type === 'MESSAGE_TOO_LARGE' || e.type === 'RECORD_LIST_TOO_LARGE' || e.type === 'INVALID_RECORD')
+      return true;
     e = (e.cause ?? (Array.isArray(e.errors) ? e.errors[0] : undefined)) as typeof e;
   }
   return false;
+}
+
+/**
+ * Dead letters go in sends of bounded size, after the batch's alerts and scores. A dead letter the broker
+ * still refuses as a record (too large for a topic configured smaller) is replaced by a pointer without
+ * the record's bytes: one poison record must never stop the worker, nor every next owner of its partition.
+ */
+export async function sendDeadLetters(
+  producer: OutputProducer,
+  topic: string,
+  messages: readonly Message[],
+  logger: Logger,
+): Promise<void> {
+  for (const chunk of chunkBySize(messages)) {
+    try {
+      await producer.send([{ topic, messages: chunk }]);
+    } catch (error) {
+      if (!isRecordRefused(error)) throw error;
+      logger.warn('dead letters refused by the broker; sending pointers without the records', {
+        stage: 'dead-letter',
+        count: chunk.length,
+        error: (error as Error).message,
+      });
+      for (const pointers of chunkBySize(chunk.map(pointerDeadLetter)))
+        await producer.send([{ topic, messages: pointers }]);
+    }
+  }
 }

@@ -40,13 +40,25 @@ export class ModelHolder {
       this.loaded = next;
       if (previous) disposeScoringModel(previous.model);
       this.publishInfo(previous?.meta.version);
-      this.logger.info('model loaded', { version, previous: previous?.meta.version, threshold: next.meta.threshold, thresholdPolicy: next.meta.thresholdPolicy ?? null, calibrated: next.meta.calibration !== undefined, vocabVersion: next.meta.vocabVersion, backend: backendName() });
+      this.logger.info('model loaded', {
+        version,
+        previous: previous?.meta.version,
+        threshold: next.meta.threshold,
+        thresholdPolicy: next.meta.thresholdPolicy ?? null,
+        calibrated: next.meta.calibration !== undefined,
+        vocabVersion: next.meta.vocabVersion,
+        backend: backendName(),
+      });
     } catch (error) {
       if (error instanceof ModelRefusedError) {
         const version = (await this.registry.currentVersion().catch(() => undefined)) ?? '?';
         this.refused.set(version, Date.now());
         this.metrics.modelLoadFailures.inc({ reason: error.code });
-        this.logger.error('model refused; keeping the current one', { code: error.code, error: error.message, serving: this.loaded?.meta.version ?? null });
+        this.logger.error('model refused; keeping the current one', {
+          code: error.code,
+          error: error.message,
+          serving: this.loaded?.meta.version ?? null,
+        });
       } else {
         this.logger.warn('model registry check failed; will retry', { error: (error as Error).message });
       }
@@ -63,11 +75,13 @@ export class ModelHolder {
     if (!meta) return;
     if (previous) {
       this.metrics.modelInfo.remove({ version: previous, backend: backendName() });
-      for (const metric of Object.keys(meta.metrics)) this.metrics.modelMetric.remove({ version: previous, metric });
+      for (const metric of Object.keys(meta.metrics))
+        this.metrics.modelMetric.remove({ version: previous, metric });
     }
     this.metrics.modelInfo.set({ version: meta.version, backend: backendName() }, 1);
     this.updateAge();
-    for (const [metric, value] of Object.entries(meta.metrics)) this.metrics.modelMetric.set({ version: meta.version, metric }, value);
+    for (const [metric, value] of Object.entries(meta.metrics))
+      this.metrics.modelMetric.set({ version: meta.version, metric }, value);
   }
 
   follow(intervalMs: number): void {

@@ -3,6 +3,7 @@ import { startHttp } from '../http/server';
 import { createLogger } from '../log';
 import { createMetrics } from '../metrics';
 import { backendName } from '../model/tf';
+import { workerHandlers } from './views';
 import { Worker } from './worker';
 
 /**
@@ -13,7 +14,8 @@ import { Worker } from './worker';
 export async function runWorker(config: Config): Promise<number> {
   const logger = createLogger(config.logLevel, { role: 'worker' });
   const metrics = createMetrics();
-  if (backendName() !== 'tensorflow') logger.warn('NOT using the native TensorFlow backend: scoring will be slow', { backend: backendName() });
+  if (backendName() !== 'tensorflow')
+    logger.warn('NOT using the native TensorFlow backend: scoring will be slow', { backend: backendName() });
   let failed: Error | undefined;
   let wake: () => void = () => undefined;
   const done = new Promise<void>((r) => (wake = r));
@@ -21,19 +23,11 @@ export async function runWorker(config: Config): Promise<number> {
     failed = error;
     wake();
   });
-  const http = await startHttp(
-    {
-      registry: metrics.registry,
-      healthy: () => worker.state !== 'failed',
-      ready: () => worker.readiness(),
-      machine: (id) => worker.machine(id),
-      fleet: (top) => worker.fleet(top),
-      model: () => worker.modelView(),
-    },
-    config.http.host,
-    config.http.port,
-  );
-  logger.info('http listening', { url: `http://${config.http.host}:${http.port}`, endpoints: ['/metrics', '/healthz', '/readyz', '/machines/:id', '/machines?top=N', '/model'] });
+  const http = await startHttp(workerHandlers(worker, metrics.registry), config.http.host, config.http.port);
+  logger.info('http listening', {
+    url: `http://${config.http.host}:${http.port}`,
+    endpoints: ['/metrics', '/healthz', '/readyz', '/machines/:id', '/machines?top=N', '/model'],
+  });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;

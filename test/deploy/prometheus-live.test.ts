@@ -16,7 +16,7 @@ import { createTopics } from '../../src/kafka/topics';
 import { createLogger } from '../../src/log';
 import { createMetrics } from '../../src/metrics';
 import type { Metrics } from '../../src/metrics';
-import { Worker } from '../../src/worker';
+import { Worker, workerHandlers } from '../../src/worker';
 import { registerKnownModel } from '../known-model';
 import { eventually, testConfig, withTimeout } from '../helpers';
 import { RULES_FILE, dashboardQueries, referencedMetrics, ruleEntries } from './promql';
@@ -280,17 +280,7 @@ before(async () => {
   workerMetrics = createMetrics();
   const w = new Worker(config, createLogger('warn', { test: 'prometheus-live' }), workerMetrics);
   worker = w;
-  const workerHttp = await startHttp(
-    {
-      registry: workerMetrics.registry,
-      healthy: () => w.state !== 'failed',
-      ready: () => w.readiness(),
-      machine: (id) => w.machine(id),
-      model: () => w.modelView(),
-    },
-    '127.0.0.1',
-    0,
-  );
+  const workerHttp = await startHttp(workerHandlers(w, workerMetrics.registry), '127.0.0.1', 0);
   servers.push(workerHttp);
   // The trainer's HTTP face: a registry of its own (see the header comment).
   trainerMetrics = createMetrics();

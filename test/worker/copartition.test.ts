@@ -5,7 +5,7 @@ import { createKafka } from '../../src/kafka/client';
 import { createTopics } from '../../src/kafka/topics';
 import { createLogger } from '../../src/log';
 import { createMetrics } from '../../src/metrics';
-import { Worker } from '../../src/worker';
+import { machineView, Worker } from '../../src/worker';
 import { dropTestResources, eventually, testConfig, withTimeout } from '../helpers';
 
 const H = 3_600_000;
@@ -58,7 +58,7 @@ test('two workers over 4 partitions: each machine’s readings and logs go to th
     assert.ok(machines.every((m) => seen.get(`after|readings|${m}`)!.has('a')));
     // The machines b handled are restored from b's checkpoints by a: their windows continue.
     const moved = machines.find((m) => seen.get(`before|readings|${m}`)!.has('b'))!;
-    assert.equal((await a.machine(moved))?.windowFill, 2 / 3);
+    assert.equal((await machineView(a.view, moved))?.windowFill, 2 / 3);
   } finally {
     await withTimeout('worker a stop', a.stop(), 30_000);
     await withTimeout('worker b stop', b.stop(), 30_000);

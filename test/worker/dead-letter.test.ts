@@ -96,8 +96,11 @@ test('a 300 KB control-byte key, a 2 MB value and a non-UTF-8 key are dead-lette
       ],
     });
     await producer.send({ topic: config.topics.readings, messages: [0, 1, 2, 3].map((h) => ({ key: 'm-ok', value: reading('m-ok', h) })) });
-    await eventually('dead letters and the healthy machine scored', () => dlq.length >= 4 && scores.length >= 1, 60_000);
-    const codes = dlq.map((d) => (d.error as { code: string }).code).sort();
+    // Dead letters are at-least-once like every output: a batch whose commit failed (a slow, shared machine
+    // can miss the session timeout) is re-run and re-sends them. Their source position identifies them.
+    const unique = () => new Map(dlq.map((d) => [`${String(d.partition)}/${String(d.offset)}`, d]));
+    await eventually('dead letters and the healthy machine scored', () => unique().size >= 4 && scores.length >= 1, 60_000);
+    const codes = [...unique().values()].map((d) => (d.error as { code: string }).code).sort();
     assert.deepEqual(codes, ['bad_key', 'bad_key', 'key_mismatch', 'oversize']);
     const keyed = dlq.find((d) => (d.error as { code: string }).code === 'key_mismatch')!;
     assert.equal(keyed.keyBytes, 300_000);
@@ -105,7 +108,7 @@ test('a 300 KB control-byte key, a 2 MB value and a non-UTF-8 key are dead-lette
     const oversize = dlq.find((d) => (d.error as { code: string }).code === 'oversize')!;
     assert.ok((oversize.valueBytes as number) > 2_000_000);
     assert.equal(worker.readiness().ready, true, worker.readiness().reasons.join('; '));
-    assert.deepEqual(scores.map((s) => s.machineId), ['m-ok']);
+    assert.deepEqual([...new Set(scores.map((s) => `${String(s.machineId)} ${String(s.ts)}`))], [`m-ok ${new Date(T0 + 3 * 3_600_000).toISOString()}`]);
   } finally {
     await withTimeout('worker stop', worker.stop(), 30_000);
     await withTimeout('observer disconnect', observer.disconnect());

@@ -11,7 +11,7 @@ import { createTopics } from '../../src/kafka/topics';
 import { createLogger } from '../../src/log';
 import { createMetrics } from '../../src/metrics';
 import { disposeModel, tf } from '../../src/model/tf';
-import { Worker } from '../../src/worker';
+import { machineView, Worker } from '../../src/worker';
 import { knownScore, registerKnownModel } from '../known-model';
 import { eventually, testConfig, withTimeout } from '../helpers';
 
@@ -138,7 +138,7 @@ test('end to end: exact alerts and scores from a model whose scores are known; p
     await h.send(config.topics.readings, readings(12, hours));
     const expectedScores = machines * (hours - config.model.window + 1);
     await eventually('all windows scored', () => h.out.scores.length >= expectedScores, 60_000);
-    const view = await second.machine('m-0');
+    const view = await machineView(second.view, 'm-0');
     assert.equal(view?.modelVersion, meta.version);
     assert.equal(view?.windowFill, 1);
   } finally {

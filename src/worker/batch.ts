@@ -1,0 +1,263 @@
+import type { KafkaMessage, Message } from 'kafkajs';
+import { applyScore, isFlap } from '../alerts';
+import type { Config } from '../config';
+import type { DeadLetterCode } from '../errors';
+import type { Decoded, LogEntry, Reading } from '../ingest';
+import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
+import { retry } from '../retry';
+import type { MachineState, MachineStore, WindowLimits } from '../state';
+import { applyLog, applyReading } from './apply';
+import type { ApplyContext } from './apply';
+import { buildDeadLetter, sendDeadLetters } from './dead-letter';
+import { alertRecord, scoreRecord } from './messages';
+import type {
+  BatchConsumer,
+  BatchInput,
+  CheckpointPort,
+  Clock,
+  ModelSource,
+  OutputProducer,
+  OutputRecords,
+  Scoring,
+} from './ports';
+
+export type DecodedRecord = Decoded<Reading | LogEntry>;
+
+export interface BatchPorts {
+  readonly producer: OutputProducer;
+  readonly checkpoints: CheckpointPort;
+  readonly model: ModelSource;
+  readonly clock: Clock;
+}
+
+export interface BatchSettings {
+  readonly topics: Pick<Config['topics'], 'readings' | 'logs' | 'alerts' | 'scores' | 'dlq'>;
+  readonly limits: WindowLimits;
+  readonly alerts: Config['alerts'];
+}
+
+/** The worker's memory that a batch changes: machine states, and which partition each machine came from. */
+export interface BatchMemory {
+  readonly store: MachineStore;
+  readonly partitionOf: Map<string, number>;
+  /** Told of every record processed (lag and the event-time join gate). */
+  readonly processed: (topic: string, partition: number, offset: number, eventTs: number | undefined) => void;
+}
+
+/** What a batch did. `revoked`: the partition moved during the batch, so nothing was checkpointed or committed. */
+export interface BatchOutcome {
+  readonly status: 'skipped' | 'revoked' | 'committed';
+  /** Records acknowledged by the broker (alerts, scores, dead letters). */
+  readonly sent: number;
+  readonly checkpointed: readonly string[];
+  /** The committed offset (the next one to read), when the batch committed. */
+  readonly committed?: string;
+}
+
+interface Collected {
+  readonly touched: Map<string, MachineState>;
+  readonly deadLetters: Message[];
+  readonly toScore: Scoring[];
+  lastOffset: string | undefined;
+}
+
+/**
+ * The transaction of one batch, the code that decides what is acked, checkpointed and committed:
+ * decode results → apply to state → score → publish alerts, scores and dead letters and wait for their
+ * acks → checkpoint the touched machines → commit the batch's offsets. That order makes the pipeline
+ * at-least-once end to end: a crash anywhere re-delivers records whose outputs may be re-published with
+ * the same deterministic alertId, never records whose outputs are lost; a record already in a checkpoint
+ * (`applied`) is not applied, scored or alerted again.
+ *
+ * A batch either completes or leaves no trace in memory: on any failure, or when its partition is revoked
+ * before the checkpoint, the machines it touched are dropped, so the next delivery reloads them from their
+ * last checkpoint, which matches the last committed offsets, and re-applies every record.
+ */
+export class BatchStep {
+  constructor(
+    private readonly settings: BatchSettings,
+    private readonly memory: BatchMemory,
+    private readonly ports: BatchPorts,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+    /** Observes every applied record (tests use it to see which worker handled which machine). */
+    private readonly onApplied?: (topic: string, machineId: string, partition: number) => void,
+  ) {}
+
+  async run(input: BatchInput<DecodedRecord>, consumer: BatchConsumer): Promise<BatchOutcome> {
+    if (input.messages.length === 0 || !consumer.isRunning() || consumer.isStale())
+      return { status: 'skipped', sent: 0, checkpointed: [] };
+    const touched = new Map<string, MachineState>();
+    try {
+      const outcome = await this.transact(input, consumer, touched);
+      if (outcome.status === 'revoked') this.forget(touched);
+      return outcome;
+    } catch (error) {
+      this.forget(touched);
+      this.logger.warn('batch failed; its machines will be reloaded from their checkpoints on retry', {
+        topic: input.topic,
+        partition: input.partition,
+        machines: touched.size,
+        error: (error as Error).message,
+      });
+      throw error;
+    }
+  }
+
+  private forget(touched: ReadonlyMap<string, MachineState>): void {
+    this.memory.store.drop((id) => touched.has(id));
+    for (const id of touched.keys()) this.memory.partitionOf.delete(id);
+  }
+
+  private async transact(
+    input: BatchInput<DecodedRecord>,
+    consumer: BatchConsumer,
+    touched: Map<string, MachineState>,
+  ): Promise<BatchOutcome> {
+    const { producer, checkpoints, clock } = this.ports;
+    await this.restoreStates(input.messages);
+    const collected = this.applyAll(input, touched);
+    // 1. outputs, acknowledged: alerts and scores first, then the dead letters in bounded sends.
+    const { records, alertsProducedAt } = await this.scoreAndCollect(collected.toScore);
+    if (records.length) await producer.send(records);
+    if (collected.deadLetters.length)
+      await sendDeadLetters(producer, this.settings.topics.dlq, collected.deadLetters, this.logger);
+    const sent = records.reduce((n, r) => n + r.messages.length, 0) + collected.deadLetters.length;
+    const ackedAt = clock.now();
+    for (const producedAt of alertsProducedAt)
+      this.metrics.eventToAlert.observe(Math.max(0, (ackedAt - producedAt) / 1000));
+    // A revoked partition has a new owner that re-reads from the last commit: writing our checkpoint now
+    // could overwrite one that owner already wrote.
+    if (consumer.isStale()) return { status: 'revoked', sent, checkpointed: [] };
+    // 2. checkpoint. Redis may be briefly away: retry (heartbeating) while the partition is still ours,
+    // rather than failing the batch and making kafkajs restart the consumer.
+    const states = [...touched.values()]; // the objects this batch changed, whatever the store holds now
+    await retry(() => checkpoints.save(states), {
+      maxDelayMs: 2_000,
+      keepGoing: () => consumer.isRunning() && !consumer.isStale(),
+      onRetry: async (error, attempt) => {
+        if (attempt === 1 || attempt % 10 === 0)
+          this.logger.warn('checkpoint write failed; retrying', {
+            stage: 'checkpoint',
+            attempt,
+            error: error.message,
+          });
+        await consumer.heartbeat().catch(() => undefined);
+      },
+    });
+    this.memory.store.clean(touched.keys());
+    const checkpointed = [...touched.keys()];
+    // 3. commit, unless the partition moved meanwhile: its new owner re-reads from the last commit, and
+    // the records it re-delivers are at or below the checkpoint's applied offsets.
+    if (collected.lastOffset === undefined || consumer.isStale())
+      return { status: 'revoked', sent, checkpointed };
+    for (const message of input.messages) consumer.resolveOffset(message.offset);
+    const committed = String(Number(collected.lastOffset) + 1);
+    await consumer.commit(committed);
+    await consumer.heartbeat();
+    this.metrics.machinesTracked.set(this.memory.store.size);
+    return { status: 'committed', sent, checkpointed, committed };
+  }
+
+  /** Applies every record to its machine's state, collecting dead letters and windows to score. */
+  private applyAll(input: BatchInput<DecodedRecord>, touched: Map<string, MachineState>): Collected {
+    const { topic, partition } = input;
+    const { store, partitionOf } = this.memory;
+    const ctx: ApplyContext = {
+      topic,
+      limits: this.settings.limits,
+      metrics: this.metrics,
+      hasModel: () => this.ports.model.hasModel(),
+    };
+    const collected: Collected = { touched, deadLetters: [], toScore: [], lastOffset: undefined };
+    input.messages.forEach((message, i) => {
+      const d = input.decoded[i];
+      if (!d)
+        throw new RangeError(
+          `a batch of ${input.messages.length} records with ${input.decoded.length} decoded`,
+        );
+      this.metrics.recordsConsumed.inc({ topic });
+      let eventTs: number | undefined;
+      if (!d.ok) collected.deadLetters.push(this.deadLetter(topic, partition, message, d.code, d.message));
+      else {
+        eventTs = d.value.ts;
+        partitionOf.set(d.value.machineId, partition);
+        const state = store.touch(d.value.machineId);
+        // Before applying: a failure after this point must undo it, and the idle sweep must not evict the
+        // machine until its checkpoint is written (dirty machines are never evicted).
+        touched.set(state.machineId, state);
+        store.markDirty(state.machineId);
+        const at = { offset: Number(message.offset), producedAt: Number(message.timestamp) };
+        const result =
+          'values' in d.value ? applyReading(state, d.value, at, ctx) : applyLog(state, d.value, at, ctx);
+        this.onApplied?.(topic, state.machineId, partition);
+        if (result.late)
+          collected.deadLetters.push(this.deadLetter(topic, partition, message, 'late', result.late));
+        if (result.score) collected.toScore.push(result.score);
+      }
+      this.memory.processed(topic, partition, Number(message.offset), eventTs);
+      collected.lastOffset = message.offset;
+    });
+    return collected;
+  }
+
+  /** Loads checkpoints for machines of this batch that are not in memory (after a restart, rebalance or eviction). */
+  private async restoreStates(messages: BatchInput<DecodedRecord>['messages']): Promise<void> {
+    const missing = new Set<string>();
+    for (const m of messages) {
+      const id = m.key?.toString();
+      if (id && !this.memory.store.has(id)) missing.add(id);
+    }
+    if (missing.size === 0) return;
+    const restored = await this.ports.checkpoints.load([...missing], (id, why) =>
+      this.logger.warn('unreadable checkpoint ignored', { machineId: id, why }),
+    );
+    for (const [id, state] of restored) this.memory.store.touch(id, state);
+  }
+
+  /** Scores the windows, applies the alert policy in event order, and builds the alert and score records. */
+  private async scoreAndCollect(
+    toScore: readonly Scoring[],
+  ): Promise<{ records: OutputRecords[]; alertsProducedAt: number[] }> {
+    if (toScore.length === 0) return { records: [], alertsProducedAt: [] };
+    const { topics, alerts: policy } = this.settings;
+    const results = await Promise.all(toScore.map((s) => this.ports.model.score(s)));
+    const alerts: Message[] = [];
+    const scores: Message[] = [];
+    const alertsProducedAt: number[] = [];
+    toScore.forEach((s, i) => {
+      const result = results[i];
+      if (!result || !Number.isFinite(result.score)) return;
+      const { state, ts } = s;
+      state.lastScore = { ts, score: result.score, modelVersion: result.modelVersion };
+      if (topics.scores) scores.push(scoreRecord(s, result));
+      const clearedBefore = state.alert.lastClearedTs;
+      const transition = applyScore(state.alert, result.score, ts, {
+        ...policy,
+        threshold: result.meta.threshold,
+      });
+      if (!transition) return;
+      if (transition === 'raised' && isFlap(clearedBefore, ts, policy.flapWindowMs))
+        this.metrics.alertFlaps.inc();
+      alerts.push(alertRecord(s, result, transition, this.ports.clock.now()));
+      alertsProducedAt.push(s.producedAt);
+      this.metrics.alerts.inc({ state: transition });
+    });
+    const records: OutputRecords[] = [];
+    if (alerts.length) records.push({ topic: topics.alerts, messages: alerts });
+    if (scores.length && topics.scores) records.push({ topic: topics.scores, messages: scores });
+    return { records, alertsProducedAt };
+  }
+
+  private deadLetter(
+    topic: string,
+    partition: number,
+    message: Pick<KafkaMessage, 'key' | 'value' | 'offset'>,
+    code: DeadLetterCode,
+    reason: string,
+  ): Message {
+    this.metrics.recordsInvalid.inc({ topic, code });
+    return buildDeadLetter({ topic, partition, message, code, reason }, new Date(this.ports.clock.now()));
+  }
+}

@@ -1,0 +1,40 @@
+import type { Admin, Consumer, Producer } from 'kafkajs';
+import type Redis from 'ioredis';
+import type { Config } from '../config';
+import { coPartitionAssigner } from '../kafka/assigner';
+import { createKafka } from '../kafka/client';
+import type { Logger } from '../log';
+import { createRedis } from '../redis/client';
+
+export interface WorkerClients {
+  readonly redis: Redis;
+  readonly consumer: Consumer;
+  readonly producer: Producer;
+  readonly admin: Admin;
+}
+
+/** The worker's Kafka and Redis clients, with the settings its delivery guarantees depend on. */
+export function createWorkerClients(config: Config, logger: Logger): WorkerClients {
+  // Every call settles (bounded retries, command timeout): a Redis outage surfaces as an error that
+  // fails the batch, which kafkajs retries, rather than a promise that never resolves.
+  const redis = createRedis(config);
+  redis.on('error', (error: Error) => logger.warn('redis error', { stage: 'redis', error: error.message }));
+  const kafka = createKafka(config, logger.child({ stage: 'kafka' }));
+  const consumer = kafka.consumer({
+    groupId: config.kafka.groupId,
+    partitionAssigners: [coPartitionAssigner],
+    // A killed worker's partitions move after the session timeout: shorter recovers faster, but a
+    // worker must heartbeat within it even while scoring a large batch.
+    sessionTimeout: config.kafka.sessionTimeoutMs,
+    heartbeatInterval: Math.max(500, Math.min(3_000, Math.floor(config.kafka.sessionTimeoutMs / 10))),
+    maxBytesPerPartition: 1_048_576,
+  });
+  // Idempotent, and retrying without a count limit: while the broker is away the batch waits (its offsets
+  // stay uncommitted) instead of failing records. kafkajs warns when an idempotent producer's retries are capped.
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 10_000 },
+  });
+  return { redis, consumer, producer, admin: kafka.admin() };
+}

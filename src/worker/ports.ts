@@ -1,0 +1,77 @@
+import type { KafkaMessage, Message } from 'kafkajs';
+import type { ModelMeta } from '../registry';
+import type { MachineState, TimedValues } from '../state';
+
+/**
+ * The collaborators of the batch step (`runBatch`), as narrow typed ports. The worker adapts kafkajs, the
+ * producer, Redis and the serving model to them; unit tests pass in-memory ones and crash them at will.
+ */
+
+/** The consumer, as one batch sees it (kafkajs's `eachBatch` payload plus the consumer's commit). */
+export interface BatchConsumer {
+  /** False once the consumer is stopping: the batch must not start. */
+  isRunning(): boolean;
+  /** True once the batch's partition was revoked or seeked: its outcome must not be checkpointed or committed. */
+  isStale(): boolean;
+  heartbeat(): Promise<void>;
+  resolveOffset(offset: string): void;
+  /** Commits `offset` (the next offset to read) for the batch's topic and partition. */
+  commit(offset: string): Promise<void>;
+}
+
+export interface OutputRecords {
+  readonly topic: string;
+  readonly messages: Message[];
+}
+
+/** The producer: resolves once every record is acknowledged by all in-sync replicas. */
+export interface OutputProducer {
+  send(records: readonly OutputRecords[]): Promise<void>;
+}
+
+/** Durable per-machine state (Redis in production). */
+export interface CheckpointPort {
+  load(
+    machineIds: readonly string[],
+    onCorrupt?: (machineId: string, why: string) => void,
+  ): Promise<Map<string, MachineState>>;
+  save(states: readonly MachineState[]): Promise<void>;
+}
+
+/** A window handed to the scorer: a snapshot, so that a model swap can re-featurise the same inputs. */
+export interface Scoring {
+  readonly state: MachineState;
+  readonly ts: number;
+  readonly readings: readonly TimedValues[];
+  readonly words: readonly string[];
+  /** The Kafka timestamp of the triggering reading (when it was produced). */
+  readonly producedAt: number;
+}
+
+export interface WindowScore {
+  readonly score: number;
+  readonly modelVersion: string;
+  /** The scoring version's metadata: its threshold decides the alert, even after a swap. */
+  readonly meta: Pick<ModelMeta, 'threshold' | 'sensors' | 'scaler'>;
+}
+
+/** The serving model. */
+export interface ModelSource {
+  /** Whether a model is loaded; without one, records update state but nothing is scored. */
+  hasModel(): boolean;
+  /** Scores one window; undefined when no model is loaded any more. */
+  score(window: Scoring): Promise<WindowScore | undefined>;
+}
+
+export interface Clock {
+  /** Wall-clock milliseconds (alerts' `emittedAt`, the event-to-alert histogram). */
+  now(): number;
+}
+
+/** One fetched batch of one partition of the readings or logs topic, with its records already decoded. */
+export interface BatchInput<D> {
+  readonly topic: string;
+  readonly partition: number;
+  readonly messages: readonly Pick<KafkaMessage, 'key' | 'value' | 'offset' | 'timestamp'>[];
+  readonly decoded: readonly D[];
+}
