@@ -3,6 +3,7 @@ import type Redis from 'ioredis';
 import type { Config } from '../config';
 import type { DecodeLimits } from '../ingest';
 import { OffsetTracker } from '../kafka/offsets';
+import { SerialSender } from '../kafka/serial-sender';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { backendName, tf } from '../model/tf';
@@ -80,7 +81,8 @@ export class Worker {
       now: Date.now,
       requireKey: true,
     };
-    const { producer } = this;
+    // Batches of several partitions run concurrently; their sends go out one at a time (see SerialSender).
+    const producer = new SerialSender(this.producer);
     this.step = new BatchStep(
       {
         topics: config.topics,
