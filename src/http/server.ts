@@ -20,6 +20,15 @@ function send(res: ServerResponse, status: number, body: unknown, type = 'applic
   res.end(text);
 }
 
+/** A %-decoded path segment, or undefined when its escapes are malformed (`%zz`, a lone `%`, bad UTF-8). */
+function decodePathSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
 async function route(h: HttpHandlers, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== 'GET') return send(res, 405, { error: 'only GET' });
   const url = new URL(req.url ?? '/', 'http://localhost');
@@ -37,7 +46,9 @@ async function route(h: HttpHandlers, req: IncomingMessage, res: ServerResponse)
   }
   const m = /^\/machines\/([^/]{1,200})$/.exec(path);
   if (m && h.machine) {
-    const view = await h.machine(decodeURIComponent(m[1]!));
+    const id = decodePathSegment(m[1]!);
+    if (id === undefined) return send(res, 400, { error: 'malformed %-escape in the machine id' });
+    const view = await h.machine(id);
     return view ? send(res, 200, view) : send(res, 404, { error: 'unknown machine' });
   }
   return send(res, 404, { error: 'not found' });

@@ -12,6 +12,7 @@ before(async () => {
       healthy: () => true,
       ready: () => ({ ready: true, reasons: [] }),
       model: () => ({ version: 'v1' }),
+      machine: (id) => Promise.resolve(id === 'm 1/ü' ? { machineId: id } : undefined),
       fleet: (top) => {
         asked.push(top);
         return { machines: [], top };
@@ -40,4 +41,14 @@ test('GET /machines with a bad or missing top answers 400 with a message', async
     assert.match(String(r.body.error), /top must be/, q);
   }
   assert.deepEqual(asked, [3]);
+});
+
+test('GET /machines/:id decodes %-escapes; a malformed escape answers 400, not 500', async () => {
+  assert.deepEqual(await get('/machines/m%201%2F%C3%BC'), { status: 200, body: { machineId: 'm 1/ü' } });
+  assert.equal((await get('/machines/unknown')).status, 404);
+  for (const bad of ['%zz', 'm%', '%C3%28', '%E0%A4%A']) {
+    const r = await get(`/machines/${bad}`);
+    assert.equal(r.status, 400, bad);
+    assert.match(String(r.body.error), /malformed %-escape/, bad);
+  }
 });
