@@ -537,6 +537,10 @@ test('the Dockerfile is multi-stage, non-root, native backend from npm ci, liste
   assert.match(text, /^EXPOSE\s+9464\b/m);
   assert.match(text, /PDM_HTTP_HOST=0\.0\.0\.0/);
   assert.match(text, /ENTRYPOINT \["node", "bin\/pdm\.js"\]/);
+  // Compiled JavaScript only: dist/ from the compile stage, no src/ (bin/pdm.js then never loads tsx).
+  assert.match(text, /RUN npm run build/);
+  assert.match(text, /COPY --from=compile \/app\/dist \.\/dist/);
+  assert.doesNotMatch(text.slice(text.indexOf('AS runtime')), /COPY src/);
   const ignored = readFileSync(resolve(REPO_ROOT, '.dockerignore'), 'utf8')
     .split('\n')
     .map((l) => l.trim());
