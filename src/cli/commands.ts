@@ -1,5 +1,6 @@
 import { parseDuration } from '../config';
 import type { Config } from '../config';
+import { redactedConfig } from '../config/resolved';
 import type { CommandSpec, ParsedArgs } from './args';
 import { createTopics } from '../kafka/topics';
 import { createLogger } from '../log';
@@ -121,7 +122,9 @@ export const COMMANDS: readonly Command[] = [
       } catch (error) {
         throw new UsageError(`--for: ${(error as Error).message}`);
       }
-      return (await import('../demo')).runDemo(config, { runForMs });
+      // The demo trains for 4 epochs (minutes on 2 cores) unless PDM_TRAIN_EPOCHS is given.
+      const epochsGiven = args.flags['train-epochs'] !== undefined || process.env.PDM_TRAIN_EPOCHS !== undefined;
+      return (await import('../demo')).runDemo(config, { runForMs, trainEpochs: epochsGiven ? config.training.epochs : 4 });
     },
   },
   {
@@ -139,6 +142,15 @@ export const COMMANDS: readonly Command[] = [
       const replication = intFlag(args, 'replication', 1, 1, 100);
       const created = await createTopics(config, { partitions, replication });
       process.stdout.write(`${created.length ? `created ${created.join(', ')}` : 'all topics exist'}\n`);
+      return 0;
+    },
+  },
+  {
+    name: 'config',
+    summary: 'print the resolved configuration (environment and flags) as JSON, secrets masked',
+    flags: {},
+    async run(config) {
+      process.stdout.write(JSON.stringify(redactedConfig(config), null, 2) + '\n');
       return 0;
     },
   },

@@ -1,5 +1,8 @@
 import { CONFIG_KEYS, loadConfig } from '../config';
+import type { Config } from '../config';
+import { parseResolvedConfig, RESOLVED_CONFIG_VAR } from '../config/resolved';
 import { commandHelp, configOverrides, parseCommandArgs, UsageError } from './args';
+import type { ParsedArgs } from './args';
 import { COMMANDS } from './commands';
 import type { Command } from './commands';
 import { exitCodeFor } from './exit-code';
@@ -12,6 +15,16 @@ ${COMMANDS.map((c) => `  ${`${c.name}${c.args ? ` ${c.args}` : ''}`.padEnd(40)} 
 Configuration comes from PDM_* environment variables; a flag named after one overrides it
 (--window 12 sets PDM_WINDOW). README.md has the full table.
 `;
+
+/** The environment plus config flags, or, in a child pdm process, the config its parent resolved. */
+function resolveConfig(env: NodeJS.ProcessEnv, args: ParsedArgs): Config {
+  const overrides = configOverrides(args.flags, CONFIG_KEYS);
+  const resolved = env[RESOLVED_CONFIG_VAR];
+  if (resolved === undefined) return loadConfig(env, overrides);
+  const given = Object.keys(overrides);
+  if (given.length > 0) throw new UsageError(`${given.join(', ')}: a child process runs with its parent's resolved config (${RESOLVED_CONFIG_VAR})`);
+  return parseResolvedConfig(resolved);
+}
 
 const findCommand = (name: string | undefined): Command | undefined => COMMANDS.find((c) => c.name === name);
 
@@ -32,7 +45,7 @@ export async function run(argv: readonly string[], out: NodeJS.WritableStream = 
     out.write(commandHelp(command));
     return 0;
   }
-  return command.run(loadConfig(process.env, configOverrides(args.flags, CONFIG_KEYS)), args);
+  return command.run(resolveConfig(process.env, args), args);
 }
 
 /** What a failed command line prints on stderr: one clear line, plus the usage after a usage error. */
