@@ -95,6 +95,13 @@ export interface FleetSpec {
   readonly prefix?: string;
 }
 
+export const HOUR = 3_600_000;
+
+/** A fleet of `machines` (default 200) with one reading an hour each, `steps` hours from `start`. */
+export function hourlyFleet(start: string, steps: number, seed: number, machines = 200): FleetSpec {
+  return { machines, steps, t0: Date.parse(start), stepMs: HOUR, seed };
+}
+
 export const machineName = (spec: FleetSpec, m: number) =>
   `${spec.prefix ?? 'm'}-${String(m).padStart(4, '0')}`;
 
