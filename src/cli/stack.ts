@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import { stackDown, stackStatus, stackUp } from '../stack';
+import { kafkaVersionFrom, stackDown, stackStatus, stackUp } from '../stack';
 import type { StackEvent } from '../stack';
 import { UsageError } from './args';
 
@@ -9,7 +9,8 @@ function sayStack(event: StackEvent): void {
 
 /** `pdm stack up | down | status`; status exits 3 unless every component answers. */
 export async function runStack(config: Config, action: string | undefined): Promise<number> {
-  if (action === 'up') await stackUp(config, sayStack);
+  // PDM_KAFKA_VERSION picks the release of a broker pdm starts (not service config: the CLI reads it here).
+  if (action === 'up') await stackUp(config, sayStack, { kafkaVersion: kafkaVersionFrom(process.env.PDM_KAFKA_VERSION) });
   else if (action === 'down') await stackDown(config, sayStack);
   else if (action === 'status') {
     const states = await stackStatus(config);
