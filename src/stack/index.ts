@@ -16,7 +16,7 @@ export interface StackOptions {
 /** PDM_KAFKA_VERSION as a StackOptions value, or a ConfigError naming it. */
 export function kafkaVersionFrom(text: string | undefined): string {
   if (text === undefined || text === '') return DEFAULT_KAFKA_VERSION;
-  if (!/^[34]\.\d+\.\d+$/.test(text)) throw new ConfigError(`invalid configuration: PDM_KAFKA_VERSION="${text}" is not a Kafka 3.x or 4.x release such as 4.1.2 or 3.9.1`);
+  if (!/^[34]\.\d+\.\d+$/.test(text)) throw new ConfigError(`invalid configuration: PDM_KAFKA_VERSION="${text}" is not a Kafka 3.x or 4.x release such as 4.4.0 or 3.9.1`);
   return text;
 }
 
