@@ -9,7 +9,7 @@ export { DEFAULT_KAFKA_VERSION } from './kafka';
 
 /** Options of the local stack that are not service config: which Kafka release to resolve and start. */
 export interface StackOptions {
-  /** PDM_KAFKA_VERSION: a release on Maven Central (`4.1.2`, `3.9.1`); default deploy/kafka/pom.xml's. */
+  /** PDM_KAFKA_VERSION: a release on Maven Central (`4.4.0`, `3.9.1`); default deploy/kafka/pom.xml's. */
   readonly kafkaVersion?: string;
 }
 
