@@ -1,6 +1,38 @@
 #!/usr/bin/env node
-// The `pdm` command. Runs the TypeScript sources through tsx, so there is no separate build step.
+// The `pdm` command. Runs the compiled JavaScript in dist/ (`npm run build`; setup and `npm test` build
+// it). In a checkout, where src/ sits beside it, dist/ is used only when it is at least as new as every
+// source file; otherwise the sources run through tsx (a development dependency), so a stale build never
+// runs old code. The image ships dist/ without src/.
+'use strict';
+const { existsSync, readdirSync, statSync } = require('node:fs');
+const { join } = require('node:path');
+
 // TensorFlow's C++ start-up banner (oneDNN, CPU features) is noise in an operator's logs.
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
-require('tsx/cjs');
-require('../src/cli/main.ts').main(process.argv.slice(2));
+process.setSourceMapsEnabled(true);
+
+const root = join(__dirname, '..');
+const built = join(root, 'dist', 'cli', 'main.js');
+// Written by `npm run build` after tsc succeeds (an incremental build leaves unchanged outputs' times alone).
+const stamp = join(root, 'dist', '.built');
+const sources = join(root, 'src');
+
+/** The newest modification time of a .ts file under `dir`. */
+function newestSource(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+function entry() {
+  if (!existsSync(sources)) return built;
+  if (existsSync(built) && existsSync(stamp) && statSync(stamp).mtimeMs >= newestSource(sources)) return built;
+  require('tsx/cjs');
+  return join(sources, 'cli', 'main.ts');
+}
+
+require(entry()).main(process.argv.slice(2));

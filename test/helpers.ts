@@ -31,9 +31,15 @@ export function testEnv(overrides: Record<string, string> = {}, tag = `t${random
   };
 }
 
+/** A test's PDM_* (testEnv with an ephemeral HTTP port and quiet logs, then `overrides`) and the config they give. */
+export function testSetup(overrides: Record<string, string> = {}, tag?: string): { env: Record<string, string>; config: Config } {
+  const env = testEnv({ PDM_HTTP_PORT: '0', PDM_LOG_LEVEL: 'warn', ...overrides }, tag);
+  return { env, config: loadConfig(process.env, env) };
+}
+
 /** A config over testEnv, with an ephemeral HTTP port and quiet logs. */
 export function testConfig(overrides: Record<string, string> = {}): Config {
-  return loadConfig(process.env, testEnv({ PDM_HTTP_PORT: '0', PDM_LOG_LEVEL: 'warn', ...overrides }));
+  return testSetup(overrides).config;
 }
 
 /** Shutdown regressions show up as hung promises: every close in a test goes through this. */

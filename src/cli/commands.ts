@@ -1,45 +1,67 @@
 import { parseDuration } from '../config';
 import type { Config } from '../config';
-import type { ParsedArgs } from './args';
+import { redactedConfig } from '../config/resolved';
+import type { CommandSpec, ParsedArgs } from './args';
 import { createTopics } from '../kafka/topics';
-import { runWorker } from '../worker/run';
 import { createLogger } from '../log';
-import { trainOnce, TrainingError } from '../train';
-import { runModelCommand } from './model';
-import { runTrainer } from '../train/trainer';
 import { createMetrics } from '../metrics';
-import { runSimulate, SIMULATE_SWITCHES } from '../simulate';
-import { runDemo } from '../demo';
+import { runSimulate, SIMULATE_FLAGS, SIMULATE_NOTES } from '../simulate';
 import { UsageError } from './args';
 import { ProgressLine, simulateProgressLogger, trainProgressHooks } from './progress';
-import { parseTopArgs, runTop, TOP_SWITCHES, TOP_USAGE } from './top';
+import { parseTopArgs, runTop, TOP_FLAGS } from './top';
+import { runStack } from './stack';
 
-export interface Command {
-  readonly name: string;
-  readonly usage: string;
-  readonly summary: string;
-  readonly switches?: readonly string[];
+export interface Command extends CommandSpec {
   run(config: Config, args: ParsedArgs): Promise<number>;
 }
 
+/** Runs `body` with an AbortSignal that the first SIGINT or SIGTERM aborts. */
+async function untilSignal(body: (signal: AbortSignal) => Promise<number>): Promise<number> {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    return await body(controller.signal);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+/** A flag that must be an integer in [min, max]. */
+function intFlag(args: ParsedArgs, name: string, fallback: number, min: number, max: number): number {
+  const text = args.flags[name];
+  const value = text === undefined ? fallback : /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be an integer in ${min}…${max}, got "${text}"`);
+  return value;
+}
+
+// The commands that load TensorFlow import it when they run, so `pdm --help` and usage errors answer at once.
 export const COMMANDS: readonly Command[] = [
   {
     name: 'worker',
-    usage: 'worker',
     summary: 'consume readings + logs, score, alert; HTTP on PDM_HTTP_PORT',
-    run: (config) => runWorker(config),
+    flags: {},
+    run: async (config) => (await import('../worker/run')).runWorker(config),
   },
   {
     name: 'train',
-    usage: 'train --once [--branches both|sensors|text] [--search N]',
+    args: '--once',
     summary: 'one training round over the topics; prints a JSON summary',
-    switches: ['once', 'no-promote'],
+    flags: {
+      once: { type: 'boolean', help: 'required: one round, then exit (the long-lived loop is `pdm trainer`)' },
+      branches: { type: 'string', value: 'B', default: 'both', help: 'model inputs: both, sensors or text' },
+      search: { type: 'string', value: 'N', default: '1', help: 'model configurations to try, 1 to 100, within PDM_TRAIN_SEARCH_BUDGET' },
+      'no-promote': { type: 'boolean', help: 'register the new model without promoting it' },
+    },
+    notes: 'Exit 0 with the summary on stdout; exit 3 when training was skipped (too few labelled windows, lock held).',
     async run(config, args) {
-      if (args.flags.once !== 'true') throw new UsageError('pdm train --once (the long-lived loop is `pdm trainer`)');
+      if (args.flags.once !== 'true') throw new UsageError('pdm train needs --once (the long-lived loop is `pdm trainer`)');
       const branches = args.flags.branches ?? 'both';
       if (branches !== 'both' && branches !== 'sensors' && branches !== 'text') throw new UsageError('--branches must be both, sensors or text');
-      const search = Number(args.flags.search ?? 1);
-      if (!Number.isInteger(search) || search < 1 || search > 100) throw new UsageError('--search N: N is how many model configurations to try, 1 to 100');
+      const search = intFlag(args, 'search', 1, 1, 100);
+      const { trainOnce, TrainingError } = await import('../train');
       // In a terminal: a bar fed per batch (onProgress) and per epoch (the logger); piped: JSON lines only.
       const progress = trainProgressHooks(createLogger(config.logLevel, { role: 'train' }), process.stdout, config.training.epochs);
       try {
@@ -58,63 +80,41 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: 'trainer',
-    usage: 'trainer',
     summary: 'long-lived retraining loop (new failures or interval); HTTP on PDM_HTTP_PORT',
-    run: (config) => runTrainer(config, createLogger(config.logLevel, { role: 'trainer' }), createMetrics()),
+    flags: {},
+    run: async (config) => (await import('../train/trainer')).runTrainer(config, createLogger(config.logLevel, { role: 'trainer' }), createMetrics()),
   },
   {
     name: 'model',
-    usage: 'model list|promote <v>|rollback',
+    args: 'list | promote <version> | rollback',
+    maxPositionals: 2,
     summary: 'the model registry in Redis',
-    run: (config, args) => runModelCommand(config, args.positional[0], args.positional[1]),
+    flags: {},
+    run: async (config, args) => (await import('./model')).runModelCommand(config, args.positional[0], args.positional[1]),
   },
   {
     name: 'simulate',
-    usage: 'simulate [--machines N] [--history 30d] [--rate R]',
-    summary: 'a synthetic fleet: readings, logs and failures (pdm simulate --help)',
-    switches: [...SIMULATE_SWITCHES, 'help'],
-    async run(config, args) {
-      const controller = new AbortController();
-      const stop = () => controller.abort();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      try {
+    summary: 'a synthetic fleet: readings, logs and failures',
+    flags: SIMULATE_FLAGS,
+    notes: SIMULATE_NOTES,
+    run: (config, args) =>
+      untilSignal((signal) => {
         // In a terminal the backfill shows a progress line; piped, its JSON progress lines stay.
         const logger = process.stdout.isTTY ? simulateProgressLogger(createLogger(config.logLevel), new ProgressLine(process.stdout)) : undefined;
-        return await runSimulate(config, args, controller.signal, undefined, logger);
-      } finally {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-      }
-    },
+        return runSimulate(config, args, signal, undefined, logger);
+      }),
   },
   {
     name: 'top',
-    usage: 'top [--workers a,b | --redis] [--top N]',
-    summary: 'the machines most at risk across the workers, refreshed (pdm top --help)',
-    switches: [...TOP_SWITCHES, 'help'],
-    async run(config, args) {
-      if (args.flags.help === 'true') {
-        process.stdout.write(TOP_USAGE);
-        return 0;
-      }
-      const controller = new AbortController();
-      const stop = () => controller.abort();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      try {
-        return await runTop(config, parseTopArgs(args, config), process.stdout, controller.signal);
-      } finally {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-      }
-    },
+    summary: 'the machines most at risk across the workers, refreshed',
+    flags: TOP_FLAGS,
+    run: (config, args) => untilSignal((signal) => runTop(config, parseTopArgs(args, config), process.stdout, signal)),
   },
   {
     name: 'demo',
-    usage: 'demo [--for 30s]',
     summary: 'the whole loop locally (npm run demo sets up and starts the stack first)',
-    run(config, args) {
+    flags: { for: { type: 'string', value: 'D', default: 'until Ctrl-C', help: 'stop after this long (e.g. 30s)' } },
+    async run(config, args) {
       const runFor = args.flags.for;
       let runForMs: number | undefined;
       try {
@@ -122,20 +122,45 @@ export const COMMANDS: readonly Command[] = [
       } catch (error) {
         throw new UsageError(`--for: ${(error as Error).message}`);
       }
-      return runDemo(config, { runForMs });
+      // The demo trains for 4 epochs (minutes on 2 cores) unless PDM_TRAIN_EPOCHS is given.
+      const epochsGiven = args.flags['train-epochs'] !== undefined || process.env.PDM_TRAIN_EPOCHS !== undefined;
+      return (await import('../demo')).runDemo(config, { runForMs, trainEpochs: epochsGiven ? config.training.epochs : 4 });
     },
   },
   {
     name: 'topics',
-    usage: 'topics create [--partitions N]',
+    args: 'create',
+    maxPositionals: 1,
     summary: 'create the contract topics (readings and logs co-partitioned)',
+    flags: {
+      partitions: { type: 'string', value: 'N', default: '4', help: 'partitions of each topic' },
+      replication: { type: 'string', value: 'R', default: '1', help: 'replication factor' },
+    },
     async run(config, args) {
-      if (args.positional[0] !== 'create') throw new Error('pdm topics create [--partitions N] [--replication R]');
-      const partitions = Number(args.flags.partitions ?? 4);
-      const replication = Number(args.flags.replication ?? 1);
+      if (args.positional[0] !== 'create') throw new UsageError('pdm topics create [--partitions N] [--replication R]');
+      const partitions = intFlag(args, 'partitions', 4, 1, 10_000);
+      const replication = intFlag(args, 'replication', 1, 1, 100);
       const created = await createTopics(config, { partitions, replication });
       process.stdout.write(`${created.length ? `created ${created.join(', ')}` : 'all topics exist'}\n`);
       return 0;
     },
+  },
+  {
+    name: 'config',
+    summary: 'print the resolved configuration (environment and flags) as JSON, secrets masked',
+    flags: {},
+    async run(config) {
+      process.stdout.write(JSON.stringify(redactedConfig(config), null, 2) + '\n');
+      return 0;
+    },
+  },
+  {
+    name: 'stack',
+    args: 'up | down | status',
+    maxPositionals: 1,
+    summary: 'local Kafka + Redis on loopback (reuses running ones); status exits 3 unless both answer',
+    flags: {},
+    notes: 'Kafka version: PDM_KAFKA_VERSION (default in deploy/kafka/pom.xml); data under PDM_STACK_DIR (default .pdm/).',
+    run: (config, args) => runStack(config, args.positional[0]),
   },
 ];

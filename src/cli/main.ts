@@ -1,58 +1,71 @@
 import { CONFIG_KEYS, loadConfig } from '../config';
-import { exitCodeFor, PdmError } from '../errors';
 import type { Config } from '../config';
-import { stackDown, stackStatus, stackUp } from '../stack';
-import type { StackEvent } from '../stack';
-import { configOverrides, parseArgs, UsageError } from './args';
+import { parseResolvedConfig, RESOLVED_CONFIG_VAR } from '../config/resolved';
+import { commandHelp, configOverrides, parseCommandArgs, UsageError } from './args';
+import type { ParsedArgs } from './args';
 import { COMMANDS } from './commands';
+import type { Command } from './commands';
+import { exitCodeFor } from '../errors';
 
-const USAGE = `usage: pdm <command> [flags]
+export const USAGE = `usage: pdm <command> [flags]        pdm <command> --help for its flags and defaults
 
 commands:
-${COMMANDS.map((c) => `  ${c.usage.padEnd(46)} ${c.summary}`).join('\n')}
-  stack up|down|status                           local Kafka + Redis on loopback (reuses running ones)
+${COMMANDS.map((c) => `  ${`${c.name}${c.args ? ` ${c.args}` : ''}`.padEnd(40)} ${c.summary}`).join('\n')}
 
 Configuration comes from PDM_* environment variables; a flag named after one overrides it
-(--window 12 sets PDM_WINDOW). See README.md for the full table.`;
+(--window 12 sets PDM_WINDOW). README.md has the full table.
+`;
 
-function sayStack(event: StackEvent): void {
-  process.stdout.write(`${event.component.padEnd(6)} ${event.state.padEnd(11)} ${event.detail}\n`);
+/** The environment plus config flags, or, in a child pdm process, the config its parent resolved. */
+function resolveConfig(env: NodeJS.ProcessEnv, args: ParsedArgs): Config {
+  const overrides = configOverrides(args.flags, CONFIG_KEYS);
+  const resolved = env[RESOLVED_CONFIG_VAR];
+  if (resolved === undefined) return loadConfig(env, overrides);
+  const given = Object.keys(overrides);
+  if (given.length > 0) throw new UsageError(`${given.join(', ')}: a child process runs with its parent's resolved config (${RESOLVED_CONFIG_VAR})`);
+  return parseResolvedConfig(resolved);
 }
 
-async function stack(config: Config, action: string | undefined): Promise<number> {
-  if (action === 'up') await stackUp(config, sayStack);
-  else if (action === 'down') await stackDown(config, sayStack);
-  else if (action === 'status') {
-    const states = await stackStatus(config);
-    states.forEach(sayStack);
-    return states.every((s) => s.state === 'up') ? 0 : 3;
-  } else throw new UsageError('pdm stack up|down|status');
-  return 0;
-}
+const findCommand = (name: string | undefined): Command | undefined => COMMANDS.find((c) => c.name === name);
 
-export async function run(argv: readonly string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(USAGE + '\n');
-    return command ? 0 : 2;
+/** Runs one command line and returns its exit code; usage and configuration errors are thrown. */
+export async function run(argv: readonly string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === '--help' || name === '-h' || name === 'help') {
+    const topic = rest[0] === undefined ? undefined : findCommand(rest[0]);
+    if (rest[0] !== undefined && !topic) throw new UsageError(`unknown command "${rest[0]}"`);
+    out.write(topic ? commandHelp(topic) : USAGE);
+    return 0;
   }
-  const spec = COMMANDS.find((c) => c.name === command);
-  const args = parseArgs(rest, spec?.switches ?? []);
-  const config = loadConfig(process.env, configOverrides(args.flags, CONFIG_KEYS));
-  if (command === 'stack') return stack(config, args.positional[0]);
-  if (!spec) throw new UsageError(`unknown command "${command}"`);
-  return spec.run(config, args);
+  if (name === undefined) throw new UsageError('a command is needed');
+  const command = findCommand(name);
+  if (!command) throw new UsageError(`unknown command "${name}"`);
+  const args = parseCommandArgs(rest, command, CONFIG_KEYS);
+  if (args.help) {
+    out.write(commandHelp(command));
+    return 0;
+  }
+  return command.run(resolveConfig(process.env, args), args);
 }
 
-/** The process entry: maps errors to one clear line and an exit code. Only this file touches exit codes. */
+/** What a failed command line prints on stderr: one clear line, plus the usage after a usage error. */
+export function errorText(argv: readonly string[], error: unknown, debug: boolean): string {
+  const message = `pdm: ${error instanceof Error ? error.message : String(error)}\n`;
+  if (error instanceof UsageError) {
+    const command = findCommand(argv[0]);
+    return `${message}\n${command ? commandHelp(command) : USAGE}`;
+  }
+  return debug && error instanceof Error && error.stack ? `${message}${error.stack}\n` : message;
+}
+
+/** The process entry: runs the command line and sets the exit code (exitCodeFor maps errors). */
 export function main(argv: readonly string[]): void {
   run(argv).then(
     (code) => {
       process.exitCode = code;
     },
     (error: unknown) => {
-      process.stderr.write(`pdm: ${error instanceof Error ? error.message : String(error)}\n${error instanceof UsageError ? `\n${USAGE}\n` : ''}`);
-      if (!(error instanceof PdmError) && process.env.PDM_LOG_LEVEL === 'debug' && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+      process.stderr.write(errorText(argv, error, process.env.PDM_LOG_LEVEL === 'debug'));
       process.exitCode = exitCodeFor(error);
     },
   );

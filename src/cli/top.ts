@@ -4,7 +4,7 @@ import { fleetEntry, MAX_TOP, rankFleet } from '../fleet';
 import type { FleetEntry, FleetView } from '../fleet';
 import { createRedis } from '../redis/client';
 import { CheckpointStore } from '../state';
-import type { ParsedArgs } from './args';
+import type { FlagSpecs, ParsedArgs } from './args';
 import { UsageError } from './args';
 
 /** Where one part of the fleet view came from, and what it said (or why it said nothing). */
@@ -22,16 +22,14 @@ export interface TopOptions {
   readonly once: boolean;
 }
 
-export const TOP_USAGE = `usage: pdm top [flags]
-
-  --workers URL,URL   workers to ask (GET /machines?top=N); default http://PDM_HTTP_HOST:PDM_HTTP_PORT
-  --redis             read the Redis checkpoints instead (the whole fleet, no lag)
-  --top N             machines to show, 1…${MAX_TOP} (default 20)
-  --interval 2s       refresh period
-  --once              print one snapshot and exit (a pipe gets plain text either way)
-`;
-
-export const TOP_SWITCHES: readonly string[] = ['redis', 'once'];
+/** The flags of `pdm top` (parsed by the CLI, validated by parseTopArgs). */
+export const TOP_FLAGS: FlagSpecs = {
+  workers: { type: 'string', value: 'URL,URL', default: 'http://PDM_HTTP_HOST:PDM_HTTP_PORT', help: 'workers to ask (GET /machines?top=N)' },
+  redis: { type: 'boolean', help: 'read the Redis checkpoints instead (the whole fleet, no lag)' },
+  top: { type: 'string', value: 'N', default: '20', help: `machines to show, 1…${MAX_TOP}` },
+  interval: { type: 'string', value: 'D', default: '2s', help: 'refresh period (at least 200ms)' },
+  once: { type: 'boolean', help: 'print one snapshot and exit (a pipe gets plain text either way)' },
+};
 
 export function parseTopArgs(args: ParsedArgs, config: Config): TopOptions {
   const f = args.flags;

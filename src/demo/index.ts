@@ -1,28 +1,25 @@
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import type { Admin } from 'kafkajs';
-import { join } from 'node:path';
+import { spawnPdm } from '../cli/child';
 import type { Config } from '../config';
 import { createKafka } from '../kafka/client';
 import { createTopics } from '../kafka/topics';
 import { createRedis } from '../redis/client';
 import { ModelRegistry } from '../registry';
 import { retry } from '../retry';
-import { projectRoot } from '../stack/process';
 import { DemoTally, formatCounts } from './tally';
 import type { SeenAlert } from './tally';
 
-const BIN = join(projectRoot, 'bin', 'pdm.js');
 const DAY = 86_400_000;
 const say = (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)}  ${line}\n`);
 
 /** Runs `pdm <args>` to completion, streaming nothing but its JSON summary line; rejects on a non-zero exit. */
-function runPdm(args: string[], env: NodeJS.ProcessEnv, onStderr?: (line: string) => void): Promise<string> {
+function runPdm(args: string[], config: Config, onStderr?: (line: string) => void): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnPdm(args, config, ['ignore', 'pipe', 'pipe']);
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) =>
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) =>
       d
         .toString()
         .split('\n')
@@ -37,8 +34,8 @@ function runPdm(args: string[], env: NodeJS.ProcessEnv, onStderr?: (line: string
   });
 }
 
-function startPdm(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'ignore', 'ignore'] });
+function startPdm(args: string[], config: Config): ChildProcess {
+  return spawnPdm(args, config, ['ignore', 'ignore', 'ignore']);
 }
 
 async function getJson(port: number, path: string): Promise<Record<string, unknown> | undefined> {
@@ -70,6 +67,8 @@ async function metric(port: number, names: string[]): Promise<Record<string, num
 export interface DemoOptions {
   /** Stop after this long (`pdm demo --for 30s`); the default runs until Ctrl-C. */
   readonly runForMs?: number;
+  /** Epochs of the demo's trainings (the CLI passes 4 unless PDM_TRAIN_EPOCHS is set: minutes on 2 cores). */
+  readonly trainEpochs?: number;
 }
 
 /**
@@ -78,9 +77,11 @@ export interface DemoOptions {
  * runs a worker, the trainer and a live simulator continuing from there, and reports what happens.
  */
 export async function runDemo(config: Config, opts: DemoOptions = {}): Promise<number> {
-  const env = { ...process.env, PDM_LOG_LEVEL: 'warn', PDM_HTTP_HOST: '127.0.0.1' };
   const workerPort = config.http.port;
   const trainerPort = workerPort + 1;
+  // Every child runs with this process's config, adjusted here: quiet logs, HTTP on loopback.
+  const quiet: Config = { ...config, logLevel: 'warn', http: { host: '127.0.0.1', port: workerPort } };
+  const training: Config['training'] = { ...config.training, epochs: opts.trainEpochs ?? config.training.epochs };
   const machines = '20';
   say(
     `topics: creating ${Object.values(config.topics).filter(Boolean).join(', ')} (4 partitions) on ${config.kafka.brokers.join(',')}`,
@@ -98,13 +99,13 @@ export async function runDemo(config: Config, opts: DemoOptions = {}): Promise<n
       `simulate: backfilling 30 days of ${machines} machines (${backfillStart.slice(0, 10)} → ${liveStart.slice(0, 10)})`,
     );
     say(
-      `simulate: ${await runPdm(['simulate', '--machines', machines, '--seed', '7', '--start', backfillStart, '--history', '30d'], env)}`,
+      `simulate: ${await runPdm(['simulate', '--machines', machines, '--seed', '7', '--start', backfillStart, '--history', '30d'], quiet)}`,
     );
     say('train: first model (pdm train --once; a few minutes on 2 cores; progress below)');
     const summary = JSON.parse(
       await runPdm(
         ['train', '--once'],
-        { ...env, PDM_LOG_LEVEL: 'info', PDM_TRAIN_EPOCHS: process.env.PDM_TRAIN_EPOCHS ?? '4' },
+        { ...quiet, logLevel: 'info', training },
         (line) => {
           try {
             const e = JSON.parse(line) as Record<string, unknown>;
@@ -174,16 +175,15 @@ export async function runDemo(config: Config, opts: DemoOptions = {}): Promise<n
       },
     });
     const children: ChildProcess[] = [
-      startPdm(['worker'], { ...env, PDM_HTTP_PORT: String(workerPort) }),
+      startPdm(['worker'], quiet),
       startPdm(['trainer'], {
-        ...env,
-        PDM_HTTP_PORT: String(trainerPort),
-        PDM_RETRAIN_FAILURES: '5',
-        PDM_TRAIN_EPOCHS: process.env.PDM_TRAIN_EPOCHS ?? '4',
+        ...quiet,
+        http: { host: '127.0.0.1', port: trainerPort },
+        training: { ...training, retrainAfterFailures: 5 },
       }),
       startPdm(
         ['simulate', '--machines', machines, '--seed', '8', '--start', liveStart, '--rate', '20'],
-        env,
+        quiet,
       ),
     ];
     say(

@@ -15,83 +15,15 @@
  *   and then a phrase that sounds like trouble but is not (the noise a text model has to see through).
  */
 
-export const SENSORS = ['volt', 'rotate', 'pressure', 'vibration'] as const;
-export type Sensor = (typeof SENSORS)[number];
+import { ALL_SIGNAL_PHRASES, DECOYS, NOTES, P_DECOY, P_ERROR, P_NOTE, P_PART, P_ROUTINE, PARTS, ROUTINE, SIGNAL_PHRASES, SIGNAL_TEMPLATES } from './log-text';
+import { Rng, streamSeed } from './rng';
+import { FAILURE_MODES, SENSORS } from './types';
+import type { Episode, FailureEvent, FailureMode, Fleet, FleetOptions, FleetTick, MaintenanceLog, Reading, Sensor, Signature } from './types';
 
-export const FAILURE_MODES = ['drift', 'noise', 'spikes', 'regime'] as const;
-export type FailureMode = (typeof FAILURE_MODES)[number];
-
-export type Signature = 'sensor' | 'log' | 'both';
-
-export interface Reading {
-  readonly machineId: string;
-  readonly ts: string;
-  readonly values: Readonly<Record<Sensor, number>>;
-}
-
-export interface MaintenanceLog {
-  readonly machineId: string;
-  readonly ts: string;
-  readonly text: string;
-}
-
-export interface FailureEvent {
-  readonly machineId: string;
-  readonly ts: string;
-  readonly component?: string;
-}
-
-export interface FleetTick {
-  readonly readings: Reading[];
-  readonly logs: MaintenanceLog[];
-  readonly failures: FailureEvent[];
-}
-
-/** Ground truth about a machine's current (or next) failure, for tests and evaluation; not sent anywhere. */
-export interface Episode {
-  readonly machineId: string;
-  /** Event time (epoch ms) at which degradation starts. */
-  readonly degradeFrom: number;
-  /** Event time (epoch ms) of the failure. */
-  readonly failAt: number;
-  readonly mode: FailureMode;
-  readonly signature: Signature;
-  /** The sensors that degrade (first one is the failing component's). */
-  readonly sensors: readonly Sensor[];
-  readonly component: string;
-}
-
-export interface FleetOptions {
-  /** Number of machines, ids `m-000`, `m-001`, … (default 20). */
-  readonly machines?: number;
-  /** PRNG seed (default 1); the same options always give the same stream. */
-  readonly seed?: number;
-  /** Event time of the first reading, epoch ms, Date or ISO string (default 2026-01-01T00:00:00Z). */
-  readonly start?: number | Date | string;
-  /** Event time between two readings of a machine (default 1 h, 1 min … 6 h). */
-  readonly stepMs?: number;
-  /** Sensor degradation patterns to draw from (default all four). */
-  readonly failureModes?: readonly FailureMode[];
-  /** Length of the degradation period before a failure, drawn uniformly (default 24 h … 48 h). */
-  readonly degradationMs?: { readonly min: number; readonly max: number };
-  /** Mean time between failures of a machine with an average hazard (default 12 d). */
-  readonly mtbfMs?: number;
-  /** Shortest healthy run after a repair before the next degradation may start (default 48 h). */
-  readonly minHealthyMs?: number;
-  /** Relative weights of the episode signatures (default sensor .35, log .35, both .3). */
-  readonly signatureMix?: Readonly<Partial<Record<Signature, number>>>;
-}
-
-export interface Fleet {
-  readonly machineIds: readonly string[];
-  readonly stepMs: number;
-  /** Event time (epoch ms) of the readings the next `tick()` returns. */
-  readonly nextTs: number;
-  /** Advances event time by one step. */
-  tick(): FleetTick;
-  /** Each machine's current or upcoming failure episode (ground truth). */
-  episodes(): readonly Episode[];
-}
+export { mulberry32 } from '../random';
+export { hasSignalPhrase, SIGNAL_PHRASES } from './log-text';
+export { FAILURE_MODES, SENSORS } from './types';
+export type { Episode, FailureEvent, FailureMode, Fleet, FleetOptions, FleetTick, MaintenanceLog, Reading, Sensor, Signature } from './types';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -105,119 +37,6 @@ export const SENSOR_BASELINE: Readonly<Record<Sensor, { readonly mean: number; r
 };
 
 const COMPONENT_OF: Readonly<Record<Sensor, string>> = { volt: 'comp1', rotate: 'comp2', pressure: 'comp3', vibration: 'comp4' };
-
-/** Phrases that operators write when a component is going bad, by the sensor of that component. */
-export const SIGNAL_PHRASES: Readonly<Record<Sensor, readonly string[]>> = {
-  volt: ['overheating', 'burning smell near motor', 'voltage fluctuation observed', 'breaker tripped twice'],
-  rotate: ['grinding noise', 'spindle slowing under load', 'intermittent stall', 'bearing whine'],
-  pressure: ['pressure drop', 'hydraulic leak', 'hissing from valve', 'pump cavitation'],
-  vibration: ['abnormal vibration', 'loose mounting bolts', 'rattling from housing', 'imbalance suspected'],
-};
-const ALL_SIGNAL_PHRASES: readonly string[] = SENSORS.flatMap((s) => SIGNAL_PHRASES[s]);
-
-/** True when a log text contains one of the characteristic trouble phrases. */
-export function hasSignalPhrase(text: string): boolean {
-  const lower = text.toLowerCase();
-  return ALL_SIGNAL_PHRASES.some((p) => lower.includes(p));
-}
-
-const ROUTINE = [
-  'routine inspection completed no issues',
-  'scheduled maintenance done',
-  'visual check ok',
-  'lubricated bearings',
-  'calibrated sensors',
-  'checked belt tension',
-  'cleaned filters',
-  'weekly safety check passed',
-];
-const PARTS = ['filter', 'seal', 'belt', 'fuse', 'gasket', 'sensor cable'];
-const NOTES = [
-  'shift handover',
-  'operator reports normal operation',
-  'cleaned work area',
-  'production batch changed',
-  'machine restarted after power dip',
-  'running smoothly',
-  'waiting for material',
-  'speed setpoint adjusted',
-  'coolant topped up',
-  'new operator trained on this machine',
-];
-const SIGNAL_TEMPLATES = ['{p}', 'operator reports {p}', '{p} during shift', '{p} monitoring', 'noticed {p} again'];
-/** Trouble words in a harmless context: healthy machines write these too. */
-const DECOYS = ['{p} reported inspected nothing found', '{p} false alarm', 'operator reports {p}', '{p}'];
-
-// Healthy log rates, per machine per hour.
-const P_ROUTINE = 0.03;
-const P_PART = 0.008;
-const P_NOTE = 0.03;
-const P_DECOY = 0.006;
-const P_ERROR: ReadonlyArray<readonly [string, number]> = [
-  ['error1', 0.01],
-  ['error2', 0.01],
-  ['error3', 0.003],
-  ['error4', 0.007],
-  ['error5', 0.005],
-];
-
-/** mulberry32: a tiny, fast, well-mixed 32-bit PRNG; `Math.random` is never used so runs are reproducible. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Mixes the fleet seed with a machine index into an independent stream seed (splitmix32-style). */
-function streamSeed(seed: number, index: number): number {
-  let h = (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
-  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-class Rng {
-  private readonly next: () => number;
-  private spare: number | undefined;
-  constructor(seed: number) {
-    this.next = mulberry32(seed);
-  }
-  uniform(min = 0, max = 1): number {
-    return min + (max - min) * this.next();
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  int(n: number): number {
-    return Math.min(n - 1, Math.floor(this.next() * n));
-  }
-  pick<T>(items: readonly T[]): T {
-    const item = items[this.int(items.length)];
-    if (item === undefined) throw new RangeError('pick from an empty list');
-    return item;
-  }
-  /** Standard normal (Box–Muller, the second value kept for the next call). */
-  normal(): number {
-    if (this.spare !== undefined) {
-      const s = this.spare;
-      this.spare = undefined;
-      return s;
-    }
-    const u = 1 - this.next();
-    const v = this.next();
-    const r = Math.sqrt(-2 * Math.log(u));
-    this.spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
-  }
-  exponential(mean: number): number {
-    return -Math.log(1 - this.next()) * mean;
-  }
-}
 
 interface Degradation extends Episode {
   /** Direction of the shift per affected sensor (+1 / -1). */

@@ -1,62 +1,23 @@
 import { Partitioners } from 'kafkajs';
 import type { Message, Producer } from 'kafkajs';
-import { CONFIG_KEYS, parseDuration } from '../config';
 import type { Config } from '../config';
-import { UsageError } from '../cli/args';
 import type { ParsedArgs } from '../cli/args';
 import { createKafka } from '../kafka/client';
 import { createLogger } from '../log';
 import type { Logger } from '../log';
-import { createFleet, FAILURE_MODES } from './fleet';
-import type { FailureMode, Fleet, FleetTick } from './fleet';
+import { createFleet } from './fleet';
+import type { Fleet, FleetTick } from './fleet';
+import { parseSimulateArgs } from './options';
+import type { SimulateOptions } from './options';
 
 export { createFleet, FAILURE_MODES, SENSORS, SIGNAL_PHRASES, hasSignalPhrase } from './fleet';
+export { parseSimulateArgs, SIMULATE_FLAGS, SIMULATE_NOTES } from './options';
+export type { SimulateOptions } from './options';
 export type { Episode, FailureEvent, FailureMode, Fleet, FleetOptions, FleetTick, MaintenanceLog, Reading, Sensor, Signature } from './fleet';
-
-export const SIMULATE_USAGE = `usage: pdm simulate [flags]
-  --machines N          number of machines, ids m-000… (default 20)
-  --seed S              integer PRNG seed; the same seed gives the same fleet (default 1)
-  --rate R              readings per second in live mode (default 20)
-  --duration D          stop live mode after D of wall-clock time (e.g. 10m)
-  --count N             stop after N readings in all
-  --history D           backfill D of event time up to now (e.g. 30d) as fast as possible, then exit
-  --follow              after --history, continue in live mode instead of exiting
-  --start ISO           event time of the first reading (default: now - history, or now)
-  --step D              event time between two readings of a machine (default 1h, 1m…6h)
-  --failure-modes LIST  comma-separated subset of ${FAILURE_MODES.join(',')} (default all)
-  --degradation A-B     length of the degradation before a failure (default 24h-48h)
-  --mtbf D              mean time between failures of a machine (default 12d)
-  --help                this text
-Without --history the simulator runs live until --duration, --count or a signal. Live event time
-advances one step per N readings (at R/s), faster than the wall clock: a worker dead-letters readings
-more than PDM_MAX_FUTURE_SKEW ahead of it, so start long live runs in the past (--start) or raise that.
-Flags named after PDM_* settings (--topic-readings, --kafka-brokers, ...) are accepted too.`;
-
-/** Flags that take no value; the CLI passes these to parseArgs as switches. */
-export const SIMULATE_SWITCHES: readonly string[] = ['follow'];
-
-const FLAGS = ['help', 'machines', 'seed', 'rate', 'duration', 'count', 'history', 'follow', 'start', 'step', 'failure-modes', 'degradation', 'mtbf'];
 
 /** Messages per produce request during backfill. */
 const BATCH = 1000;
 const PROGRESS_EVERY_MS = 3000;
-
-export interface SimulateOptions {
-  readonly machines: number;
-  readonly seed: number;
-  readonly rate: number;
-  readonly durationMs: number | undefined;
-  readonly count: number | undefined;
-  readonly historyMs: number | undefined;
-  readonly follow: boolean;
-  readonly start: number;
-  /** End of the backfill (exclusive, epoch ms): start + history, or just past now when --start is not given. */
-  readonly backfillEnd: number | undefined;
-  readonly stepMs: number;
-  readonly failureModes: readonly FailureMode[];
-  readonly degradationMs: { readonly min: number; readonly max: number } | undefined;
-  readonly mtbfMs: number | undefined;
-}
 
 export interface SimulateSummary {
   readings: number;
@@ -69,90 +30,6 @@ export interface SimulateSummary {
   /** Event time of the first and the last reading sent (ISO), absent when none was sent. */
   from?: string;
   to?: string;
-}
-
-function usage(message: string): UsageError {
-  return new UsageError(`simulate: ${message}\n${SIMULATE_USAGE}`);
-}
-
-function intFlag(name: string, text: string, min: number, max: number): number {
-  const value = /^-?\d+$/.test(text.trim()) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw usage(`--${name} must be an integer in ${min}…${max}, got "${text}"`);
-  return value;
-}
-
-function durationFlag(name: string, text: string, min = 1, max = Number.MAX_SAFE_INTEGER): number {
-  let ms: number;
-  try {
-    ms = parseDuration(text);
-  } catch {
-    throw usage(`--${name} must be a duration such as 90s, 10m, 24h or 30d, got "${text}"`);
-  }
-  if (ms < min || ms > max) throw usage(`--${name} is out of range: "${text}"`);
-  return ms;
-}
-
-/** Validates the flags of `pdm simulate` (pure; `now` is the wall clock in epoch ms). */
-export function parseSimulateArgs(args: ParsedArgs, now: number): SimulateOptions {
-  if (args.positional.length > 0) throw usage(`unexpected argument "${args.positional[0]}"`);
-  const f = args.flags;
-  for (const name of Object.keys(f)) {
-    if (FLAGS.includes(name)) continue;
-    if (CONFIG_KEYS.includes(`PDM_${name.toUpperCase().replace(/-/g, '_')}`)) continue;
-    throw usage(`unknown flag --${name}`);
-  }
-  const machines = f.machines === undefined ? 20 : intFlag('machines', f.machines, 1, 100_000);
-  const seed = f.seed === undefined ? 1 : intFlag('seed', f.seed, -(2 ** 31), 2 ** 32 - 1);
-  let rate = 20;
-  if (f.rate !== undefined) {
-    rate = Number(f.rate);
-    if (f.rate.trim() === '' || !Number.isFinite(rate) || rate <= 0 || rate > 1_000_000) throw usage(`--rate must be a number of readings per second in (0, 1000000], got "${f.rate}"`);
-  }
-  const durationMs = f.duration === undefined ? undefined : durationFlag('duration', f.duration);
-  const count = f.count === undefined ? undefined : intFlag('count', f.count, 1, Number.MAX_SAFE_INTEGER);
-  const historyMs = f.history === undefined ? undefined : durationFlag('history', f.history, 1, 3650 * 86_400_000);
-  let follow = false;
-  if (f.follow !== undefined) {
-    if (f.follow !== 'true' && f.follow !== 'false') throw usage(`--follow takes no value, got "${f.follow}"`);
-    follow = f.follow === 'true';
-  }
-  if (follow && historyMs === undefined) throw usage('--follow continues live after a backfill: it needs --history');
-  if (durationMs !== undefined && historyMs !== undefined && !follow) throw usage('--duration limits live mode; with --history add --follow');
-  const stepMs = f.step === undefined ? 3_600_000 : durationFlag('step', f.step, 60_000, 6 * 3_600_000);
-
-  let start: number;
-  let backfillEnd: number | undefined;
-  if (f.start !== undefined) {
-    start = /^\d{4}-\d{2}-\d{2}/.test(f.start) ? Date.parse(f.start) : NaN;
-    if (!Number.isFinite(start)) throw usage(`--start must be an ISO-8601 time such as 2026-01-01T00:00:00Z, got "${f.start}"`);
-    if (historyMs !== undefined) backfillEnd = start + historyMs;
-  } else {
-    // Aligned to the step so timestamps read as whole hours (or minutes); the backfill runs up to now.
-    start = Math.floor((now - (historyMs ?? 0)) / stepMs) * stepMs;
-    if (historyMs !== undefined) backfillEnd = now + 1;
-  }
-
-  let failureModes: readonly FailureMode[] = FAILURE_MODES;
-  if (f['failure-modes'] !== undefined) {
-    const names = f['failure-modes'].split(',').map((s) => s.trim()).filter(Boolean);
-    const bad = names.filter((n) => !(FAILURE_MODES as readonly string[]).includes(n));
-    if (names.length === 0 || bad.length > 0) throw usage(`--failure-modes takes a comma list of ${FAILURE_MODES.join(',')}, got "${f['failure-modes']}"`);
-    failureModes = [...new Set(names)] as FailureMode[];
-  }
-
-  let degradationMs: { min: number; max: number } | undefined;
-  if (f.degradation !== undefined) {
-    const parts = f.degradation.split('-');
-    const a = parts[0] ?? '';
-    const b = parts[1] ?? a;
-    if (parts.length > 2) throw usage(`--degradation takes D or A-B, got "${f.degradation}"`);
-    const min = durationFlag('degradation', a, stepMs, 30 * 86_400_000);
-    const max = durationFlag('degradation', b, stepMs, 30 * 86_400_000);
-    if (max < min) throw usage(`--degradation A-B needs A <= B, got "${f.degradation}"`);
-    degradationMs = { min, max };
-  }
-  const mtbfMs = f.mtbf === undefined ? undefined : durationFlag('mtbf', f.mtbf, 3_600_000);
-  return { machines, seed, rate, durationMs, count, historyMs, follow, start, backfillEnd, stepMs, failureModes, degradationMs, mtbfMs };
 }
 
 /** Resolves after `ms`, or at once when the signal aborts. */
@@ -358,7 +235,7 @@ export async function simulate(config: Config, options: SimulateOptions, signal?
 }
 
 /**
- * `pdm simulate`: a synthetic fleet producing readings, logs and failures (see SIMULATE_USAGE). Stops
+ * `pdm simulate`: a synthetic fleet producing readings, logs and failures (flags: SIMULATE_FLAGS). Stops
  * cleanly when `signal` aborts; prints a one-line JSON summary on stdout (through `write`) and returns 0.
  */
 export async function runSimulate(
@@ -368,10 +245,6 @@ export async function runSimulate(
   write: (line: string) => void = (line) => process.stdout.write(line),
   logger?: Logger,
 ): Promise<number> {
-  if (args.flags.help === 'true') {
-    write(SIMULATE_USAGE + '\n');
-    return 0;
-  }
   const options = parseSimulateArgs(args, Date.now());
   const summary = await simulate(config, options, signal, logger);
   write(JSON.stringify(summary) + '\n');

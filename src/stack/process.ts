@@ -26,8 +26,8 @@ export function isLoopback(host: string): boolean {
 }
 
 /** Runs one of scripts/setup/*.sh, streaming its progress lines; throws with its last line on failure. */
-export function runSetupScript(name: string): void {
-  const result = spawnSync('bash', [join(projectRoot, 'scripts', 'setup', name)], { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+export function runSetupScript(name: string, env: Readonly<Record<string, string>> = {}): void {
+  const result = spawnSync('bash', [join(projectRoot, 'scripts', 'setup', name)], { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8', env: { ...process.env, ...env } });
   process.stderr.write(result.stderr ?? '');
   if (result.status !== 0) {
     const last = (result.stderr ?? '').trim().split('\n').pop() ?? `exit ${result.status}`;

@@ -1,4 +1,5 @@
 import type { ModelShape } from '../config';
+import { mulberry32 } from '../random';
 
 /**
  * `pdm train --once --search N`: a small, seeded random search over model capacity. The configured model
@@ -36,17 +37,8 @@ export function baseSearchConfig(shape: ModelShape, epochs: number): SearchConfi
   };
 }
 
-/** mulberry32: a tiny seeded PRNG, so that the same seed always draws the same configurations. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (seed 0 draws as seed 1), so that the same seed always draws the same configurations. */
+const prng = (seed: number) => mulberry32(seed >>> 0 || 1);
 
 const key = (c: SearchConfig) => (Object.keys(SEARCH_KNOBS) as Knob[]).map((k) => c[k]).join('/');
 

@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Consumer } from 'kafkajs';
 import type { Config } from '../config';
@@ -8,7 +6,7 @@ import { startHttp } from '../http/server';
 import { createKafka } from '../kafka/client';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
-import { projectRoot } from '../stack/process';
+import { spawnPdm } from '../cli/child';
 
 export interface TrainingRun {
   readonly outcome: 'promoted' | 'registered' | 'skipped' | 'failed';
@@ -19,18 +17,19 @@ export interface TrainingRun {
 
 /**
  * Runs `pdm train --once` in a child process: training is seconds to minutes of synchronous TensorFlow
- * work, and off this process's event loop it cannot delay kafkajs heartbeats or HTTP probes here.
+ * work, and off this process's event loop it cannot delay kafkajs heartbeats or HTTP probes here. The child
+ * trains with this process's resolved config (flags included), not with the environment's.
  */
-export function runTrainingChild(env: NodeJS.ProcessEnv, logger: Logger, onSpawn: (child: ChildProcess) => void = () => undefined): Promise<TrainingRun> {
+export function runTrainingChild(config: Config, logger: Logger, onSpawn: (child: ChildProcess) => void = () => undefined): Promise<TrainingRun> {
   const started = Date.now();
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(projectRoot, 'bin', 'pdm.js'), 'train', '--once'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnPdm(['train', '--once'], config, ['ignore', 'pipe', 'pipe']);
     onSpawn(child);
     let stdout = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => {
       for (const line of d.toString().split('\n')) {
         if (!line.trim() || line.includes('Orthogonal initializer')) continue;
         try {
@@ -73,7 +72,6 @@ export class Trainer {
 
   constructor(
     private readonly config: Config,
-    private readonly env: NodeJS.ProcessEnv,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
   ) {}
@@ -102,7 +100,7 @@ export class Trainer {
     this.newFailures = 0;
     this.lastRunAt = Date.now();
     this.logger.info('training run starting', { reason });
-    this.running = runTrainingChild(this.env, this.logger, (child) => (this.child = child)).then((run) => {
+    this.running = runTrainingChild(this.config, this.logger, (child) => (this.child = child)).then((run) => {
       this.child = undefined;
       this.lastRun = run;
       this.running = undefined;
@@ -123,7 +121,7 @@ export class Trainer {
 }
 
 export async function runTrainer(config: Config, logger: Logger, metrics: Metrics): Promise<number> {
-  const trainer = new Trainer(config, process.env, logger, metrics);
+  const trainer = new Trainer(config, logger, metrics);
   const http = await startHttp(
     {
       registry: metrics.registry,

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 import { CONFIG_KEYS, parseDuration } from '../../src/config';
+import { DEFAULT_KAFKA_VERSION } from '../../src/stack';
 import {
   DASHBOARD_FILE,
   REPO_ROOT,
@@ -455,7 +456,8 @@ test('docker-compose.yml refuses to start without a Grafana password and publish
 
 test('docker-compose.yml has the whole stack, started in order, with container-friendly settings', () => {
   const text = readFileSync(COMPOSE_FILE, 'utf8');
-  assert.match(text, /image:\s*apache\/kafka:3\.9\.1/);
+  // The same release as the local stack's default (deploy/kafka/pom.xml).
+  assert.ok(text.includes(`image: apache/kafka:${DEFAULT_KAFKA_VERSION}`), `compose runs apache/kafka:${DEFAULT_KAFKA_VERSION}`);
   assert.match(text, /KAFKA_PROCESS_ROLES:\s*broker,controller/);
   assert.match(text, /--partitions", "\$\{PDM_PARTITIONS:-4\}"/);
   assert.match(text, /--requirepass/);
@@ -537,6 +539,10 @@ test('the Dockerfile is multi-stage, non-root, native backend from npm ci, liste
   assert.match(text, /^EXPOSE\s+9464\b/m);
   assert.match(text, /PDM_HTTP_HOST=0\.0\.0\.0/);
   assert.match(text, /ENTRYPOINT \["node", "bin\/pdm\.js"\]/);
+  // Compiled JavaScript only: dist/ from the compile stage, no src/ (bin/pdm.js then never loads tsx).
+  assert.match(text, /RUN npm run build/);
+  assert.match(text, /COPY --from=compile \/app\/dist \.\/dist/);
+  assert.doesNotMatch(text.slice(text.indexOf('AS runtime')), /COPY src/);
   const ignored = readFileSync(resolve(REPO_ROOT, '.dockerignore'), 'utf8')
     .split('\n')
     .map((l) => l.trim());

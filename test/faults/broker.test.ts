@@ -1,87 +1,36 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { registerKnownModel } from '../known-model';
-import {
-  Bench,
-  brokerAnswers,
-  faultEnv,
-  kafkaPid,
-  killStrays,
-  report,
-  seconds,
-  SKIP,
-  sleep,
-  stackUp,
-  WorkerProc,
-} from './harness';
-import {
-  assertSeparated,
-  checkAlerts,
-  expectedAlerts,
-  generateReadings,
-  readingMessage,
-  assertNoLostOrExtraAlerts,
-} from './oracle';
-import type { ObservedAlert } from './oracle';
+import { brokerAnswers, faultTest, kafkaPid, KNOWN_THRESHOLD, ReadingStream, report, seconds, sleep, stackUp, STREAM_RATE } from './harness';
+import { assertNoLostOrExtraAlerts, checkAlerts, hourlyFleet } from './oracle';
 
-const H = 3_600_000;
-const SPEC = { machines: 200, steps: 60, t0: Date.parse('2025-10-01T00:00:00Z'), stepMs: H, seed: 11 };
-const RATE = 150;
-const THRESHOLD = 0.52;
+const SPEC = hourlyFleet('2025-10-01T00:00:00Z', 60, 11);
 /** After the broker is back, each worker must be ready again or have exited within this (never wedged). */
 const WEDGE_BOUND_MS = 120_000;
 
-test(
+faultTest(
   'kill -9 of the Kafka broker mid-stream, restarted: no alert lost, each worker recovers or exits (and is restarted), none wedged',
-  { skip: SKIP, timeout: 9 * 60_000 },
-  async (t) => {
-    killStrays();
-    const f = faultEnv('broker');
-    const bench = new Bench(f);
-    const workers = [new WorkerProc('a', f.env, 'broker'), new WorkerProc('b', f.env, 'broker')];
-    t.after(async () => {
-      // Whatever happened, leave a broker running for whoever comes next.
-      if (!(await brokerAnswers(bench.kafka)))
-        console.log(`[faults] broker down at cleanup; stack up: ${(await stackUp()).output}`);
-      await Promise.all(workers.map((w) => w.stop(5_000)));
-      await bench.close();
-    });
-    await bench.open(6);
-    const meta = await registerKnownModel(bench.redis, f.config, { threshold: THRESHOLD });
-    const readings = generateReadings(SPEC);
-    assertSeparated(readings, [THRESHOLD], f.config.alerts.hysteresis);
-    const expected = expectedAlerts(readings, f.config.model.window, f.config.alerts, () => ({
-      version: meta.version,
-      threshold: THRESHOLD,
-    }));
-
+  {
+    minutes: 9,
+    name: 'broker',
+    // Whatever happened, leave a broker running for whoever comes next.
+    beforeCleanup: async ({ bench }) => {
+      if (!(await brokerAnswers(bench.kafka))) console.log(`[faults] broker down at cleanup; stack up: ${(await stackUp()).output}`);
+    },
+  },
+  async ({ bench, workers, knownRun, startWorkers, alerts }) => {
+    const { readings, expected } = await knownRun(SPEC, KNOWN_THRESHOLD);
     // The supervisor: a worker that exits on its own is restarted after 1 s, as an orchestrator would.
     for (const w of workers) w.supervise = true;
-    await Promise.all(workers.map((w) => w.start()));
-    assert.deepEqual(
-      await Promise.all(workers.map((w) => w.waitReady(90_000))),
-      [true, true],
-      'both workers ready',
-    );
+    await startWorkers();
 
-    let progress = 0;
-    let streamDone = false;
-    const streaming = bench
-      .stream(
-        f.config.topics.readings,
-        readings.map(readingMessage),
-        RATE,
-        (sent) => (progress = sent / readings.length),
-      )
-      .finally(() => (streamDone = true));
-    while (progress < 0.25) await sleep(100);
+    const stream = new ReadingStream(bench, readings, STREAM_RATE);
+    await stream.reach(0.25);
 
     const pid = kafkaPid();
     const committedBefore = await bench.committedSum();
     const killedAt = Date.now();
     process.kill(pid, 'SIGKILL');
-    const midStream = !streamDone;
-    const killedAtProgress = Math.round(progress * 100);
+    const midStream = !stream.done;
+    const killedAtProgress = Math.round(stream.progress * 100);
     // While the broker is away: does /readyz still say ready? (Observed and reported, not asserted.)
     let brokerDown = true;
     let readyWhileDown = 0;
@@ -133,11 +82,10 @@ test(
     const allReady = await Promise.all(workers.map((w) => w.waitReady(WEDGE_BOUND_MS)));
     const recoveryMs = Date.now() - killedAt;
     const resumedMs = await resumed;
-    const streamed = await streaming;
+    const streamed = await stream.finished;
     const drainMs = await bench.waitLagZero(180_000);
 
-    const alerts = (await bench.readAll<ObservedAlert>(f.config.topics.alerts)).map((m) => m.value!);
-    const result = checkAlerts(expected, alerts);
+    const result = checkAlerts(expected, await alerts());
     const exits = workers.flatMap((w) =>
       w.crashes.map((e) => ({ worker: w.name, ...e, afterMs: e.at - killedAt })),
     );
@@ -173,7 +121,7 @@ test(
           wedged.length === 0 &&
           zeroExit.length === 0 &&
           allReady.every(Boolean),
-        notes: `${readings.length} readings at ${RATE}/s, killed at ${killedAtProgress}%${midStream ? '' : ' (after stream!)'}; broker restart ${seconds(up.ms)} s; /readyz 200 in ${readyWhileDown}/${probesWhileDown} probes while the broker was down; commits resumed at +${resumedMs === undefined ? 'never' : seconds(resumedMs)} s; workers: ${verdicts.map((v) => `${v.worker} ${v.outcome} at +${seconds(v.afterMs)} s`).join(', ')}; unrequested exits ${exits.length}; ${result.expected} expected alerts; producer send failures ${streamed.sendFailures}; recovery = kill → all /readyz 200; drain ${seconds(drainMs)} s`,
+        notes: `${readings.length} readings at ${STREAM_RATE}/s, killed at ${killedAtProgress}%${midStream ? '' : ' (after stream!)'}; broker restart ${seconds(up.ms)} s; /readyz 200 in ${readyWhileDown}/${probesWhileDown} probes while the broker was down; commits resumed at +${resumedMs === undefined ? 'never' : seconds(resumedMs)} s; workers: ${verdicts.map((v) => `${v.worker} ${v.outcome} at +${seconds(v.afterMs)} s`).join(', ')}; unrequested exits ${exits.length}; ${result.expected} expected alerts; producer send failures ${streamed.sendFailures}; recovery = kill → all /readyz 200; drain ${seconds(drainMs)} s`,
       },
     ]);
     assert.ok(midStream, 'the broker died mid-stream');

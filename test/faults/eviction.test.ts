@@ -1,53 +1,25 @@
-import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { registerKnownModel } from '../known-model';
-import { Bench, faultEnv, killStrays, metricSum, report, SKIP, WorkerProc } from './harness';
-import {
-  assertSeparated,
-  checkAlerts,
-  expectedAlerts,
-  generateReadings,
-  readingMessage,
-  assertNoLostOrExtraAlerts,
-} from './oracle';
-import type { ObservedAlert } from './oracle';
-
-const H = 3_600_000;
-const SPEC = { machines: 200, steps: 40, t0: Date.parse('2026-01-15T00:00:00Z'), stepMs: H, seed: 19 };
-const RATE = 300;
-const THRESHOLD = 0.52;
+import { faultTest, KNOWN_THRESHOLD, metricSum, report } from './harness';
+import { assertNoLostOrExtraAlerts, checkAlerts, hourlyFleet, readingMessage } from './oracle';
 
 /**
  * Memory pressure: PDM_MAX_MACHINES far below the fleet, and the eviction sweep every second, so machine
  * states are evicted and reloaded from their checkpoints all the time — also while a batch that touched them
  * is still being scored or published. An eviction must never lose state that is not checkpointed yet.
  */
-test(
+const SPEC = hourlyFleet('2026-01-15T00:00:00Z', 40, 19);
+const RATE = 300;
+
+faultTest(
   'a machine bound far below the fleet (constant eviction and reload): alerts exact',
-  { skip: SKIP, timeout: 4 * 60_000 },
-  async (t) => {
-    killStrays();
-    const f = faultEnv('evict', { PDM_MAX_MACHINES: '20', PDM_IDLE_EVICT: '4s' });
-    const bench = new Bench(f);
-    const worker = new WorkerProc('a', f.env, 'eviction');
-    t.after(async () => {
-      await worker.stop(5_000);
-      await bench.close();
-    });
-    await bench.open(6);
-    const meta = await registerKnownModel(bench.redis, f.config, { threshold: THRESHOLD });
-    const readings = generateReadings(SPEC);
-    assertSeparated(readings, [THRESHOLD], f.config.alerts.hysteresis);
-    const expected = expectedAlerts(readings, f.config.model.window, f.config.alerts, () => ({
-      version: meta.version,
-      threshold: THRESHOLD,
-    }));
-    await worker.start();
-    assert.ok(await worker.waitReady(90_000), 'worker ready');
-    await bench.stream(f.config.topics.readings, readings.map(readingMessage), RATE);
+  { minutes: 4, name: 'eviction', workers: ['a'], env: { PDM_MAX_MACHINES: '20', PDM_IDLE_EVICT: '4s' } },
+  async ({ bench, config, workers, knownRun, startWorkers, alerts }) => {
+    const worker = workers[0]!;
+    const { readings, expected } = await knownRun(SPEC, KNOWN_THRESHOLD);
+    await startWorkers();
+    await bench.stream(config.topics.readings, readings.map(readingMessage), RATE);
     await bench.waitLagZero(120_000);
-    const alerts = (await bench.readAll<ObservedAlert>(f.config.topics.alerts)).map((m) => m.value!);
-    const result = checkAlerts(expected, alerts);
+    const observed = await alerts();
+    const result = checkAlerts(expected, observed);
     // For the first machines the checker flags: the expected and the observed transitions, in event-time order.
     const flagged = [
       ...new Set([...result.examples.extra, ...result.examples.missing].map((e) => e.split('|')[0]!)),
@@ -59,7 +31,7 @@ test(
         `${m} expected: ${sequence([...expected.values()].filter((e) => e.machineId === m)).join(', ')}`,
       );
       console.log(
-        `${m} observed: ${sequence(alerts.filter((a) => a.machineId === m).map((a) => ({ ts: Date.parse(a.ts), state: a.state }))).join(', ')}`,
+        `${m} observed: ${sequence(observed.filter((a) => a.machineId === m).map((a) => ({ ts: Date.parse(a.ts), state: a.state }))).join(', ')}`,
       );
     }
     const metrics = await worker.metrics();

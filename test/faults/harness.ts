@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -15,11 +16,15 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import Redis from 'ioredis';
 import type { Admin, Kafka, Producer } from 'kafkajs';
-import { loadConfig } from '../../src/config';
+import { test } from 'node:test';
+import type { TestContext } from 'node:test';
 import type { Config } from '../../src/config';
 import { createKafka } from '../../src/kafka/client';
 import { createTopics } from '../../src/kafka/topics';
-import { SMALL_MODEL, testEnv, withTimeout } from '../helpers';
+import { SMALL_MODEL, testSetup, withTimeout } from '../helpers';
+import { registerKnownModel } from '../known-model';
+import { assertSeparated, expectedAlerts, generateReadings, readingMessage } from './oracle';
+import type { FleetSpec, ObservedAlert, Reading } from './oracle';
 
 /**
  * Shared machinery of the fault-injection suite: real worker processes (`node bin/pdm.js worker`), a
@@ -28,7 +33,9 @@ import { SMALL_MODEL, testEnv, withTimeout } from '../helpers';
  */
 
 export const ROOT = resolve(__dirname, '..', '..');
-const PDM_DIR = join(ROOT, '.pdm');
+// The local stack's directory (PDM_STACK_DIR, as `pdm stack` uses it): its pid files name the broker and Redis
+// this suite kills and freezes, so a run against a stack of its own never touches another.
+const PDM_DIR = process.env.PDM_STACK_DIR ?? join(ROOT, '.pdm');
 const LOG_DIR = join(PDM_DIR, 'faults');
 const PID_FILE = join(LOG_DIR, 'worker-pids.json');
 export const RESULTS_FILE = join(PDM_DIR, 'faults-results.jsonl');
@@ -36,6 +43,11 @@ export const RESULTS_FILE = join(PDM_DIR, 'faults-results.jsonl');
 /** The suite is long and disturbs the shared local stack: `npm test` skips it, `npm run test:faults` sets PDM_FAULTS=1. */
 export const SKIP =
   process.env.PDM_FAULTS === '1' ? false : 'fault-injection suite: run it with `npm run test:faults`';
+
+/** The known model's threshold in most scenarios (oracle.ts keeps every reading's score far from it). */
+export const KNOWN_THRESHOLD = 0.52;
+/** Readings per second of a streamed scenario: long enough streams for faults to land mid-stream. */
+export const STREAM_RATE = 150;
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export const seconds = (ms: number) => Math.round(ms / 100) / 10;
@@ -47,11 +59,10 @@ export interface FaultEnv {
   readonly config: Config;
 }
 
-/** PDM_* for one test: its own topics, group and Redis prefix (as testConfig), as env for worker processes. */
+/** testSetup for one fault test: its own topics, group and Redis prefix, the small model, env for worker processes. */
 export function faultEnv(name: string, overrides: Record<string, string> = {}): FaultEnv {
   const tag = `f${name}${randomUUID().slice(0, 6)}`;
-  const env = testEnv({ PDM_ALERT_COOLDOWN: '3h', PDM_MODEL_POLL_INTERVAL: '500ms', PDM_LOG_LEVEL: 'info', ...SMALL_MODEL, ...overrides }, tag);
-  return { tag, env, config: loadConfig(process.env, { ...env, PDM_HTTP_PORT: '0' }) };
+  return { tag, ...testSetup({ PDM_ALERT_COOLDOWN: '3h', PDM_MODEL_POLL_INTERVAL: '500ms', PDM_LOG_LEVEL: 'info', ...SMALL_MODEL, ...overrides }, tag) };
 }
 
 export function freePort(): Promise<number> {
@@ -273,6 +284,13 @@ export class WorkerProc {
 
   async metrics(): Promise<string> {
     return (await this.get('/metrics'))?.body ?? '';
+  }
+
+  /** Failed Kafka batches this object's processes logged (kafkajs re-delivers them). */
+  batchErrors(): number {
+    return this.logText()
+      .split('\n')
+      .filter((l) => l.includes('Error when calling eachBatch')).length;
   }
 
   /** SIGTERM (graceful drain), then SIGKILL after `graceMs`. Stops supervision. */
@@ -541,6 +559,107 @@ export class Bench {
     });
     await step('redis quit', () => this.redis.quit());
   }
+}
+
+// ---------------------------------------------------------------- one scenario
+
+export interface ScenarioOptions {
+  /** Names the test's topics, group and Redis prefix, and its worker logs (.pdm/faults/<name>-<worker>.log). */
+  readonly name: string;
+  /** PDM_* for this test on top of faultEnv's. */
+  readonly env?: Record<string, string>;
+  /** Worker processes to create (not started), by name. */
+  readonly workers?: readonly string[];
+  /** Partitions of the test's topics. */
+  readonly partitions?: number;
+  /** Runs first at teardown (bring a killed broker back). */
+  readonly beforeCleanup?: (scenario: Scenario) => Promise<void> | void;
+}
+
+/** Readings streamed in the background at a steady rate (Bench.stream), with how far they have got. */
+export class ReadingStream {
+  /** The fraction of the readings sent so far. */
+  progress = 0;
+  done = false;
+  readonly finished: Promise<{ sent: number; sendFailures: number; ms: number }>;
+
+  constructor(bench: Bench, readings: readonly Reading[], ratePerSec: number) {
+    this.finished = bench
+      .stream(bench.config.topics.readings, readings.map(readingMessage), ratePerSec, (sent) => (this.progress = sent / readings.length))
+      .finally(() => (this.done = true));
+  }
+
+  /** Resolves once `fraction` of the readings are sent, or the stream has ended. */
+  async reach(fraction: number): Promise<void> {
+    while (this.progress < fraction && !this.done) await sleep(100);
+  }
+}
+
+/** A known model, the readings it is fed, and the alerts computed offline from them. */
+export interface KnownRun {
+  readonly version: string;
+  readonly threshold: number;
+  readonly readings: Reading[];
+  readonly expected: ReturnType<typeof expectedAlerts>;
+}
+
+export interface Scenario {
+  readonly f: FaultEnv;
+  readonly config: Config;
+  readonly bench: Bench;
+  readonly workers: readonly WorkerProc[];
+  /** Registers a known model at `threshold` and computes the alerts `spec`'s readings must give under it. */
+  readonly knownRun: (spec: FleetSpec, threshold: number) => Promise<KnownRun>;
+  /** Starts `workers` (default all) and asserts that each is ready within `ms`. */
+  readonly startWorkers: (workers?: readonly WorkerProc[], ms?: number) => Promise<void>;
+  /** Every alert on the test's alerts topic so far. */
+  readonly alerts: () => Promise<ObservedAlert[]>;
+}
+
+/**
+ * The setup every fault test shares, in one call: stray workers of an aborted run killed, the test's own
+ * topics (created) and Redis prefix, its worker processes, and a teardown registered on `t` that stops the
+ * workers and deletes what the test created, whatever the test did.
+ */
+export async function faultScenario(t: TestContext, options: ScenarioOptions): Promise<Scenario> {
+  killStrays();
+  const f = faultEnv(options.name, options.env);
+  const bench = new Bench(f);
+  const workers = (options.workers ?? ['a', 'b']).map((w) => new WorkerProc(w, f.env, options.name));
+  const scenario: Scenario = {
+    f,
+    config: f.config,
+    bench,
+    workers,
+    knownRun: async (spec, threshold) => {
+      const meta = await registerKnownModel(bench.redis, f.config, { threshold });
+      const readings = generateReadings(spec);
+      assertSeparated(readings, [threshold], f.config.alerts.hysteresis);
+      const expected = expectedAlerts(readings, f.config.model.window, f.config.alerts, () => ({ version: meta.version, threshold }));
+      return { version: meta.version, threshold, readings, expected };
+    },
+    startWorkers: async (which = workers, ms = 90_000) => {
+      await Promise.all(which.map((w) => w.start()));
+      const ready = await Promise.all(which.map((w) => w.waitReady(ms)));
+      assert.deepEqual(ready, which.map(() => true), `workers ${which.map((w) => w.name).join(', ')} ready`);
+    },
+    alerts: async () => (await bench.readAll<ObservedAlert>(f.config.topics.alerts)).map((m) => m.value!),
+  };
+  t.after(async () => {
+    await options.beforeCleanup?.(scenario);
+    await Promise.all(workers.map((w) => w.stop(5_000)));
+    await bench.close();
+  });
+  await bench.open(options.partitions ?? 6);
+  return scenario;
+}
+
+/**
+ * One fault test: skipped unless the fault suite runs (SKIP), `minutes` at most, and its scenario set up
+ * (faultScenario) before `body` runs and torn down after it, whatever happens.
+ */
+export function faultTest(title: string, options: ScenarioOptions & { readonly minutes: number }, body: (scenario: Scenario) => Promise<void>): void {
+  test(title, { skip: SKIP, timeout: options.minutes * 60_000 }, async (t) => body(await faultScenario(t, options)));
 }
 
 // ---------------------------------------------------------------- the local stack

@@ -14,7 +14,7 @@ import {
 } from './oracle';
 import type { ObservedAlert } from './oracle';
 
-// The oracle is checked on its own (no I/O, runs in `npm test` too): a wrong oracle would make every fault test meaningless.
+// The oracle is checked on its own (no I/O, seconds: it runs first in `npm run test:faults`, not in `npm test`): a wrong oracle would make every fault test meaningless.
 const spec = { machines: 20, steps: 50, t0: Date.parse('2025-01-01T00:00:00Z'), stepMs: 3_600_000, seed: 1 };
 const policy = { hysteresis: 0.1, cooldownMs: 3 * 3_600_000, raiseK: 2, windowN: 3, clearJ: 1 };
 

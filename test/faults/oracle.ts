@@ -3,6 +3,7 @@ import { alertId, applyScore, clearLevel } from '../../src/alerts';
 import type { AlertPolicy } from '../../src/alerts';
 import { newAlertState } from '../../src/state';
 import { KNOWN, knownScore } from '../known-model';
+import { mulberry32 } from '../../src/random';
 
 /**
  * The oracle of the fault-injection suite (Jepsen style: generate a history whose correct outcome is
@@ -75,16 +76,7 @@ export function valueForScore(s: number): number {
 export const PALETTE = PALETTE_SCORES.map(valueForScore);
 
 /** Deterministic PRNG (mulberry32), so a failing run can be replayed from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = mulberry32;
 
 export interface FleetSpec {
   readonly machines: number;
@@ -93,6 +85,13 @@ export interface FleetSpec {
   readonly stepMs: number;
   readonly seed: number;
   readonly prefix?: string;
+}
+
+export const HOUR = 3_600_000;
+
+/** A fleet of `machines` (default 200) with one reading an hour each, `steps` hours from `start`. */
+export function hourlyFleet(start: string, steps: number, seed: number, machines = 200): FleetSpec {
+  return { machines, steps, t0: Date.parse(start), stepMs: HOUR, seed };
 }
 
 export const machineName = (spec: FleetSpec, m: number) =>

@@ -1,22 +1,11 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
 import { registerKnownModel } from '../known-model';
-import { Bench, faultEnv, killStrays, metricSum, report, SKIP, WorkerProc } from './harness';
+import { faultTest, KNOWN_THRESHOLD, metricSum, report } from './harness';
 import type { FaultResult } from './harness';
-import {
-  assertSeparated,
-  checkAlerts,
-  expectedAlerts,
-  generateReadings,
-  machineName,
-  readingMessage,
-  assertNoLostOrExtraAlerts,
-} from './oracle';
+import { assertNoLostOrExtraAlerts, checkAlerts, HOUR, hourlyFleet, machineName, readingMessage } from './oracle';
 import type { ObservedAlert, Reading } from './oracle';
 
-const H = 3_600_000;
-const SPEC = { machines: 60, steps: 40, t0: Date.parse('2025-07-01T00:00:00Z'), stepMs: H, seed: 6 };
-const THRESHOLD = 0.52;
+const SPEC = hourlyFleet('2025-07-01T00:00:00Z', 40, 6, 60);
 const MAX_RECORD_BYTES = 4096;
 
 type Message = { key: string | null; value: string | null; partition?: number };
@@ -134,13 +123,13 @@ const CORPUS: readonly Poison[] = [
   {
     kind: 'ts 2.5 h behind (lateness 1 h)',
     code: 'late',
-    make: (r) => [{ key: r.machineId, value: body({ ...r, ts: r.ts - 2.5 * H }) }],
+    make: (r) => [{ key: r.machineId, value: body({ ...r, ts: r.ts - 2.5 * HOUR }) }],
   },
   { kind: 'exact duplicate', code: undefined, make: (r) => [readingMessage(r)] },
   {
     kind: 'out of order within lateness',
     code: undefined,
-    make: (r) => [{ key: r.machineId, value: body({ ...r, ts: r.ts - 0.5 * H }) }],
+    make: (r) => [{ key: r.machineId, value: body({ ...r, ts: r.ts - 0.5 * HOUR }) }],
   },
   {
     kind: 'unknown machine',
@@ -150,7 +139,7 @@ const CORPUS: readonly Poison[] = [
         key: `unknown-${r.machineId}`,
         value: JSON.stringify({
           machineId: `unknown-${r.machineId}`,
-          ts: iso(r.ts + i * H),
+          ts: iso(r.ts + i * HOUR),
           values: { v: 2 },
         }),
       })),
@@ -163,26 +152,17 @@ const LOG_POISON: readonly { code: string; value: string }[] = [
 ];
 const COPIES = 3;
 
-test(
+faultTest(
   'poison corpus mixed into valid traffic: each dead-lettered with its code, duplicates dropped, the worker stays up, valid alerts exact',
-  { skip: SKIP, timeout: 5 * 60_000 },
-  async (t) => {
-    killStrays();
-    const f = faultEnv('poison', { PDM_MAX_RECORD_BYTES: String(MAX_RECORD_BYTES) });
-    const bench = new Bench(f);
-    const worker = new WorkerProc('a', f.env, 'poison');
-    t.after(async () => {
-      await worker.stop(5_000);
-      await bench.close();
-    });
-    await bench.open(6);
-    const meta = await registerKnownModel(bench.redis, f.config, { threshold: THRESHOLD });
-    const readings = generateReadings(SPEC);
-    assertSeparated(readings, [THRESHOLD], f.config.alerts.hysteresis);
-    const expected = expectedAlerts(readings, f.config.model.window, f.config.alerts, () => ({
-      version: meta.version,
-      threshold: THRESHOLD,
-    }));
+  {
+    minutes: 5,
+    name: 'poison',
+    env: { PDM_MAX_RECORD_BYTES: String(MAX_RECORD_BYTES) },
+    workers: ['a'],
+  },
+  async ({ bench, config, workers, knownRun, startWorkers }) => {
+    const worker = workers[0]!;
+    const { readings, expected } = await knownRun(SPEC, KNOWN_THRESHOLD);
 
     // Interleave: poison i goes right after the reading of machine (i·7 mod M) at step window+2+(i mod 20).
     const injected = new Map<string, number>();
@@ -191,7 +171,7 @@ test(
     for (let copy = 0; copy < COPIES; copy++) {
       CORPUS.forEach((p) => {
         const m = (n * 7) % SPEC.machines;
-        const step = f.config.model.window + 2 + (n % 20);
+        const step = config.model.window + 2 + (n % 20);
         const index = step * SPEC.machines + m;
         const r = readings[index]!;
         assert.equal(r.machineId, machineName(SPEC, m));
@@ -202,19 +182,18 @@ test(
     }
     const stream: Message[] = readings.flatMap((r, i) => [readingMessage(r), ...(after.get(i) ?? [])]);
 
-    await worker.start();
-    assert.ok(await worker.waitReady(90_000), 'worker ready');
+    await startWorkers();
     await bench.sendReliably(
-      f.config.topics.logs,
+      config.topics.logs,
       LOG_POISON.map((p, i) => ({ key: `m-${String(i).padStart(4, '0')}`, value: p.value })),
     );
     for (let i = 0; i < stream.length; i += 500)
-      await bench.sendReliably(f.config.topics.readings, stream.slice(i, i + 500));
+      await bench.sendReliably(config.topics.readings, stream.slice(i, i + 500));
     await bench.waitLagZero(120_000);
 
     const [alerts, dlq] = await Promise.all([
-      bench.readAll<ObservedAlert>(f.config.topics.alerts),
-      bench.readAll<{ topic: string; error: { code: string } }>(f.config.topics.dlq),
+      bench.readAll<ObservedAlert>(config.topics.alerts),
+      bench.readAll<{ topic: string; error: { code: string } }>(config.topics.dlq),
     ]);
     const result = checkAlerts(
       expected,
@@ -228,18 +207,14 @@ test(
     const rows: FaultResult[] = [];
     const problems: string[] = [];
     const readingCodes = [...new Set(CORPUS.map((p) => p.code).filter((c): c is string => c !== undefined))];
-    for (const code of readingCodes) {
-      const want = injected.get(code) ?? 0;
-      const got = dlqCount(f.config.topics.readings, code);
-      const metric = metricSum(metrics, 'pdm_records_invalid_total', {
-        topic: f.config.topics.readings,
-        code,
-      });
-      if (got !== want || metric !== want)
-        problems.push(`readings ${code}: injected ${want}, dead-lettered ${got}, metric ${metric}`);
+    // Per code: dead letters on the topic and pdm_records_invalid_total both equal what was injected.
+    const checkCode = (label: string, fault: string, topic: string, code: string, want: number) => {
+      const got = dlqCount(topic, code);
+      const metric = metricSum(metrics, 'pdm_records_invalid_total', { topic, code });
+      if (got !== want || metric !== want) problems.push(`${label} ${code}: injected ${want}, dead-lettered ${got}, metric ${metric}`);
       rows.push({
         test: 'poison',
-        fault: `poison ${code}`,
+        fault,
         injected: want,
         missing: null,
         extra: null,
@@ -248,31 +223,16 @@ test(
         pass: got === want && metric === want,
         notes: `dead-lettered ${got}, pdm_records_invalid_total ${metric}`,
       });
-    }
-    for (const code of new Set(LOG_POISON.map((p) => p.code))) {
-      const want = LOG_POISON.filter((p) => p.code === code).length;
-      const got = dlqCount(f.config.topics.logs, code);
-      const metric = metricSum(metrics, 'pdm_records_invalid_total', { topic: f.config.topics.logs, code });
-      if (got !== want || metric !== want)
-        problems.push(`logs ${code}: injected ${want}, dead-lettered ${got}, metric ${metric}`);
-      rows.push({
-        test: 'poison',
-        fault: `poison (logs) ${code}`,
-        injected: want,
-        missing: null,
-        extra: null,
-        duplicated: null,
-        recoverySeconds: null,
-        pass: got === want && metric === want,
-        notes: `dead-lettered ${got}, pdm_records_invalid_total ${metric}`,
-      });
-    }
+    };
+    for (const code of readingCodes) checkCode('readings', `poison ${code}`, config.topics.readings, code, injected.get(code) ?? 0);
+    for (const code of new Set(LOG_POISON.map((p) => p.code)))
+      checkCode('logs', `poison (logs) ${code}`, config.topics.logs, code, LOG_POISON.filter((p) => p.code === code).length);
     const unexpectedDlq =
       dlq.length - [...readingCodes].reduce((s, c) => s + (injected.get(c) ?? 0), 0) - LOG_POISON.length;
     if (unexpectedDlq !== 0) problems.push(`dead letters beyond the injected ones: ${unexpectedDlq}`);
     const duplicatesInjected = injected.get('exact duplicate') ?? 0;
     const duplicatesDropped = metricSum(metrics, 'pdm_records_dropped_total', {
-      topic: f.config.topics.readings,
+      topic: config.topics.readings,
       reason: 'duplicate',
     });
     rows.push({
@@ -319,32 +279,28 @@ test(
  * machine's next records on its real partition, at lower offsets, are skipped as "redelivered": the
  * machine goes silent. Expected: dead-lettered as key_mismatch, and the machine keeps being scored.
  */
-test(
+faultTest(
   'a keyless reading for a known machine is dead-lettered (key_mismatch) and does not silence the machine',
-  { skip: SKIP, timeout: 3 * 60_000 },
-  async (t) => {
-    killStrays();
-    const f = faultEnv('nokey', { PDM_TOPIC_SCORES: `fnokey${Date.now() % 1e6}.scores` });
-    const bench = new Bench(f);
-    const worker = new WorkerProc('a', f.env, 'nokey');
-    t.after(async () => {
-      await worker.stop(5_000);
-      await bench.close();
-    });
-    await bench.open(2);
-    await registerKnownModel(bench.redis, f.config, { threshold: THRESHOLD });
-    await worker.start();
-    assert.ok(await worker.waitReady(90_000), 'worker ready');
+  {
+    minutes: 3,
+    name: 'nokey',
+    env: { PDM_TOPIC_SCORES: `fnokey${Date.now() % 1e6}.scores` },
+    workers: ['a'],
+    partitions: 2,
+  },
+  async ({ bench, config, startWorkers }) => {
+    await registerKnownModel(bench.redis, config, { threshold: KNOWN_THRESHOLD });
+    await startWorkers();
     const producer = await bench.getProducer();
     const t0 = Date.parse('2025-08-01T00:00:00Z');
     const x = 'machine-x';
     const reading = (i: number) => ({
       key: x,
-      value: JSON.stringify({ machineId: x, ts: iso(t0 + i * H), values: { v: 0.2 } }),
+      value: JSON.stringify({ machineId: x, ts: iso(t0 + i * HOUR), values: { v: 0.2 } }),
     });
     // Each step is consumed before the next, so the order in which the worker applies them is fixed.
     const step = async (messages: { partition?: number; key: string | null; value: string }[]) => {
-      const meta = await producer.send({ topic: f.config.topics.readings, messages, acks: -1 });
+      const meta = await producer.send({ topic: config.topics.readings, messages, acks: -1 });
       await bench.waitLagZero(60_000);
       return meta;
     };
@@ -364,17 +320,17 @@ test(
       {
         partition: other,
         key: null,
-        value: JSON.stringify({ machineId: x, ts: iso(t0 + 3.5 * H), values: { v: 0.2 } }),
+        value: JSON.stringify({ machineId: x, ts: iso(t0 + 3.5 * HOUR), values: { v: 0.2 } }),
       },
     ]);
     await step([4, 5, 6, 7, 8, 9].map(reading));
     const [scores, dlq] = await Promise.all([
-      bench.readAll<{ machineId: string; ts: string }>(f.config.topics.scores!),
-      bench.readAll<{ error: { code: string } }>(f.config.topics.dlq),
+      bench.readAll<{ machineId: string; ts: string }>(config.topics.scores!),
+      bench.readAll<{ error: { code: string } }>(config.topics.dlq),
     ]);
     const scoredTs = scores
       .filter((s) => s.value?.machineId === x)
-      .map((s) => (Date.parse(s.value!.ts) - t0) / H);
+      .map((s) => (Date.parse(s.value!.ts) - t0) / HOUR);
     const codes = dlq.map((d) => d.value?.error.code);
     report([
       {

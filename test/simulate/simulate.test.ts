@@ -5,7 +5,7 @@ import { UsageError } from '../../src/cli/args';
 import type { ParsedArgs } from '../../src/cli/args';
 import { loadConfig } from '../../src/config';
 import { createKafka } from '../../src/kafka/client';
-import { parseSimulateArgs, runSimulate, SIMULATE_USAGE } from '../../src/simulate';
+import { parseSimulateArgs, runSimulate } from '../../src/simulate';
 import type { SimulateSummary } from '../../src/simulate';
 import { eventually, withTimeout } from '../helpers';
 
@@ -104,10 +104,9 @@ test('live mode honours --count and stops at once when the signal aborts', async
   }
 });
 
-test('bad flags are UsageErrors that list the flags', async () => {
+test('bad flag values are UsageErrors naming the flag', async () => {
   const config = loadConfig(process.env, {});
   const cases: Array<[Record<string, string>, RegExp]> = [
-    [{ machine: '3' }, /unknown flag --machine/],
     [{ machines: 'three' }, /--machines/],
     [{ machines: '0' }, /--machines/],
     [{ rate: '-1' }, /--rate/],
@@ -124,17 +123,10 @@ test('bad flags are UsageErrors that list the flags', async () => {
     await assert.rejects(runSimulate(config, args(flags)), (error: unknown) => {
       assert.ok(error instanceof UsageError, `${JSON.stringify(flags)} → ${String(error)}`);
       assert.match(error.message, message);
-      assert.ok(error.message.includes(SIMULATE_USAGE));
       return true;
     });
   }
   assert.throws(() => parseSimulateArgs(args({}, ['now']), 0), UsageError);
-  const help: string[] = [];
-  assert.equal(await runSimulate(config, args({ help: 'true' }), undefined, (l) => help.push(l)), 0);
-  assert.equal(help.join(''), SIMULATE_USAGE + '\n');
-  for (const flag of ['--machines', '--seed', '--rate', '--duration', '--count', '--history', '--follow', '--start', '--failure-modes']) {
-    assert.ok(SIMULATE_USAGE.includes(flag), flag);
-  }
 });
 
 test('flags parse into options; config flags pass through', () => {
