@@ -31,8 +31,9 @@ export function fitScaler(windows: readonly RawWindow[], sensors: readonly strin
     const r = w.readings[w.readings.length - 1];
     if (!r) continue;
     sensors.forEach((s, i) => {
-      const v = r.values[s];
-      if (v === undefined) return;
+      // Own properties only: a sensor named `toString` absent from this reading must not read the inherited function.
+      if (!Object.hasOwn(r.values, s)) return;
+      const v = r.values[s]!;
       sum[i]! += v;
       sq[i]! += v * v;
       n[i]! += 1;
