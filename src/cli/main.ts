@@ -1,4 +1,4 @@
-import { CONFIG_KEYS, loadConfig } from '../config';
+import { CONFIG_KEYS, loadConfig, unknownVariables } from '../config';
 import type { Config } from '../config';
 import { parseResolvedConfig, RESOLVED_CONFIG_VAR } from '../config/resolved';
 import { commandHelp, configOverrides, parseCommandArgs, UsageError } from './args';
@@ -20,7 +20,13 @@ Configuration comes from PDM_* environment variables; a flag named after one ove
 function resolveConfig(env: NodeJS.ProcessEnv, args: ParsedArgs): Config {
   const overrides = configOverrides(args.flags, CONFIG_KEYS);
   const resolved = env[RESOLVED_CONFIG_VAR];
-  if (resolved === undefined) return loadConfig(env, overrides);
+  if (resolved === undefined) {
+    const config = loadConfig(env, overrides);
+    for (const v of unknownVariables(env, CONFIG_KEYS)) {
+      process.stderr.write(`pdm: warning: ${v.name} is not a setting and has no effect${v.suggestion ? ` (did you mean ${v.suggestion}?)` : ''}\n`);
+    }
+    return config;
+  }
   const given = Object.keys(overrides);
   if (given.length > 0) throw new UsageError(`${given.join(', ')}: a child process runs with its parent's resolved config (${RESOLVED_CONFIG_VAR})`);
   return parseResolvedConfig(resolved);

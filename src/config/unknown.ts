@@ -2,7 +2,27 @@
  * Variables that start with PDM_ but are read by the tooling around the service (the stack scripts, the
  * compose file, the test runner), not by the service's configuration. They are never reported as unknown.
  */
-const TOOLING_VARIABLES = new Set(['PDM_KEEP_STACK', 'PDM_STACK_DIR', 'PDM_BIND_ADDRESS', 'PDM_GRAFANA_PASSWORD', 'PDM_GRAFANA_ANONYMOUS', 'PDM_KAFKA_VERSION']);
+const TOOLING_VARIABLES = new Set([
+  'PDM_RESOLVED_CONFIG', // a parent pdm's resolved config, handed to its children
+  'PDM_KEEP_STACK',
+  'PDM_STACK_DIR',
+  'PDM_CACHE_DIR',
+  'PDM_KAFKA_VERSION',
+  'PDM_PROMETHEUS_BIN',
+  'PDM_SKIP_LOCAL_STACK',
+  'PDM_SKIP_DEPLOY_TOOLS',
+  'PDM_TF_WHEEL_VERSION',
+  'PDM_TF_WHEEL_SHA',
+  'PDM_BIND_ADDRESS',
+  'PDM_GRAFANA_PASSWORD',
+  'PDM_GRAFANA_ANONYMOUS',
+  'PDM_IMAGE',
+  'PDM_PARTITIONS',
+  'PDM_FAULTS',
+  'PDM_SOAK_MINUTES',
+  'PDM_SOAK_RATE',
+  'PDM_SOAK_SAMPLE_SECONDS',
+]);
 
 export interface UnknownVariable {
   readonly name: string;
