@@ -4,6 +4,8 @@ import type { Consumer } from 'kafkajs';
 import type { Config } from '../config';
 import { startHttp } from '../http/server';
 import { createKafka } from '../kafka/client';
+import { watchConsumer } from '../kafka/liveness';
+import type { ConsumerLiveness } from '../kafka/liveness';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { spawnPdm } from '../cli/child';
@@ -68,6 +70,7 @@ export class Trainer {
   private child: ChildProcess | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private liveness: ConsumerLiveness | undefined;
   lastRun: TrainingRun | undefined;
 
   constructor(
@@ -79,7 +82,8 @@ export class Trainer {
   async start(): Promise<void> {
     const kafka = createKafka(this.config, this.logger.child({ stage: 'kafka' }));
     // Its own group: counting new failures must not take partitions from the workers.
-    this.consumer = kafka.consumer({ groupId: `${this.config.kafka.groupId}.trainer` });
+    this.consumer = kafka.consumer({ groupId: `${this.config.kafka.groupId}.trainer`, sessionTimeout: this.config.kafka.sessionTimeoutMs });
+    this.liveness = watchConsumer(this.consumer, this.config.kafka.sessionTimeoutMs, this.logger);
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.config.topics.failures, fromBeginning: false });
     await this.consumer.run({
@@ -92,6 +96,17 @@ export class Trainer {
       if (Date.now() - this.lastRunAt >= this.config.training.retrainIntervalMs) this.trigger('interval');
     }, Math.min(60_000, this.config.training.retrainIntervalMs));
     this.trigger('start');
+  }
+
+  /** False once its failures consumer is dead for good: the orchestrator should restart the process. */
+  healthy(): boolean {
+    return this.liveness?.healthy() ?? true;
+  }
+
+  /** Ready while it counts failures: its consumer is in the group and the broker answers. */
+  readiness(): { ready: boolean; reasons: string[] } {
+    const reasons = this.stopped ? ['trainer is stopping'] : (this.liveness?.reasons() ?? ['trainer not started']);
+    return { ready: reasons.length === 0, reasons };
   }
 
   /** Starts a run unless one is in progress. */
@@ -125,8 +140,8 @@ export async function runTrainer(config: Config, logger: Logger, metrics: Metric
   const http = await startHttp(
     {
       registry: metrics.registry,
-      healthy: () => true,
-      ready: () => ({ ready: true, reasons: [] }),
+      healthy: () => trainer.healthy(),
+      ready: () => trainer.readiness(),
       model: () => ({ lastRun: trainer.lastRun ?? null }),
     },
     config.http.host,
