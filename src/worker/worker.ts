@@ -222,7 +222,13 @@ export class Worker {
       isStale: () => payload.isStale(),
       heartbeat: () => payload.heartbeat(),
       resolveOffset: (offset) => payload.resolveOffset(offset),
-      commit: (offset) => this.consumer.commitOffsets([{ topic, partition, offset }]),
+      // consumer.commitOffsets is a silent no-op once kafkajs stops running (its runner checks `running`),
+      // and a graceful stop sets that before it waits for the batch in flight: the drain's last commit
+      // would never happen. The batch's own commit goes to the group directly while the member is still in it.
+      commit: (offset) =>
+        payload.isRunning()
+          ? this.consumer.commitOffsets([{ topic, partition, offset }])
+          : payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] }),
     };
     await this.join.serialise(partition, () =>
       this.step.run({ topic, partition, messages: batch.messages, decoded }, consumer),
