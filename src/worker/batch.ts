@@ -45,9 +45,12 @@ export interface BatchMemory {
   readonly processed: (topic: string, partition: number, offset: number, eventTs: number | undefined) => void;
 }
 
-/** What a batch did. `revoked`: the partition moved during the batch, so nothing was checkpointed or committed. */
+/**
+ * What a batch did. `revoked`: the partition moved during the batch, so nothing was committed. `paused`: a
+ * model was promoted but none can serve, so nothing was applied or committed and fetching stopped.
+ */
 export interface BatchOutcome {
-  readonly status: 'skipped' | 'revoked' | 'committed';
+  readonly status: 'skipped' | 'paused' | 'revoked' | 'committed';
   /** Records acknowledged by the broker (alerts, scores, dead letters). */
   readonly sent: number;
   readonly checkpointed: readonly string[];
@@ -88,6 +91,13 @@ export class BatchStep {
   async run(input: BatchInput<DecodedRecord>, consumer: BatchConsumer): Promise<BatchOutcome> {
     if (input.messages.length === 0 || !consumer.isRunning() || consumer.isStale())
       return { status: 'skipped', sent: 0, checkpointed: [] };
+    // Once a model was promoted, a record applied without one would be committed unscored: its alerts would
+    // never exist, not even after a redelivery. Wait for a usable model instead (before the first model
+    // ever, records are applied unscored: there is nothing to wait for).
+    if (this.ports.model.unusable() !== undefined) {
+      consumer.pause();
+      return { status: 'paused', sent: 0, checkpointed: [] };
+    }
     const touched = new Map<string, MachineState>();
     try {
       const outcome = await this.transact(input, consumer, touched);

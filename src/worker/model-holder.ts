@@ -14,6 +14,8 @@ export class ModelHolder {
   private loaded: LoadedModel | undefined;
   private refused = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  private why: string | undefined;
+  private listener: () => void = () => undefined;
 
   constructor(
     private readonly registry: ModelRegistry,
@@ -27,15 +29,36 @@ export class ModelHolder {
     return this.loaded;
   }
 
+  /**
+   * Why no model serves although one was promoted (the current version was refused or could not be
+   * read); undefined while a model serves, and before any model was ever promoted.
+   */
+  get unusable(): string | undefined {
+    return this.loaded ? undefined : this.why;
+  }
+
+  /** Called after every check of the registry (the worker pauses or resumes its partitions). */
+  onChecked(listener: () => void): void {
+    this.listener = listener;
+  }
+
   /** Checks the registry once; resolves after a swap (or a refusal) is done. Never throws. */
   async sync(): Promise<void> {
+    await this.check();
+    this.listener();
+  }
+
+  private async check(): Promise<void> {
     this.updateAge();
+    let version: string | undefined;
     try {
-      const version = await this.registry.currentVersion();
+      version = await this.registry.currentVersion();
+      if (!version) this.why = undefined;
       if (!version || version === this.loaded?.meta.version) return;
       const refusedAt = this.refused.get(version);
       if (refusedAt !== undefined && Date.now() - refusedAt < this.retryRefusedMs) return;
       const next = await this.registry.load(version, this.expected);
+      this.why = undefined;
       const previous = this.loaded;
       this.loaded = next;
       if (previous) disposeScoringModel(previous.model);
@@ -53,6 +76,7 @@ export class ModelHolder {
       if (error instanceof ModelRefusedError) {
         const version = (await this.registry.currentVersion().catch(() => undefined)) ?? '?';
         this.refused.set(version, Date.now());
+        this.why = `model ${version} refused (${error.code}): ${error.message}`;
         this.metrics.modelLoadFailures.inc({ reason: error.code });
         this.logger.error('model refused; keeping the current one', {
           code: error.code,
@@ -60,6 +84,7 @@ export class ModelHolder {
           serving: this.loaded?.meta.version ?? null,
         });
       } else {
+        if (version) this.why = `model ${version} could not be loaded: ${(error as Error).message}`;
         this.logger.warn('model registry check failed; will retry', { error: (error as Error).message });
       }
     }

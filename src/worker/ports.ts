@@ -15,6 +15,8 @@ export interface BatchConsumer {
   isStale(): boolean;
   heartbeat(): Promise<void>;
   resolveOffset(offset: string): void;
+  /** Stops fetching until the model is usable again; the batch's unresolved records are fetched again then. */
+  pause(): void;
   /** Commits `offset` (the next offset to read) for the batch's topic and partition. */
   commit(offset: string): Promise<void>;
 }
@@ -57,8 +59,10 @@ export interface WindowScore {
 
 /** The serving model. */
 export interface ModelSource {
-  /** Whether a model is loaded; without one, records update state but nothing is scored. */
+  /** Whether a model is loaded; without one (and none ever promoted), records update state unscored. */
   hasModel(): boolean;
+  /** Why no model can serve although one was promoted: then no record may be applied or committed. */
+  unusable(): string | undefined;
   /** Scores one window; undefined when no model is loaded any more. */
   score(window: Scoring): Promise<WindowScore | undefined>;
 }

@@ -17,6 +17,10 @@ export class ServingModel implements ModelSource {
     return this.models.current !== undefined;
   }
 
+  unusable(): string | undefined {
+    return this.models.unusable;
+  }
+
   /** Featurises with the serving model and scores; a swap in between re-featurises with the new one. */
   async score(s: Scoring): Promise<ScoreResult | undefined> {
     for (let attempt = 0; attempt < 10; attempt++) {

@@ -49,6 +49,9 @@ export class Worker {
   private lastBrokerContact = 0;
   private timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
+  /** Why fetching is paused (a model was promoted but none can serve), while it is. */
+  private pausedFor: string | undefined;
+  private consuming = false;
 
   constructor(
     private readonly config: Config,
@@ -143,6 +146,7 @@ export class Worker {
       else this.logger.warn('consumer crashed; kafkajs restarts it', { error: payload.error.message });
     });
     await this.redis.ping();
+    this.models.onChecked(() => this.followModel());
     await this.models.sync();
     if (!this.models.current)
       this.logger.warn(
@@ -159,6 +163,8 @@ export class Worker {
       eachBatchAutoResolve: false,
       eachBatch: (payload) => this.handleBatch(payload),
     });
+    this.consuming = true;
+    this.followModel();
     this.timers.push(setInterval(() => void this.refreshLag(), 2_000));
     this.timers.push(
       setInterval(() => this.evictIdle(), Math.min(30_000, Math.max(1_000, config.idleEvictMs / 4))),
@@ -170,6 +176,31 @@ export class Worker {
       model: this.models.current?.meta.version ?? null,
       backend: backendName(),
     });
+  }
+
+  /**
+   * Pauses both topics while a model was promoted but none can serve (refused, unreadable), and resumes
+   * them when one loads. Before the first model ever, records are consumed unscored (nothing to wait for).
+   */
+  private followModel(): void {
+    if (!this.consuming) return; // kafkajs pauses only a running consumer; start() calls this after run()
+    const why = this.models.unusable;
+    const topics = [{ topic: this.config.topics.readings }, { topic: this.config.topics.logs }];
+    if (why !== undefined && this.pausedFor === undefined) {
+      this.logger.error(
+        'no usable model: partitions paused, nothing is applied or committed until one loads',
+        {
+          why,
+        },
+      );
+      this.consumer.pause(topics);
+    } else if (why === undefined && this.pausedFor !== undefined) {
+      this.logger.info('a model loaded: partitions resumed', {
+        model: this.models.current?.meta.version ?? null,
+      });
+      this.consumer.resume(topics);
+    }
+    this.pausedFor = why;
   }
 
   private fail(error: Error): void {
@@ -224,7 +255,14 @@ export class Worker {
       isStale: () => payload.isStale(),
       heartbeat: () => payload.heartbeat(),
       resolveOffset: (offset) => payload.resolveOffset(offset),
-      commit: (offset) => this.consumer.commitOffsets([{ topic, partition, offset }]),
+      pause: () => this.followModel(),
+      // consumer.commitOffsets is a silent no-op once kafkajs stops running (its runner checks `running`),
+      // and a graceful stop sets that before it waits for the batch in flight: the drain's last commit
+      // would never happen. The batch's own commit goes to the group directly while the member is still in it.
+      commit: (offset) =>
+        payload.isRunning()
+          ? this.consumer.commitOffsets([{ topic, partition, offset }])
+          : payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] }),
     };
     await this.join.serialise(partition, () =>
       this.step.run({ topic, partition, messages: batch.messages, decoded }, consumer),
@@ -238,6 +276,7 @@ export class Worker {
     else if (Date.now() - this.lastBrokerContact > this.config.kafka.sessionTimeoutMs)
       reasons.push('no heartbeat or fetch answered by the broker within the session timeout');
     if (!this.models.current) reasons.push('no model loaded');
+    if (this.pausedFor !== undefined) reasons.push(`partitions paused: ${this.pausedFor}`);
     return { ready: reasons.length === 0, reasons };
   }
 

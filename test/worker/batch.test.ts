@@ -88,6 +88,8 @@ class World {
   readonly checkpoints = new Map<string, string>();
   readonly published: { topic: string; value: string }[] = [];
   readonly trace: string[] = [];
+  /** Why the promoted model cannot serve, while it cannot. */
+  modelUnusable: string | undefined;
   /** Crash the process the `nth` time (1-based) it reaches `point`. */
   crashAt: { point: Point; nth: number } | undefined;
   /** Revoke the partition (isStale → true) the next time a batch reaches this point. */
@@ -163,6 +165,7 @@ class Process {
         },
         model: {
           hasModel: () => true,
+          unusable: () => w.modelUnusable,
           score: async (s: Scoring) => ({
             score: s.readings.at(-1)?.values.v ?? 0,
             modelVersion: 'v1',
@@ -185,6 +188,7 @@ class Process {
       isStale: () => w.revoked,
       heartbeat: async () => undefined,
       resolveOffset: () => undefined,
+      pause: () => w.trace.push('pause'),
       commit: async (offset) => {
         w.at('commit:before');
         w.committed = Number(offset);
@@ -422,4 +426,21 @@ test('a batch that starts after its partition was revoked or the consumer stoppe
   const outcome = await new Process(world).deliverOne();
   assert.equal(outcome.status, 'skipped');
   assert.deepEqual(world.trace, []);
+});
+
+test('a promoted model that cannot serve: the batch is not applied, not committed, and fetching pauses', async () => {
+  const world = new World();
+  const proc = new Process(world);
+  world.modelUnusable = 'model v2 refused (incompatible)';
+  const outcome = await proc.deliverOne();
+  assert.equal(outcome.status, 'paused');
+  assert.deepEqual(world.trace, ['pause']);
+  assert.equal(proc.store.size, 0, 'no record applied');
+  assert.equal(world.committed, 0);
+  // When a model loads, the same records are delivered again and scored: no alert is lost.
+  world.modelUnusable = undefined;
+  await consumeAll(world);
+  const baseline = new World();
+  await consumeAll(baseline);
+  assert.deepEqual(world.alerts(), baseline.alerts());
 });
