@@ -31,7 +31,12 @@ function newestSource(dir) {
 function entry() {
   if (!existsSync(sources)) return built;
   if (existsSync(built) && existsSync(stamp) && statSync(stamp).mtimeMs >= newestSource(sources)) return built;
-  require('tsx/cjs');
+  try {
+    require('tsx/cjs');
+  } catch {
+    process.stderr.write('pdm: dist/ is missing or older than src/, and tsx (a development dependency) is not installed: run `npm run build`\n');
+    process.exit(1);
+  }
   return join(sources, 'cli', 'main.ts');
 }
 

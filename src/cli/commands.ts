@@ -137,7 +137,7 @@ export const COMMANDS: readonly Command[] = [
       replication: { type: 'string', value: 'R', default: '1', help: 'replication factor' },
     },
     async run(config, args) {
-      if (args.positional[0] !== 'create') throw new UsageError('pdm topics create [--partitions N] [--replication R]');
+      if (args.positional[0] !== 'create') throw new UsageError(args.positional[0] === undefined ? 'topics: an action is needed (create)' : `topics: unknown action "${args.positional[0]}" (create)`);
       const partitions = intFlag(args, 'partitions', 4, 1, 10_000);
       const replication = intFlag(args, 'replication', 1, 1, 100);
       const created = await createTopics(config, { partitions, replication });

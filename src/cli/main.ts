@@ -10,7 +10,7 @@ import { exitCodeFor } from '../errors';
 export const USAGE = `usage: pdm <command> [flags]        pdm <command> --help for its flags and defaults
 
 commands:
-${COMMANDS.map((c) => `  ${`${c.name}${c.args ? ` ${c.args}` : ''}`.padEnd(40)} ${c.summary}`).join('\n')}
+${COMMANDS.map((c) => `  ${`${c.name}${c.args ? ` ${c.args}` : ''}`.padEnd(42)} ${c.summary}`).join('\n')}
 
 Configuration comes from PDM_* environment variables; a flag named after one overrides it
 (--window 12 sets PDM_WINDOW). README.md has the full table.

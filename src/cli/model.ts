@@ -5,6 +5,10 @@ import { UsageError } from './args';
 
 /** `pdm model list | promote <version> | rollback`. */
 export async function runModelCommand(config: Config, action: string | undefined, version: string | undefined): Promise<number> {
+  // Usage first: a bad command line is answered without touching Redis.
+  if (action !== 'list' && action !== 'promote' && action !== 'rollback')
+    throw new UsageError(action === undefined ? 'model: an action is needed (list, promote <version> or rollback)' : `model: unknown action "${action}" (list, promote <version> or rollback)`);
+  if (action === 'promote' && !version) throw new UsageError('model promote: which version? (pdm model list shows them)');
   const redis = createRedis(config, { lazyConnect: true });
   await redis.connect();
   const registry = new ModelRegistry(redis, config.redis.prefix);
@@ -21,18 +25,14 @@ export async function runModelCommand(config: Config, action: string | undefined
       }
       return 0;
     }
-    if (action === 'promote') {
-      if (!version) throw new UsageError('pdm model promote <version>');
+    if (action === 'promote' && version) {
       const previous = await registry.promote(version, expected);
       process.stdout.write(`promoted ${version} (was ${previous ?? 'none'})\n`);
       return 0;
     }
-    if (action === 'rollback') {
-      const { from, to } = await registry.rollback();
-      process.stdout.write(`rolled back from ${from} to ${to}\n`);
-      return 0;
-    }
-    throw new UsageError('pdm model list | promote <version> | rollback');
+    const { from, to } = await registry.rollback();
+    process.stdout.write(`rolled back from ${from} to ${to}\n`);
+    return 0;
   } finally {
     redis.disconnect();
   }

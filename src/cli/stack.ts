@@ -16,6 +16,6 @@ export async function runStack(config: Config, action: string | undefined): Prom
     const states = await stackStatus(config);
     states.forEach(sayStack);
     return states.every((s) => s.state === 'up') ? 0 : 3;
-  } else throw new UsageError('pdm stack up | down | status');
+  } else throw new UsageError(action === undefined ? 'stack: an action is needed (up, down or status)' : `stack: unknown action "${action}" (up, down or status)`);
   return 0;
 }

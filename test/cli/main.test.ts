@@ -35,7 +35,7 @@ test('pdm <command> --help answers for every command with each of its flags and 
 });
 
 test('usage errors of any command exit 2 with that command\'s usage; config errors exit 2; others 1', async () => {
-  const cases: string[][] = [[], ['nope'], ['topics'], ['topics', 'delete'], ['topics', 'create', '--partitions', 'x'], ['train'], ['train', '--search', '0', '--once'], ['worker', '--bogus'], ['stack', 'sideways']];
+  const cases: string[][] = [[], ['nope'], ['topics'], ['topics', 'delete'], ['topics', 'create', '--partitions', 'x'], ['train'], ['train', '--search', '0', '--once'], ['worker', '--bogus'], ['stack', 'sideways'], ['model'], ['model', 'promote']];
   for (const argv of cases) {
     await assert.rejects(output(argv), (error: unknown) => {
       assert.ok(error instanceof UsageError, `${argv.join(' ')} → ${String(error)}`);
