@@ -16,7 +16,7 @@ test('a reading from the future delays scoring by at most the skew and never tur
   const minute = 60_000;
   const state = newMachineState('m1');
   const outcomes: string[] = [];
-  const add = (minutes: number) => outcomes.push(`${minutes}:${addReading(state, { ts: minutes * minute, values: { v: minutes } }, limits)}`);
+  const add = (minutes: number) => outcomes.push(`${minutes}:${addReading(state, { machineId: 'm1', ts: minutes * minute, values: { v: minutes } }, limits)}`);
   for (const m of [1, 2, 3]) add(m); // on time: the window fills, 3 is scored
   add(3 + 5); // the gateway's clock jumps 5 minutes ahead: accepted within the skew, scored
   for (const m of [4, 5, 6, 7]) add(m); // on-time readings behind it: stored in order, not scored, not late
