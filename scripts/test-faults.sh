@@ -17,7 +17,7 @@ cleanup() { if [ "$started" = 1 ] && [ "${PDM_KEEP_STACK:-0}" != 1 ]; then node 
 trap cleanup EXIT
 mkdir -p .pdm
 : > .pdm/faults-results.jsonl
-mapfile -t files < <(find test/faults -name '*.test.ts' | sort)
+mapfile -t files < <(find test/faults test/security -name '*.test.ts' | sort)
 if [ "$#" -gt 0 ]; then files=("$@"); fi
 echo "== fault-injection suite: ${files[*]}"
 status=0
