@@ -21,7 +21,7 @@ trap cleanup EXIT
 state="${PDM_STACK_DIR:-.pdm}"
 mkdir -p "$state"
 : > "$state/faults-results.jsonl"
-mapfile -t files < <(find test/faults -name '*.test.ts' | sort)
+mapfile -t files < <(find test/faults test/security -name '*.test.ts' | sort)
 if [ "$#" -gt 0 ]; then files=("$@"); fi
 echo "== fault-injection suite: ${files[*]}"
 status=0

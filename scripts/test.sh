@@ -15,7 +15,8 @@ trap cleanup EXIT
 echo "== type-check"; npx --no-install tsc -p .
 echo "== lint"; npx --no-install eslint --max-warnings 0 .
 echo "== tests"
-# test/faults is the fault-injection suite (npm run test:faults): long-running, not part of npm test.
-mapfile -t files < <(find test -name '*.test.ts' -not -path 'test/faults/*' | sort)
+# test/faults (fault injection) and test/security (its own SASL_SSL broker and TLS Redis) belong to
+# npm run test:faults: long-running, not part of npm test.
+mapfile -t files < <(find test -name '*.test.ts' -not -path 'test/faults/*' -not -path 'test/security/*' | sort)
 if [ "$#" -gt 0 ]; then files=("$@"); fi
 node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"

@@ -3,6 +3,7 @@ import type { LogEntry } from 'kafkajs';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import { kafkaSecurity } from './security';
+import { KafkaConnectGuard } from '../connect';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -13,9 +14,12 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 
 /** One kafkajs client per process, its log routed into ours. */
 export function createKafka(config: Config, logger?: Logger, clientSuffix = ''): Kafka {
-  return new Kafka({
+  // An untrusted certificate or a TLS-only port fails at once instead of after kafkajs' retries (src/connect).
+  const guard = new KafkaConnectGuard(config.kafka.brokers);
+  return guard.guard(new Kafka({
     clientId: `${config.kafka.clientId}${clientSuffix}`,
-    brokers: [...config.kafka.brokers],
+    brokers: guard.brokers,
+    socketFactory: guard.socketFactory,
     ...kafkaSecurity(config),
     logLevel: logger ? logLevel.WARN : logLevel.NOTHING,
     logCreator: () => (entry: LogEntry) => {
@@ -28,5 +32,5 @@ export function createKafka(config: Config, logger?: Logger, clientSuffix = ''):
       logger.child({ stage: 'kafka', ns: entry.namespace })[level](String(message), meta);
     },
     retry: { initialRetryTime: 300, retries: 8 },
-  });
+  }));
 }
