@@ -10,6 +10,7 @@ import { runTrainer } from '../train/trainer';
 import { createMetrics } from '../metrics';
 import { runSimulate, SIMULATE_SWITCHES } from '../simulate';
 import { runDemo } from '../demo';
+import { runEvaluator } from '../evaluate';
 import { UsageError } from './args';
 import { ProgressLine, simulateProgressLogger, trainProgressHooks } from './progress';
 import { parseTopArgs, runTop, TOP_SWITCHES, TOP_USAGE } from './top';
@@ -61,6 +62,12 @@ export const COMMANDS: readonly Command[] = [
     usage: 'trainer',
     summary: 'long-lived retraining loop (new failures or interval); HTTP on PDM_HTTP_PORT',
     run: (config) => runTrainer(config, createLogger(config.logLevel, { role: 'trainer' }), createMetrics()),
+  },
+  {
+    name: 'evaluator',
+    usage: 'evaluator',
+    summary: 'live recall, precision, lead time from alerts + failures; drift; HTTP on PDM_HTTP_PORT',
+    run: (config) => runEvaluator(config),
   },
   {
     name: 'model',
