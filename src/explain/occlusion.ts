@@ -2,6 +2,7 @@ import type { LayersModel, Tensor } from '@tensorflow/tfjs-node';
 import { tf } from '../model/tf';
 import type { ModelMeta } from '../registry';
 import { featurize } from '../score/features';
+import { splitFor } from '../score/split';
 import type { TimedValues } from '../state';
 import type { KerasTokenizer } from '../tokenize';
 import { encodeForModel } from '../tokenize';
@@ -67,7 +68,8 @@ interface Candidate {
  * slide into the kept tail exactly as it would have without that word), and the window is rescored. The
  * answer is in the model's own terms: an input the network ignores gets a drop of 0, whatever its z-score.
  *
- * Cost: one batched forward pass over 1 + min(candidates, maxPasses) rows. Sensors come first, then words
+ * Cost: one batched forward pass over 1 + min(candidates, maxPasses) rows; the text branch runs once per
+ * distinct token sequence (the base and each word candidate), the sensor branch and head once per row. Sensors come first, then words
  * from the most recent (the ones the pre-truncated text keeps longest). Words the vocabulary drops (no id
  * and no OOV token) never reach the model and are not candidates. Pure apart from the TensorFlow call;
  * every tensor is freed before it returns.
@@ -126,7 +128,11 @@ function wordCandidates(numeric: Float32Array, tokens: Int32Array, words: readon
   return out;
 }
 
-/** One predict call over all rows (a sensor candidate's empty tokens mean "the base tokens"). */
+/**
+ * One batched call over all rows (a sensor candidate's empty tokens mean "the base tokens"), through the same
+ * path the worker scores with (the split model: fused kernels, cached text encodings), so the base score is
+ * the served one and sensor occlusions reuse the window's text encoding.
+ */
 function predictRows(model: LayersModel, rows: readonly { numeric: Float32Array; tokens: Int32Array }[], window: number, f: number, textMaxLen: number): number[] {
   const n = rows.length;
   const numeric = new Float32Array(n * window * f);
@@ -137,6 +143,8 @@ function predictRows(model: LayersModel, rows: readonly { numeric: Float32Array;
     tokens.set(row.tokens.length ? row.tokens : baseTokens, i * textMaxLen);
   });
   return tf.tidy(() => {
+    const split = splitFor(model);
+    if (split) return Array.from(split.predict(numeric, tokens, n, window, f, textMaxLen));
     const out = model.predict([tf.tensor3d(numeric, [n, window, f]), tf.tensor2d(tokens, [n, textMaxLen], 'int32').toFloat()]) as Tensor;
     return Array.from(out.dataSync());
   });

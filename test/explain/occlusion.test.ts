@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { explainWindow } from '../../src/explain';
 import type { ExplainableModel } from '../../src/explain';
 import { buildDualInputModel } from '../../src/model/build';
-import { disposeModel, tf } from '../../src/model/tf';
+import { tf } from '../../src/model/tf';
+import { disposeScoringModel } from '../../src/score';
 import { KerasTokenizer } from '../../src/tokenize';
 
 const SHAPE = { window: 5, features: 3, textMaxLen: 8, vocabSize: 20, lstmUnits: 3, textLstmUnits: 2, embedDim: 2, denseUnits: 4 };
@@ -80,7 +81,7 @@ test('occlusion names exactly the sensor and the word the model depends on', () 
   const before = tf.memory().numTensors;
   const e = explainWindow(loaded, { readings, words }, { maxPasses: 32, top: 20 });
   assert.equal(tf.memory().numTensors, before, 'no tensor outlives an explanation');
-  disposeModel(loaded.model);
+  disposeScoringModel(loaded.model);
   assert.equal(e.modelVersion, 'v-hand');
   // Nine words, text length 8: pre-truncation drops the oldest ("routine"), which is then no candidate.
   assert.equal(e.candidates, SENSORS.length + 8);
@@ -104,7 +105,7 @@ test('occlusion names exactly the sensor and the word the model depends on', () 
 test('the number of extra forward passes is bounded; sensors first, then the most recent words', () => {
   const loaded = handWeighted(tokenizer);
   const e = explainWindow(loaded, { readings, words }, { maxPasses: 4, top: 2 });
-  disposeModel(loaded.model);
+  disposeScoringModel(loaded.model);
   assert.equal(e.passes, 4);
   assert.equal(e.skipped, e.candidates - 4);
   assert.equal(e.attributions.length, 2);
