@@ -258,7 +258,10 @@ export class Evaluator {
       if (version === NO_VERSION || this.holdoutSeen.has(version)) continue;
       const meta = await this.registry.meta(version).catch(() => undefined);
       this.holdoutSeen.add(version);
-      const holdout = meta?.operatingPoint?.holdout.recall ?? meta?.metrics.recall;
+      // Failure-level recall on the holdout (a failure with a window at or above the threshold within the horizon
+      // before it) is what live recall measures; the window-level recall stands in for models without it.
+      const m = meta?.metrics;
+      const holdout = m?.holdout_failures ? (m.failures_detected ?? 0) / m.holdout_failures : (meta?.operatingPoint?.holdout.recall ?? m?.recall);
       if (holdout !== undefined) this.metrics.holdoutRecall.set({ version }, holdout);
     }
     if (this.serving === NO_VERSION || this.drift.reference?.version === this.serving) return;
