@@ -13,11 +13,32 @@ import { median } from './stats';
 
 export function benchExplain(quick: boolean): Record<string, unknown> {
   const runs = quick ? 10 : 30;
-  const shape = { window: 24, features: 4, textMaxLen: 50, vocabSize: 1000, lstmUnits: 64, textLstmUnits: 64, embedDim: 8, denseUnits: 32 };
+  const shape = {
+    window: 24,
+    features: 4,
+    textMaxLen: 50,
+    vocabSize: 1000,
+    lstmUnits: 64,
+    textLstmUnits: 64,
+    embedDim: 8,
+    denseUnits: 32,
+  };
   const model = buildDualInputModel(shape, 'both', 1);
-  const tokenizer = KerasTokenizer.fit([Array.from({ length: 400 }, (_, i) => `w${i}`).join(' ')], { numWords: shape.vocabSize });
-  const meta = { version: 'bench', sensors: ['volt', 'rotate', 'pressure', 'vibration'], scaler: { mean: [170, 450, 100, 40], std: [15, 50, 10, 5] }, window: 24, textMaxLen: 50, calibration: undefined };
-  const readings = Array.from({ length: 24 }, (_, i) => ({ ts: i, values: { volt: 170 + i, rotate: 450, pressure: 100 - i / 3, vibration: 40 } }));
+  const tokenizer = KerasTokenizer.fit([Array.from({ length: 400 }, (_, i) => `w${i}`).join(' ')], {
+    numWords: shape.vocabSize,
+  });
+  const meta = {
+    version: 'bench',
+    sensors: ['volt', 'rotate', 'pressure', 'vibration'],
+    scaler: { mean: [170, 450, 100, 40], std: [15, 50, 10, 5] },
+    window: 24,
+    textMaxLen: 50,
+    calibration: undefined,
+  };
+  const readings = Array.from({ length: 24 }, (_, i) => ({
+    ts: i,
+    values: { volt: 170 + i, rotate: 450, pressure: 100 - i / 3, vibration: 40 },
+  }));
   // 40 distinct words (the last 50 tokens kept), shifted per run so that no encoding is cached.
   let run = 0;
   const words = () => {
@@ -31,16 +52,26 @@ export function benchExplain(quick: boolean): Record<string, unknown> {
     return Number(process.hrtime.bigint() - t0) / 1e6;
   };
   for (let i = 0; i < 3; i++) scoreOne();
-  const out: Record<string, unknown> = { runs, scoreOneWindowMs: median(Array.from({ length: runs }, scoreOne)) };
+  const out: Record<string, unknown> = {
+    runs,
+    scoreOneWindowMs: median(Array.from({ length: runs }, scoreOne)),
+  };
   for (const maxPasses of [8, 16, 64]) {
     let last = { passes: 0, candidates: 0 };
     const explain = () => {
-      const e = explainWindow({ model, meta, tokenizer }, { readings, words: words() }, { maxPasses, top: 5 });
+      const e = explainWindow(
+        { model, meta, tokenizer },
+        { readings, words: words() },
+        { maxPasses, top: 5 },
+      );
       last = { passes: e.passes, candidates: e.candidates };
       return e.millis;
     };
     for (let i = 0; i < 3; i++) explain();
-    out[`explain_maxPasses_${maxPasses}`] = { medianMs: median(Array.from({ length: runs }, explain)), ...last };
+    out[`explain_maxPasses_${maxPasses}`] = {
+      medianMs: median(Array.from({ length: runs }, explain)),
+      ...last,
+    };
   }
   disposeScoringModel(model);
   return out;

@@ -112,7 +112,13 @@ export class DriftWindow {
     let s = this.slotsByIndex.get(index);
     if (!s) {
       const f = ref.sensors.length;
-      s = { bins: Array.from({ length: f }, () => new Float64Array(BINS)), n: new Float64Array(f), sumZ: new Float64Array(f), tokens: 0, oov: 0 };
+      s = {
+        bins: Array.from({ length: f }, () => new Float64Array(BINS)),
+        n: new Float64Array(f),
+        sumZ: new Float64Array(f),
+        tokens: 0,
+        oov: 0,
+      };
       this.slotsByIndex.set(index, s);
     }
     return s;
@@ -161,7 +167,12 @@ export class DriftWindow {
     }
     return {
       version: ref.version,
-      sensors: ref.sensors.map((sensor, i) => ({ sensor, psi: psiOfCounts(bins[i]!), meanShift: n[i]! > 0 ? sumZ[i]! / n[i]! : 0, n: n[i]! })),
+      sensors: ref.sensors.map((sensor, i) => ({
+        sensor,
+        psi: psiOfCounts(bins[i]!),
+        meanShift: n[i]! > 0 ? sumZ[i]! / n[i]! : 0,
+        n: n[i]!,
+      })),
       oovRatio: tokens > 0 ? oov / tokens : null,
       tokens,
     };

@@ -24,7 +24,13 @@ import type { LiveFigures } from './tally';
 export type EvaluatorState = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
 
 /** The part of an alert message the evaluation reads (docs/topics-and-messages.md). */
-const alertSchema = z.object({ alertId: z.string().min(1).max(200), machineId, ts: eventTime, state: z.enum(['raised', 'cleared']), modelVersion: z.string().min(1).max(200) });
+const alertSchema = z.object({
+  alertId: z.string().min(1).max(200),
+  machineId,
+  ts: eventTime,
+  state: z.enum(['raised', 'cleared']),
+  modelVersion: z.string().min(1).max(200),
+});
 
 export interface EvaluatorView {
   readonly role: 'evaluator';
@@ -78,16 +84,31 @@ export class Evaluator {
     private readonly onFailure: (error: Error) => void = () => undefined,
   ) {
     this.redis = createRedis(config);
-    this.redis.on('error', (error: Error) => this.logger.warn('redis error', { stage: 'redis', error: error.message }));
+    this.redis.on('error', (error: Error) =>
+      this.logger.warn('redis error', { stage: 'redis', error: error.message }),
+    );
     const kafka = createKafka(config, logger.child({ stage: 'kafka' }), '-evaluator');
     // A short fetch wait: shutdown waits for the fetch in flight, and the evaluator is no throughput path.
-    this.consumer = kafka.consumer({ groupId: `${config.kafka.groupId}.evaluator`, sessionTimeout: config.kafka.sessionTimeoutMs, maxBytesPerPartition: 1_048_576, maxWaitTimeInMs: 500 });
+    this.consumer = kafka.consumer({
+      groupId: `${config.kafka.groupId}.evaluator`,
+      sessionTimeout: config.kafka.sessionTimeoutMs,
+      maxBytesPerPartition: 1_048_576,
+      maxWaitTimeInMs: 500,
+    });
     this.admin = kafka.admin();
     this.registry = new ModelRegistry(this.redis, config.redis.prefix);
     this.store = new EvaluationStore(this.redis, config.redis.prefix);
-    this.ledger = new Ledger({ horizonMs: config.horizonMs, graceMs: config.evaluator.graceMs, retentionMs: config.evaluator.retentionMs });
+    this.ledger = new Ledger({
+      horizonMs: config.horizonMs,
+      graceMs: config.evaluator.graceMs,
+      retentionMs: config.evaluator.retentionMs,
+    });
     this.drift = new DriftWindow(config.evaluator.driftWindowMs);
-    this.decodeLimits = { maxRecordBytes: config.maxRecordBytes, maxFutureSkewMs: config.maxFutureSkewMs, now: Date.now };
+    this.decodeLimits = {
+      maxRecordBytes: config.maxRecordBytes,
+      maxFutureSkewMs: config.maxFutureSkewMs,
+      now: Date.now,
+    };
   }
 
   /** Runs `fn` after everything queued before it: batches and ticks never interleave on the ledger. */
@@ -100,7 +121,8 @@ export class Evaluator {
   async start(): Promise<void> {
     const { consumer, config } = this;
     consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (!payload.restart) this.fail(new Error(`consumer crashed and will not restart: ${payload.error.message}`));
+      if (!payload.restart)
+        this.fail(new Error(`consumer crashed and will not restart: ${payload.error.message}`));
       else this.logger.warn('consumer crashed; kafkajs restarts it', { error: payload.error.message });
     });
     await this.restore();
@@ -108,15 +130,30 @@ export class Evaluator {
     await Promise.all([this.admin.connect(), consumer.connect()]);
     const t = config.topics;
     // Where this group stopped last time: a partition with nothing new sends no batch, yet is caught up.
-    for (const { topic, partitions } of await this.admin.fetchOffsets({ groupId: `${config.kafka.groupId}.evaluator`, topics: [t.alerts, t.failures] })) {
-      for (const p of partitions) if (Number(p.offset) >= 0) this.positions.set(`${topic}\u0000${p.partition}`, Number(p.offset));
+    for (const { topic, partitions } of await this.admin.fetchOffsets({
+      groupId: `${config.kafka.groupId}.evaluator`,
+      topics: [t.alerts, t.failures],
+    })) {
+      for (const p of partitions)
+        if (Number(p.offset) >= 0) this.positions.set(`${topic}\u0000${p.partition}`, Number(p.offset));
     }
-    await consumer.subscribe({ topics: [t.readings, t.logs, t.alerts, t.failures], fromBeginning: config.startFrom === 'earliest' });
-    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (payload) => this.serial(() => this.handleBatch(payload)) });
+    await consumer.subscribe({
+      topics: [t.readings, t.logs, t.alerts, t.failures],
+      fromBeginning: config.startFrom === 'earliest',
+    });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.serial(() => this.handleBatch(payload)),
+    });
     const tick = () => {
       this.timer = setTimeout(() => {
         void this.serial(() => this.tick())
-          .catch((error: unknown) => this.logger.warn('evaluation tick failed (retried next tick)', { error: (error as Error).message }))
+          .catch((error: unknown) =>
+            this.logger.warn('evaluation tick failed (retried next tick)', {
+              error: (error as Error).message,
+            }),
+          )
           .finally(() => {
             if (this.state === 'running') tick();
           });
@@ -124,11 +161,18 @@ export class Evaluator {
     };
     this.state = 'running';
     tick();
-    this.logger.info('evaluator running', { group: `${config.kafka.groupId}.evaluator`, workerGroup: config.evaluator.workerGroup ?? null, serving: this.serving, machines: this.ledger.size });
+    this.logger.info('evaluator running', {
+      group: `${config.kafka.groupId}.evaluator`,
+      workerGroup: config.evaluator.workerGroup ?? null,
+      serving: this.serving,
+      machines: this.ledger.size,
+    });
   }
 
   private async restore(): Promise<void> {
-    const stored = await this.store.load((id, why) => this.logger.warn('unreadable evaluation state ignored', { machineId: id, why }));
+    const stored = await this.store.load((id, why) =>
+      this.logger.warn('unreadable evaluation state ignored', { machineId: id, why }),
+    );
     this.ledger.restore(stored.machines, stored.clock);
     this.tally = stored.tally;
     const m = this.metrics;
@@ -164,12 +208,15 @@ export class Evaluator {
     }
     if (last === undefined) return;
     await this.persist(events, () => payload.isRunning() && !payload.isStale());
-    if (batch.topic === t.alerts || batch.topic === t.failures) this.positions.set(`${batch.topic}\u0000${batch.partition}`, Number(last) + 1);
+    if (batch.topic === t.alerts || batch.topic === t.failures)
+      this.positions.set(`${batch.topic}\u0000${batch.partition}`, Number(last) + 1);
     for (const message of batch.messages) {
       payload.resolveOffset(message.offset);
       if (message.offset === last) break;
     }
-    await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(Number(last) + 1) }]);
+    await this.consumer.commitOffsets([
+      { topic: batch.topic, partition: batch.partition, offset: String(Number(last) + 1) },
+    ]);
     await payload.heartbeat();
   }
 
@@ -177,7 +224,9 @@ export class Evaluator {
     const decoded = decodeReading(message.value, undefined, this.decodeLimits);
     if (!decoded.ok) return; // the worker dead-letters it; it moves no clock here
     const r = decoded.value;
-    events.push(...this.ledger.reading(r.machineId, r.ts, { partition, offset: Number(message.offset) }, this.serving));
+    events.push(
+      ...this.ledger.reading(r.machineId, r.ts, { partition, offset: Number(message.offset) }, this.serving),
+    );
     this.drift.reading(r.ts, r.values);
   }
 
@@ -196,7 +245,14 @@ export class Evaluator {
     }
     if (parsed.state !== 'raised') return; // a clear ends an alert; the evaluation counts raises
     const ts = typeof parsed.ts === 'number' ? parsed.ts : Date.parse(parsed.ts);
-    events.push(...this.ledger.alert({ alertId: parsed.alertId, machineId: parsed.machineId, ts, modelVersion: parsed.modelVersion }));
+    events.push(
+      ...this.ledger.alert({
+        alertId: parsed.alertId,
+        machineId: parsed.machineId,
+        ts,
+        modelVersion: parsed.modelVersion,
+      }),
+    );
   }
 
   private onFailureRecord(message: KafkaMessage, events: LedgerEvent[]): void {
@@ -206,15 +262,20 @@ export class Evaluator {
   }
 
   /** Applies the events to the tally and writes everything changed (retried while Redis is away), then the metrics. */
-  private async persist(events: readonly LedgerEvent[], keepGoing: () => boolean = () => this.state === 'running'): Promise<void> {
+  private async persist(
+    events: readonly LedgerEvent[],
+    keepGoing: () => boolean = () => this.state === 'running',
+  ): Promise<void> {
     this.tally.apply(events);
     const newLeads = this.tally.takeNewLeads();
     const { changed, evicted } = this.ledger.takeChanges();
     await retry(() => this.store.save(changed, evicted, this.tally, newLeads, this.ledger.clock), {
       keepGoing,
-      onRetry: (error, attempt) => this.logger.warn('evaluation state write failed; retrying', { attempt, error: error.message }),
+      onRetry: (error, attempt) =>
+        this.logger.warn('evaluation state write failed; retrying', { attempt, error: error.message }),
     });
-    for (const [version, leads] of newLeads) this.leads.set(version, [...(this.leads.get(version) ?? []), ...leads]);
+    for (const [version, leads] of newLeads)
+      this.leads.set(version, [...(this.leads.get(version) ?? []), ...leads]);
     countEvents(this.metrics, events);
     this.publish();
   }
@@ -261,7 +322,9 @@ export class Evaluator {
       // Failure-level recall on the holdout (a failure with a window at or above the threshold within the horizon
       // before it) is what live recall measures; the window-level recall stands in for models without it.
       const m = meta?.metrics;
-      const holdout = m?.holdout_failures ? (m.failures_detected ?? 0) / m.holdout_failures : (meta?.operatingPoint?.holdout.recall ?? m?.recall);
+      const holdout = m?.holdout_failures
+        ? (m.failures_detected ?? 0) / m.holdout_failures
+        : (meta?.operatingPoint?.holdout.recall ?? m?.recall);
       if (holdout !== undefined) this.metrics.holdoutRecall.set({ version }, holdout);
     }
     if (this.serving === NO_VERSION || this.drift.reference?.version === this.serving) return;

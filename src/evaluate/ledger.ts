@@ -110,7 +110,9 @@ export class Ledger {
 
   /** The machines to write and to delete since the last call. */
   takeChanges(): { changed: MachineLedger[]; evicted: string[] } {
-    const changed = [...this.dirty].map((id) => this.machines.get(id)).filter((m): m is MachineLedger => m !== undefined);
+    const changed = [...this.dirty]
+      .map((id) => this.machines.get(id))
+      .filter((m): m is MachineLedger => m !== undefined);
     const evicted = [...this.evicted];
     this.dirty.clear();
     this.evicted.clear();
@@ -144,10 +146,17 @@ export class Ledger {
 
   /** A `raised` alert. Duplicates (same alertId) and alerts older than the retention are ignored and counted. */
   alert(alert: RaisedAlert): LedgerEvent[] {
-    if (alert.ts < this.globalTs - this.opts.retentionMs) return [{ kind: 'ignored', topic: 'alerts', reason: 'too_old' }];
+    if (alert.ts < this.globalTs - this.opts.retentionMs)
+      return [{ kind: 'ignored', topic: 'alerts', reason: 'too_old' }];
     const m = this.machine(alert.machineId);
-    if (m.alerts.some((a) => a.id === alert.alertId)) return [{ kind: 'ignored', topic: 'alerts', reason: 'duplicate' }];
-    const record: AlertRecord = { id: alert.alertId, ts: alert.ts, version: alert.modelVersion, outcome: 'pending' };
+    if (m.alerts.some((a) => a.id === alert.alertId))
+      return [{ kind: 'ignored', topic: 'alerts', reason: 'duplicate' }];
+    const record: AlertRecord = {
+      id: alert.alertId,
+      ts: alert.ts,
+      version: alert.modelVersion,
+      outcome: 'pending',
+    };
     m.alerts.push(record);
     if (m.failures.some((f) => this.inHorizon(record.ts, f.ts))) {
       record.outcome = 'true';
@@ -159,9 +168,11 @@ export class Ledger {
 
   /** A labelled failure. Duplicates (same machine and ts) and failures older than the retention are ignored and counted. */
   failure(machineId: string, ts: number): LedgerEvent[] {
-    if (ts < this.globalTs - this.opts.retentionMs) return [{ kind: 'ignored', topic: 'failures', reason: 'too_old' }];
+    if (ts < this.globalTs - this.opts.retentionMs)
+      return [{ kind: 'ignored', topic: 'failures', reason: 'too_old' }];
     const m = this.machine(machineId);
-    if (m.failures.some((f) => f.ts === ts)) return [{ kind: 'ignored', topic: 'failures', reason: 'duplicate' }];
+    if (m.failures.some((f) => f.ts === ts))
+      return [{ kind: 'ignored', topic: 'failures', reason: 'duplicate' }];
     m.failures.push({ ts, decided: false });
     const events: LedgerEvent[] = [];
     for (const a of m.alerts) {
@@ -208,13 +219,19 @@ export class Ledger {
       const horizonOf = (ts: number) => ts < this.globalTs - retentionMs - horizonMs;
       const censoredAlerts = m.alerts.filter((a) => a.outcome === 'pending' && horizonOf(a.ts)).length;
       const censoredFailures = m.failures.filter((f) => !f.decided && horizonOf(f.ts)).length;
-      for (let i = 0; i < censoredFailures; i++) events.push({ kind: 'ignored', topic: 'failures', reason: 'censored' });
-      for (let i = 0; i < censoredAlerts; i++) events.push({ kind: 'ignored', topic: 'alerts', reason: 'censored' });
+      for (let i = 0; i < censoredFailures; i++)
+        events.push({ kind: 'ignored', topic: 'failures', reason: 'censored' });
+      for (let i = 0; i < censoredAlerts; i++)
+        events.push({ kind: 'ignored', topic: 'alerts', reason: 'censored' });
       const before = m.alerts.length + m.failures.length;
       m.alerts = m.alerts.filter((a) => !horizonOf(a.ts));
       m.failures = m.failures.filter((f) => !horizonOf(f.ts));
       if (changed || m.alerts.length + m.failures.length !== before) this.dirty.add(m.machineId);
-      if (m.alerts.length === 0 && m.failures.length === 0 && (m.lastTs ?? -Infinity) < this.globalTs - retentionMs) {
+      if (
+        m.alerts.length === 0 &&
+        m.failures.length === 0 &&
+        (m.lastTs ?? -Infinity) < this.globalTs - retentionMs
+      ) {
         this.machines.delete(m.machineId);
         this.dirty.delete(m.machineId);
         this.evicted.add(m.machineId);
@@ -241,7 +258,8 @@ export class Ledger {
   private markDue(m: MachineLedger): void {
     if (m.lastTs === undefined || !m.lastAt) return;
     const { horizonMs, graceMs } = this.opts;
-    for (const a of m.alerts) if (a.outcome === 'pending' && !a.due && m.lastTs >= a.ts + horizonMs + graceMs) a.due = m.lastAt;
+    for (const a of m.alerts)
+      if (a.outcome === 'pending' && !a.due && m.lastTs >= a.ts + horizonMs + graceMs) a.due = m.lastAt;
     for (const f of m.failures) if (!f.decided && !f.due && m.lastTs >= f.ts + graceMs) f.due = m.lastAt;
   }
 }

@@ -25,13 +25,19 @@ export async function runEvaluator(config: Config): Promise<number> {
     {
       registry: base.registry,
       healthy: () => evaluator.state !== 'failed',
-      ready: () => (evaluator.state === 'running' ? { ready: true, reasons: [] } : { ready: false, reasons: [`evaluator ${evaluator.state}`] }),
+      ready: () =>
+        evaluator.state === 'running'
+          ? { ready: true, reasons: [] }
+          : { ready: false, reasons: [`evaluator ${evaluator.state}`] },
       model: () => evaluator.view(),
     },
     config.http.host,
     config.http.port,
   );
-  logger.info('http listening', { url: `http://${config.http.host}:${http.port}`, endpoints: ['/metrics', '/healthz', '/readyz', '/model'] });
+  logger.info('http listening', {
+    url: `http://${config.http.host}:${http.port}`,
+    endpoints: ['/metrics', '/healthz', '/readyz', '/model'],
+  });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (++signals > 1) {

@@ -10,7 +10,15 @@ const machineSchema = z.object({
   firstTs: z.number().optional(),
   lastTs: z.number().optional(),
   lastAt: position.optional(),
-  alerts: z.array(z.object({ id: z.string(), ts: z.number(), version: z.string(), outcome: z.enum(['pending', 'true', 'false']), due: position.optional() })),
+  alerts: z.array(
+    z.object({
+      id: z.string(),
+      ts: z.number(),
+      version: z.string(),
+      outcome: z.enum(['pending', 'true', 'false']),
+      due: position.optional(),
+    }),
+  ),
   failures: z.array(z.object({ ts: z.number(), decided: z.boolean(), due: position.optional() })),
 });
 
@@ -33,7 +41,9 @@ export class EvaluationStore {
     return `${this.prefix}eval:${name}`;
   }
 
-  async load(onCorrupt: (id: string, why: string) => void): Promise<{ machines: MachineLedger[]; tally: Tally; clock: number; leads: Map<string, number[]> }> {
+  async load(
+    onCorrupt: (id: string, why: string) => void,
+  ): Promise<{ machines: MachineLedger[]; tally: Tally; clock: number; leads: Map<string, number[]> }> {
     const machines: MachineLedger[] = [];
     let cursor = '0';
     do {
@@ -49,7 +59,12 @@ export class EvaluationStore {
     } while (cursor !== '0');
     const [tallyBody, clockBody] = await this.redis.mget(this.k('tally'), this.k('clock'));
     const tally = Tally.fromJSON(tallyBody ? JSON.parse(tallyBody) : undefined);
-    return { machines, tally, clock: clockBody ? Number(clockBody) : -Infinity, leads: await this.leads([...tally.versions.keys()]) };
+    return {
+      machines,
+      tally,
+      clock: clockBody ? Number(clockBody) : -Infinity,
+      leads: await this.leads([...tally.versions.keys()]),
+    };
   }
 
   async leads(versions: readonly string[]): Promise<Map<string, number[]>> {
@@ -58,9 +73,16 @@ export class EvaluationStore {
     return out;
   }
 
-  async save(changed: readonly MachineLedger[], evicted: readonly string[], tally: Tally, newLeads: ReadonlyMap<string, readonly number[]>, clock: number): Promise<void> {
+  async save(
+    changed: readonly MachineLedger[],
+    evicted: readonly string[],
+    tally: Tally,
+    newLeads: ReadonlyMap<string, readonly number[]>,
+    clock: number,
+  ): Promise<void> {
     const tx = this.redis.multi();
-    if (changed.length) tx.hset(this.k('machines'), ...changed.flatMap((m) => [m.machineId, JSON.stringify(m)]));
+    if (changed.length)
+      tx.hset(this.k('machines'), ...changed.flatMap((m) => [m.machineId, JSON.stringify(m)]));
     if (evicted.length) tx.hdel(this.k('machines'), ...evicted);
     for (const [v, leads] of newLeads) {
       if (leads.length === 0) continue;

@@ -29,7 +29,12 @@ export function emptyCounts(): VersionCounts {
 export function figures(version: string, c: VersionCounts, leadSeconds: readonly number[]): LiveFigures {
   const sorted = [...leadSeconds].sort((a, b) => a - b);
   const mid = sorted.length / 2;
-  const p50 = sorted.length === 0 ? null : sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  const p50 =
+    sorted.length === 0
+      ? null
+      : sorted.length % 2
+        ? sorted[Math.floor(mid)]!
+        : (sorted[mid - 1]! + sorted[mid]!) / 2;
   return {
     version,
     ...c,
@@ -52,7 +57,10 @@ export class Tally {
 
   static fromJSON(json: unknown): Tally {
     const t = new Tally();
-    const doc = (json ?? {}) as { versions?: Record<string, VersionCounts>; ignored?: Record<string, number> };
+    const doc = (json ?? {}) as {
+      versions?: Record<string, VersionCounts>;
+      ignored?: Record<string, number>;
+    };
     for (const [v, c] of Object.entries(doc.versions ?? {})) t.versions.set(v, { ...emptyCounts(), ...c });
     for (const [k, n] of Object.entries(doc.ignored ?? {})) t.ignored.set(k, n);
     return t;

@@ -74,15 +74,30 @@ interface Candidate {
  * and no OOV token) never reach the model and are not candidates. Pure apart from the TensorFlow call;
  * every tensor is freed before it returns.
  */
-export function explainWindow(loaded: ExplainableModel, input: ExplainInput, options: ExplainOptions): Explanation {
+export function explainWindow(
+  loaded: ExplainableModel,
+  input: ExplainInput,
+  options: ExplainOptions,
+): Explanation {
   const started = process.hrtime.bigint();
   const { meta, tokenizer } = loaded;
-  const spec = { sensors: meta.sensors, scaler: meta.scaler, window: meta.window, textMaxLen: meta.textMaxLen, tokenizer };
+  const spec = {
+    sensors: meta.sensors,
+    scaler: meta.scaler,
+    window: meta.window,
+    textMaxLen: meta.textMaxLen,
+    tokenizer,
+  };
   const base = featurize(input.readings, input.words, spec);
-  const all = [...sensorCandidates(base.numeric, meta.sensors), ...wordCandidates(base.numeric, base.tokens, input.words, loaded)];
+  const all = [
+    ...sensorCandidates(base.numeric, meta.sensors),
+    ...wordCandidates(base.numeric, base.tokens, input.words, loaded),
+  ];
   const chosen = all.slice(0, Math.max(0, Math.floor(options.maxPasses)));
   const rows = [{ numeric: base.numeric, tokens: base.tokens }, ...chosen];
-  const scores = predictRows(loaded.model, rows, meta.window, meta.sensors.length, meta.textMaxLen).map((raw) => applyCalibration(meta.calibration, raw));
+  const scores = predictRows(loaded.model, rows, meta.window, meta.sensors.length, meta.textMaxLen).map(
+    (raw) => applyCalibration(meta.calibration, raw),
+  );
   const score = scores[0] ?? Number.NaN;
   const attributions = chosen
     .map((c, i) => {
@@ -111,7 +126,12 @@ function sensorCandidates(numeric: Float32Array, sensors: readonly string[]): Ca
   });
 }
 
-function wordCandidates(numeric: Float32Array, tokens: Int32Array, words: readonly string[], loaded: ExplainableModel): Candidate[] {
+function wordCandidates(
+  numeric: Float32Array,
+  tokens: Int32Array,
+  words: readonly string[],
+  loaded: ExplainableModel,
+): Candidate[] {
   const present = new Set(tokens);
   const lower = words.map((w) => w.toLowerCase());
   const seen = new Set<string>();
@@ -123,7 +143,12 @@ function wordCandidates(numeric: Float32Array, tokens: Int32Array, words: readon
     const id = loaded.tokenizer.wordsToSequence([word])[0];
     if (id === undefined || !present.has(id)) continue; // dropped by the vocabulary, or truncated away
     const kept = lower.filter((w) => w !== word);
-    out.push({ kind: 'word', name: word, numeric, tokens: encodeForModel(loaded.tokenizer, kept, loaded.meta.textMaxLen) });
+    out.push({
+      kind: 'word',
+      name: word,
+      numeric,
+      tokens: encodeForModel(loaded.tokenizer, kept, loaded.meta.textMaxLen),
+    });
   }
   return out;
 }
@@ -133,7 +158,13 @@ function wordCandidates(numeric: Float32Array, tokens: Int32Array, words: readon
  * path the worker scores with (the split model: fused kernels, cached text encodings), so the base score is
  * the served one and sensor occlusions reuse the window's text encoding.
  */
-function predictRows(model: LayersModel, rows: readonly { numeric: Float32Array; tokens: Int32Array }[], window: number, f: number, textMaxLen: number): number[] {
+function predictRows(
+  model: LayersModel,
+  rows: readonly { numeric: Float32Array; tokens: Int32Array }[],
+  window: number,
+  f: number,
+  textMaxLen: number,
+): number[] {
   const n = rows.length;
   const numeric = new Float32Array(n * window * f);
   const tokens = new Int32Array(n * textMaxLen);
@@ -145,7 +176,10 @@ function predictRows(model: LayersModel, rows: readonly { numeric: Float32Array;
   return tf.tidy(() => {
     const split = splitFor(model);
     if (split) return Array.from(split.predict(numeric, tokens, n, window, f, textMaxLen));
-    const out = model.predict([tf.tensor3d(numeric, [n, window, f]), tf.tensor2d(tokens, [n, textMaxLen], 'int32').toFloat()]) as Tensor;
+    const out = model.predict([
+      tf.tensor3d(numeric, [n, window, f]),
+      tf.tensor2d(tokens, [n, textMaxLen], 'int32').toFloat(),
+    ]) as Tensor;
     return Array.from(out.dataSync());
   });
 }

@@ -4,7 +4,13 @@ import { decileBin, DriftWindow, psiOfCounts } from '../../src/drift';
 import { mulberry32 } from '../../src/simulate/fleet';
 
 const H = 3_600_000;
-const reference = { version: 'v1', sensors: ['volt', 'pressure'], mean: [170, 100], std: [10, 5], knows: (w: string) => ['bearing', 'noise'].includes(w) };
+const reference = {
+  version: 'v1',
+  sensors: ['volt', 'pressure'],
+  mean: [170, 100],
+  std: [10, 5],
+  knows: (w: string) => ['bearing', 'noise'].includes(w),
+};
 
 /** Box–Muller normal draws from a seeded generator. */
 function normal(rand: () => number): number {
@@ -23,7 +29,8 @@ test('a sensor distributed like the training scaler has PSI near 0; a shifted on
   const rand = mulberry32(3);
   const w = new DriftWindow(24 * H);
   w.setReference(reference);
-  for (let i = 0; i < 5_000; i++) w.reading((i % 24) * H, { volt: 170 + 10 * normal(rand), pressure: 100 + 5 * (normal(rand) + 1) });
+  for (let i = 0; i < 5_000; i++)
+    w.reading((i % 24) * H, { volt: 170 + 10 * normal(rand), pressure: 100 + 5 * (normal(rand) + 1) });
   const s = w.snapshot()!;
   const volt = s.sensors.find((x) => x.sensor === 'volt')!;
   const pressure = s.sensors.find((x) => x.sensor === 'pressure')!;

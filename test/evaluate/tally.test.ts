@@ -23,11 +23,20 @@ test('the tally counts events per version and by ignored reason, and survives it
   assert.equal(f.precision, 1 / 3);
   assert.equal(f.falseAlarmsPerMachineDay, 0.5);
   assert.equal(f.leadTimeP50Seconds, 5400);
-  assert.equal(formatLive(f), 'live: recall 0.667 (2/3)  precision 0.333 (1/3)  false alarms/machine-day 0.5000  lead p50 1.5h');
+  assert.equal(
+    formatLive(f),
+    'live: recall 0.667 (2/3)  precision 0.333 (1/3)  false alarms/machine-day 0.5000  lead p50 1.5h',
+  );
 });
 
 test('figures with nothing decided are null, not 0', () => {
   const f = figures('v2', new Tally().counts('v2'), []);
-  assert.deepEqual([f.recall, f.precision, f.falseAlarmsPerMachineDay, f.leadTimeP50Seconds], [null, null, null, null]);
-  assert.equal(formatLive(f), 'live: recall n/a (0/0)  precision n/a (0/0)  false alarms/machine-day n/a  lead p50 n/a');
+  assert.deepEqual(
+    [f.recall, f.precision, f.falseAlarmsPerMachineDay, f.leadTimeP50Seconds],
+    [null, null, null, null],
+  );
+  assert.equal(
+    formatLive(f),
+    'live: recall n/a (0/0)  precision n/a (0/0)  false alarms/machine-day n/a  lead p50 n/a',
+  );
 });

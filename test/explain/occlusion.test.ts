@@ -7,7 +7,16 @@ import { tf } from '../../src/model/tf';
 import { disposeScoringModel } from '../../src/score';
 import { KerasTokenizer } from '../../src/tokenize';
 
-const SHAPE = { window: 5, features: 3, textMaxLen: 8, vocabSize: 20, lstmUnits: 3, textLstmUnits: 2, embedDim: 2, denseUnits: 4 };
+const SHAPE = {
+  window: 5,
+  features: 3,
+  textMaxLen: 8,
+  vocabSize: 20,
+  lstmUnits: 3,
+  textLstmUnits: 2,
+  embedDim: 2,
+  denseUnits: 4,
+};
 const SENSORS = ['volt', 'pressure', 'vibration'];
 
 /**
@@ -60,19 +69,34 @@ function handWeighted(tokenizer: KerasTokenizer): ExplainableModel {
     k[u * d + 1] = 1; // text forward unit 0 → hidden 1
     return [k, zeros(bias!)];
   });
-  set('batchnorm', (s) => s.map((shape, i) => (i === 0 || i === 3 ? new Float32Array(shape[0]!).fill(1) : zeros(shape))));
+  set('batchnorm', (s) =>
+    s.map((shape, i) => (i === 0 || i === 3 ? new Float32Array(shape[0]!).fill(1) : zeros(shape))),
+  );
   set('risk', ([kernel]) => {
     const k = zeros(kernel!);
     k[0] = 5;
     k[1] = 5;
     return [k, Float32Array.of(-5)];
   });
-  const meta = { version: 'v-hand', sensors: SENSORS, scaler: { mean: [170, 100, 40], std: [10, 5, 4] }, window: SHAPE.window, textMaxLen: SHAPE.textMaxLen, calibration: undefined };
+  const meta = {
+    version: 'v-hand',
+    sensors: SENSORS,
+    scaler: { mean: [170, 100, 40], std: [10, 5, 4] },
+    window: SHAPE.window,
+    textMaxLen: SHAPE.textMaxLen,
+    calibration: undefined,
+  };
   return { model, meta, tokenizer };
 }
 
-const tokenizer = KerasTokenizer.fit(['grinding noise near bearing', 'routine inspection ok noise', 'replaced filter'], { numWords: SHAPE.vocabSize });
-const readings = Array.from({ length: SHAPE.window }, (_, i) => ({ ts: i * 3_600_000, values: { volt: 190 + i, pressure: 108, vibration: 30 - i } }));
+const tokenizer = KerasTokenizer.fit(
+  ['grinding noise near bearing', 'routine inspection ok noise', 'replaced filter'],
+  { numWords: SHAPE.vocabSize },
+);
+const readings = Array.from({ length: SHAPE.window }, (_, i) => ({
+  ts: i * 3_600_000,
+  values: { volt: 190 + i, pressure: 108, vibration: 30 - i },
+}));
 const words = ['routine', 'inspection', 'ok', 'grinding', 'noise', 'near', 'bearing', 'replaced', 'filter'];
 
 test('occlusion names exactly the sensor and the word the model depends on', () => {
@@ -110,7 +134,10 @@ test('the number of extra forward passes is bounded; sensors first, then the mos
   assert.equal(e.skipped, e.candidates - 4);
   assert.equal(e.attributions.length, 2);
   // Three sensors and the most recent word ("filter") were evaluated: "grinding" was not among them.
-  assert.deepEqual(e.attributions.map((a) => a.name), ['pressure', e.attributions[1]!.name]);
+  assert.deepEqual(
+    e.attributions.map((a) => a.name),
+    ['pressure', e.attributions[1]!.name],
+  );
   assert.ok(!e.attributions.some((a) => a.name === 'grinding'));
   assert.ok(e.millis >= 0);
 });
