@@ -207,7 +207,15 @@ export class Evaluator {
       last = message.offset;
     }
     if (last === undefined) return;
-    await this.persist(events, () => payload.isRunning() && !payload.isStale());
+    try {
+      await this.persist(events, () => payload.isRunning() && !payload.isStale());
+    } catch (error) {
+      // The records are applied in memory but not stored, and their offsets stay uncommitted: carrying on would
+      // see them again as duplicates. Exit instead; a restart resumes from Redis and the committed offsets.
+      if (this.state === 'running')
+        this.fail(new Error(`evaluation state not written: ${(error as Error).message}`));
+      throw error;
+    }
     if (batch.topic === t.alerts || batch.topic === t.failures)
       this.positions.set(`${batch.topic}\u0000${batch.partition}`, Number(last) + 1);
     for (const message of batch.messages) {

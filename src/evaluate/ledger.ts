@@ -216,16 +216,16 @@ export class Ledger {
         }
       }
       // Records that can no longer be decided (the machine went silent before their deadline) leave with the retention.
-      const horizonOf = (ts: number) => ts < this.globalTs - retentionMs - horizonMs;
-      const censoredAlerts = m.alerts.filter((a) => a.outcome === 'pending' && horizonOf(a.ts)).length;
-      const censoredFailures = m.failures.filter((f) => !f.decided && horizonOf(f.ts)).length;
+      const expired = (ts: number) => ts < this.globalTs - retentionMs - horizonMs;
+      const censoredAlerts = m.alerts.filter((a) => a.outcome === 'pending' && expired(a.ts)).length;
+      const censoredFailures = m.failures.filter((f) => !f.decided && expired(f.ts)).length;
       for (let i = 0; i < censoredFailures; i++)
         events.push({ kind: 'ignored', topic: 'failures', reason: 'censored' });
       for (let i = 0; i < censoredAlerts; i++)
         events.push({ kind: 'ignored', topic: 'alerts', reason: 'censored' });
       const before = m.alerts.length + m.failures.length;
-      m.alerts = m.alerts.filter((a) => !horizonOf(a.ts));
-      m.failures = m.failures.filter((f) => !horizonOf(f.ts));
+      m.alerts = m.alerts.filter((a) => !expired(a.ts));
+      m.failures = m.failures.filter((f) => !expired(f.ts));
       if (changed || m.alerts.length + m.failures.length !== before) this.dirty.add(m.machineId);
       if (
         m.alerts.length === 0 &&
