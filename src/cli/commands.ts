@@ -85,6 +85,12 @@ export const COMMANDS: readonly Command[] = [
     run: async (config) => (await import('../train/trainer')).runTrainer(config, createLogger(config.logLevel, { role: 'trainer' }), createMetrics()),
   },
   {
+    name: 'evaluator',
+    summary: 'live recall, precision, lead time from alerts + failures; drift; HTTP on PDM_HTTP_PORT',
+    flags: {},
+    run: async (config) => (await import('../evaluate')).runEvaluator(config),
+  },
+  {
     name: 'model',
     args: 'list | promote <version> | rollback',
     maxPositionals: 2,

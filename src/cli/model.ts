@@ -2,6 +2,7 @@ import { createRedis } from '../redis/client';
 import type { Config } from '../config';
 import { ModelRegistry } from '../registry';
 import { UsageError } from './args';
+import { formatLive, readLiveFigures } from '../evaluate';
 
 /** `pdm model list | promote <version> | rollback`. */
 export async function runModelCommand(config: Config, action: string | undefined, version: string | undefined): Promise<number> {
@@ -16,12 +17,15 @@ export async function runModelCommand(config: Config, action: string | undefined
   try {
     if (action === 'list') {
       const rows = await registry.list();
+      const live = await readLiveFigures(redis, config.redis.prefix);
       if (rows.length === 0) process.stdout.write('no models registered\n');
       for (const { meta, current } of rows) {
         const m = meta.metrics;
         process.stdout.write(
           `${current ? '*' : ' '} ${meta.version.padEnd(6)} ${meta.createdAt}  threshold ${meta.threshold.toFixed(3)}  pr_auc ${m.pr_auc?.toFixed(3) ?? 'n/a'}  roc_auc ${m.roc_auc?.toFixed(3) ?? 'n/a'}  window ${meta.window}  sensors ${meta.sensors.join(',')}  vocab ${meta.vocabVersion}  ${meta.branches}\n`,
         );
+        const f = live.get(meta.version);
+        if (f) process.stdout.write(`         ${formatLive(f)}\n`);
       }
       return 0;
     }

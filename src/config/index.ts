@@ -138,6 +138,12 @@ const envSchema = z.object({
   PDM_TRAIN_SEARCH_BUDGET: duration('30m', '1s', '7d'),
   PDM_RETRAIN_FAILURES: int(10, 1, 1_000_000),
   PDM_RETRAIN_INTERVAL: duration('24h', '1m', '365d'),
+  // `pdm evaluator` (live evaluation on delayed labels, drift): docs/configuration.md "Evaluator".
+  PDM_EVAL_GRACE: duration('1h', '0ms', '30d'),
+  PDM_EVAL_RETENTION: duration('30d', '1h', '3650d'),
+  PDM_EVAL_INTERVAL: duration('5s', '100ms', '1h'),
+  PDM_EVAL_WORKER_GROUP: z.string().min(1).optional(),
+  PDM_DRIFT_WINDOW: duration('24h', '1m', '365d'),
 });
 
 export interface Topics {
@@ -223,6 +229,16 @@ export interface Config {
     readonly searchBudgetMs: number;
     readonly retrainAfterFailures: number;
     readonly retrainIntervalMs: number;
+  };
+  readonly evaluator: {
+    /** Event time a decision waits past its deadline, for late failures and late readings. */
+    readonly graceMs: number;
+    /** Event time the evaluator remembers alerts and failures; older failures are counted `too_old`. */
+    readonly retentionMs: number;
+    readonly intervalMs: number;
+    /** The worker's consumer group whose committed offsets gate decisions; undefined: no gate (`none`). */
+    readonly workerGroup: string | undefined;
+    readonly driftWindowMs: number;
   };
 }
 
@@ -351,6 +367,13 @@ export function loadConfig(
       searchBudgetMs: e.PDM_TRAIN_SEARCH_BUDGET,
       retrainAfterFailures: e.PDM_RETRAIN_FAILURES,
       retrainIntervalMs: e.PDM_RETRAIN_INTERVAL,
+    },
+    evaluator: {
+      graceMs: e.PDM_EVAL_GRACE,
+      retentionMs: e.PDM_EVAL_RETENTION,
+      intervalMs: e.PDM_EVAL_INTERVAL,
+      workerGroup: e.PDM_EVAL_WORKER_GROUP === 'none' ? undefined : (e.PDM_EVAL_WORKER_GROUP ?? e.PDM_GROUP_ID),
+      driftWindowMs: e.PDM_DRIFT_WINDOW,
     },
   });
 }

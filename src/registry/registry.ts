@@ -142,6 +142,12 @@ export class ModelRegistry {
     return modelMetaSchema.parse(JSON.parse(body));
   }
 
+  /** A version's vocabulary alone, without its network (the evaluator's drift check needs no model). */
+  async tokenizer(meta: ModelMeta): Promise<KerasTokenizer | undefined> {
+    const vocab = await this.redis.get(`${this.prefix}vocab:${meta.vocabVersion}`);
+    return vocab ? KerasTokenizer.fromJSON(JSON.parse(vocab)) : undefined;
+  }
+
   async list(): Promise<{ meta: ModelMeta; current: boolean }[]> {
     const versions = await this.redis.zrange(this.k('versions'), 0, -1);
     const current = await this.currentVersion();

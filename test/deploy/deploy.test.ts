@@ -377,6 +377,68 @@ const scenarios: readonly Scenario[] = [
     series: { 'pdm_model_age_seconds{job="pdm-worker",instance="w1"}': '3600+60x30' },
     fires: 0,
   },
+  {
+    alert: 'PdmLiveRecallBelowHoldout',
+    when: 'live recall 0.5 against holdout 0.8 over 12 failures',
+    series: {
+      'pdm_live_recall{version="v3"}': '0.5x30',
+      'pdm_live_holdout_recall{version="v3"}': '0.8x30',
+      'pdm_live_failures_total{version="v3",outcome="detected"}': '6x30',
+      'pdm_live_failures_total{version="v3",outcome="missed"}': '6x30',
+    },
+    fires: 1,
+  },
+  {
+    alert: 'PdmLiveRecallBelowHoldout',
+    when: 'the same recall over only 4 failures',
+    series: {
+      'pdm_live_recall{version="v3"}': '0.5x30',
+      'pdm_live_holdout_recall{version="v3"}': '0.8x30',
+      'pdm_live_failures_total{version="v3",outcome="detected"}': '2x30',
+      'pdm_live_failures_total{version="v3",outcome="missed"}': '2x30',
+    },
+    fires: 0,
+  },
+  {
+    alert: 'PdmLiveRecallBelowHoldout',
+    when: 'live recall near the holdout',
+    series: {
+      'pdm_live_recall{version="v3"}': '0.75x30',
+      'pdm_live_holdout_recall{version="v3"}': '0.8x30',
+      'pdm_live_failures_total{version="v3",outcome="detected"}': '15x30',
+      'pdm_live_failures_total{version="v3",outcome="missed"}': '5x30',
+    },
+    fires: 0,
+  },
+  {
+    alert: 'PdmSensorDrift',
+    when: 'one sensor shifted',
+    series: {
+      'pdm_drift_psi{sensor="volt"}': '0.6x30',
+      'pdm_drift_psi{sensor="pressure"}': '0.02x30',
+      'pdm_drift_window_samples{sensor="volt"}': '500x30',
+      'pdm_drift_window_samples{sensor="pressure"}': '500x30',
+    },
+    fires: 1,
+  },
+  {
+    alert: 'PdmSensorDrift',
+    when: 'a high PSI on too few values',
+    series: { 'pdm_drift_psi{sensor="volt"}': '0.6x30', 'pdm_drift_window_samples{sensor="volt"}': '20x30' },
+    fires: 0,
+  },
+  {
+    alert: 'PdmVocabularyDrift',
+    when: 'a third of the words unknown',
+    series: { pdm_vocab_oov_ratio: '0.33x30' },
+    fires: 1,
+  },
+  {
+    alert: 'PdmVocabularyDrift',
+    when: 'few unknown words',
+    series: { pdm_vocab_oov_ratio: '0.02x30' },
+    fires: 0,
+  },
 ];
 
 test('alert expressions fire on their symptom and stay silent otherwise (promtool test rules)', () => {

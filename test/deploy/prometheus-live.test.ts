@@ -16,6 +16,8 @@ import { createTopics } from '../../src/kafka/topics';
 import { createLogger } from '../../src/log';
 import { createMetrics } from '../../src/metrics';
 import type { Metrics } from '../../src/metrics';
+import { createEvaluatorMetrics } from '../../src/evaluate';
+import type { EvaluatorMetrics } from '../../src/evaluate';
 import { Worker, workerHandlers } from '../../src/worker';
 import { registerKnownModel } from '../known-model';
 import { eventually, testConfig, withTimeout } from '../helpers';
@@ -33,6 +35,9 @@ import { RULES_FILE, dashboardQueries, referencedMetrics, ruleEntries } from './
  *   with labelled failures): a second metrics registry from the same `createMetrics()` is served by the same
  *   `startHttp` and records what `Trainer.trigger` records after a run (`pdm_training_runs_total{outcome}`,
  *   `pdm_training_duration_seconds`), one promoted and one failed run, plus `pdm_model_age_seconds`.
+ * - The evaluator (`pdm evaluator`) is likewise a registry from `createEvaluatorMetrics()` behind `startHttp`, job
+ *   `pdm-evaluator`, holding what the evaluator publishes once failures are decided (recall, precision, the holdout
+ *   recall, lead times, drift); the real evaluator's figures are tested in test/evaluate/evaluator.test.ts.
  * - Traffic comes in two waves a few scrapes apart (readings that raise and clear alerts, logs, poison records
  *   that are dead-lettered), so that labelled counters, which appear only on their first increment, also have
  *   a non-zero rate(): a series born at its first value gives rate() = 0 and a ratio of two such rates NaN.
@@ -75,6 +80,7 @@ let producer: Producer;
 let worker: Worker | undefined;
 let workerMetrics: Metrics;
 let trainerMetrics: Metrics;
+let evaluatorMetrics: EvaluatorMetrics;
 const servers: { close: () => Promise<void> }[] = [];
 let prometheus: ChildProcess | undefined;
 let promLog = '';
@@ -247,7 +253,7 @@ async function counterSum(metric: Readable, labels: Record<string, string> = {})
 async function scrapes(n: number): Promise<void> {
   const count = async () => {
     const r = await query(
-      'min(count_over_time(up{job=~"pdm-.*"}[10m])) and on () count(up{job=~"pdm-.*"} == 1) == 2',
+      'min(count_over_time(up{job=~"pdm-.*"}[10m])) and on () count(up{job=~"pdm-.*"} == 1) == 3',
     ).catch(() => undefined);
     return r ? (valuesOf(r)[0] ?? 0) : 0;
   };
@@ -295,6 +301,10 @@ before(async () => {
     0,
   );
   servers.push(trainerHttp);
+  const evaluatorRegistry = createMetrics().registry;
+  evaluatorMetrics = createEvaluatorMetrics(evaluatorRegistry);
+  const evaluatorHttp = await startHttp({ registry: evaluatorRegistry, healthy: () => true, ready: () => ({ ready: true, reasons: [] }), model: () => ({}) }, '127.0.0.1', 0);
+  servers.push(evaluatorHttp);
 
   scratch = mkdtempSync(join(tmpdir(), 'pdm-prometheus-live-'));
   const port = await freePort();
@@ -316,6 +326,11 @@ before(async () => {
           job_name: 'pdm-trainer',
           metrics_path: '/metrics',
           static_configs: [{ targets: [`127.0.0.1:${trainerHttp.port}`] }],
+        },
+        {
+          job_name: 'pdm-evaluator',
+          metrics_path: '/metrics',
+          static_configs: [{ targets: [`127.0.0.1:${evaluatorHttp.port}`] }],
         },
       ],
     }),
@@ -359,13 +374,13 @@ before(async () => {
     throw new Error(`${error.message}\n${promLog}`);
   });
   await eventually(
-    'both targets up',
+    'all three targets up',
     async () => {
       const r = await promGet<{ data?: { activeTargets?: { health: string }[] } }>('/api/v1/targets').catch(
         () => undefined,
       );
       const active = r?.data?.activeTargets ?? [];
-      return active.length === 2 && active.every((t) => t.health === 'up');
+      return active.length === 3 && active.every((t) => t.health === 'up');
     },
     20_000,
   );
@@ -456,6 +471,24 @@ test(
     trainerMetrics.trainingRuns.inc({ outcome: 'promoted' });
     trainerMetrics.trainingDuration.observe(12);
     trainerMetrics.modelAge.set(5);
+    // The evaluator has decided some failures and alerts (what Evaluator.persist publishes) and has a drift window.
+    const e = evaluatorMetrics;
+    e.failures.inc({ version: 'v1', outcome: 'detected' }, 3);
+    e.failures.inc({ version: 'v1', outcome: 'missed' });
+    e.trueAlarms.inc({ version: 'v1' }, 4);
+    e.falseAlarms.inc({ version: 'v1' }, 2);
+    e.ignored.inc({ topic: 'failures', reason: 'duplicate' });
+    for (const lead of [3_600, 7_200, 20_000]) e.leadTime.observe({ version: 'v1' }, lead);
+    e.recall.set({ version: 'v1' }, 0.75);
+    e.precision.set({ version: 'v1' }, 4 / 6);
+    e.holdoutRecall.set({ version: 'v1' }, 0.8);
+    e.falseAlarmsPerMachineDay.set({ version: 'v1' }, 0.05);
+    e.pending.set({ kind: 'alerts' }, 1);
+    e.pending.set({ kind: 'failures' }, 0);
+    e.driftPsi.set({ sensor: 'v' }, 0.03);
+    e.driftMeanShift.set({ sensor: 'v' }, 0.1);
+    e.driftSamples.set({ sensor: 'v' }, 40);
+    e.oovRatio.set(0.01);
     await scrapes(3);
 
     // Wave 2: h6–h9 (raised again at h7, cleared at h8), more logs and poison; a failed training run.
@@ -486,7 +519,7 @@ test(
     }
     const dashboardCount = dashboardQueries().length;
     assert.ok(dashboardCount >= 15, `only ${dashboardCount} dashboard queries read`);
-    assert.ok(rules.length >= 8, `only ${rules.length} rules read`);
+    assert.ok(rules.length >= 11, `only ${rules.length} rules read`);
 
     const failing = async (): Promise<string[]> => {
       const out: string[] = [];

@@ -28,6 +28,21 @@ export const CONTRACT_METRICS: readonly string[] = [
   'pdm_training_runs_total',
   'pdm_model_age_seconds',
   'pdm_alert_flaps_total',
+  // pdm evaluator (src/evaluate/metrics.ts)
+  'pdm_live_recall',
+  'pdm_live_precision',
+  'pdm_live_holdout_recall',
+  'pdm_live_false_alarms_per_machine_day',
+  'pdm_live_false_alarms_total',
+  'pdm_live_true_alarms_total',
+  'pdm_live_failures_total',
+  'pdm_live_records_ignored_total',
+  'pdm_live_pending',
+  'pdm_alert_lead_time_seconds',
+  'pdm_drift_psi',
+  'pdm_drift_mean_shift',
+  'pdm_drift_window_samples',
+  'pdm_vocab_oov_ratio',
 ];
 
 export const CONTRACT_HISTOGRAMS: readonly string[] = [
@@ -35,6 +50,7 @@ export const CONTRACT_HISTOGRAMS: readonly string[] = [
   'pdm_score_duration_seconds',
   'pdm_event_to_alert_seconds',
   'pdm_training_duration_seconds',
+  'pdm_alert_lead_time_seconds',
 ];
 
 /** prom-client 15's collectDefaultMetrics() on Linux. */

@@ -1,0 +1,409 @@
+import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type Redis from 'ioredis';
+import { z } from 'zod';
+import type { Config } from '../config';
+import { DriftWindow } from '../drift';
+import type { DriftSnapshot } from '../drift';
+import { decodeFailure, decodeLog, decodeReading } from '../ingest';
+import type { DecodeLimits } from '../ingest';
+import { eventTime, machineId } from '../ingest/schemas';
+import { createKafka } from '../kafka/client';
+import type { Logger } from '../log';
+import { createRedis } from '../redis/client';
+import { ModelRegistry } from '../registry';
+import { retry } from '../retry';
+import { textToWordSequence } from '../tokenize';
+import { Ledger, NO_VERSION } from './ledger';
+import type { LedgerEvent, Position } from './ledger';
+import { countEvents, publishDrift, publishFigures } from './metrics';
+import type { EvaluatorMetrics } from './metrics';
+import { EvaluationStore } from './store';
+import { figures, Tally } from './tally';
+import type { LiveFigures } from './tally';
+
+export type EvaluatorState = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
+
+/** The part of an alert message the evaluation reads (docs/topics-and-messages.md). */
+const alertSchema = z.object({
+  alertId: z.string().min(1).max(200),
+  machineId,
+  ts: eventTime,
+  state: z.enum(['raised', 'cleared']),
+  modelVersion: z.string().min(1).max(200),
+});
+
+export interface EvaluatorView {
+  readonly role: 'evaluator';
+  readonly serving: string;
+  /** The fleet's event-time clock (newest reading), ISO, or null before the first reading. */
+  readonly clock: string | null;
+  readonly versions: readonly LiveFigures[];
+  readonly ignored: Readonly<Record<string, number>>;
+  readonly pending: { alerts: number; failures: number };
+  readonly drift: DriftSnapshot | null;
+  readonly gate: { workerGroup: string | null; caughtUp: boolean };
+}
+
+/**
+ * `pdm evaluator`: one consumer (its own group, `<PDM_GROUP_ID>.evaluator`) over readings, logs, alerts and
+ * failures. Readings move each machine's event-time clock; alerts and failures go into the ledger
+ * (ledger.ts); every PDM_EVAL_INTERVAL a tick decides what is due. Per batch: apply → write the changed state
+ * to Redis in one MULTI → commit the batch's offsets, so a crash re-delivers records the state already holds.
+ *
+ * The gate: deciding that something did *not* happen (no failure after an alert, no alert before a failure)
+ * needs every alert the worker could have raised for those readings. A decision therefore waits until the
+ * worker group has committed past the reading that passed the deadline (it commits only after its alerts are
+ * acknowledged), and until this evaluator has read the alerts and failures topics up to their end offsets
+ * fetched after that. Run one evaluator: the state is not partitioned.
+ */
+export class Evaluator {
+  state: EvaluatorState = 'starting';
+  private readonly redis: Redis;
+  private readonly consumer: Consumer;
+  private readonly admin: Admin;
+  private readonly registry: ModelRegistry;
+  private readonly store: EvaluationStore;
+  private readonly ledger: Ledger;
+  private tally = new Tally();
+  private readonly leads = new Map<string, number[]>();
+  private readonly drift: DriftWindow;
+  private readonly decodeLimits: DecodeLimits;
+  /** Next offset to read per topic-partition of alerts and failures (what this process has applied). */
+  private readonly positions = new Map<string, number>();
+  private serving = NO_VERSION;
+  private caughtUp = false;
+  private timer: NodeJS.Timeout | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private stopping: Promise<void> | undefined;
+  private readonly holdoutSeen = new Set<string>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly logger: Logger,
+    private readonly metrics: EvaluatorMetrics,
+    private readonly onFailure: (error: Error) => void = () => undefined,
+  ) {
+    this.redis = createRedis(config);
+    this.redis.on('error', (error: Error) =>
+      this.logger.warn('redis error', { stage: 'redis', error: error.message }),
+    );
+    const kafka = createKafka(config, logger.child({ stage: 'kafka' }), '-evaluator');
+    // A short fetch wait: shutdown waits for the fetch in flight, and the evaluator is no throughput path.
+    this.consumer = kafka.consumer({
+      groupId: `${config.kafka.groupId}.evaluator`,
+      sessionTimeout: config.kafka.sessionTimeoutMs,
+      maxBytesPerPartition: 1_048_576,
+      maxWaitTimeInMs: 500,
+    });
+    this.admin = kafka.admin();
+    this.registry = new ModelRegistry(this.redis, config.redis.prefix);
+    this.store = new EvaluationStore(this.redis, config.redis.prefix);
+    this.ledger = new Ledger({
+      horizonMs: config.horizonMs,
+      graceMs: config.evaluator.graceMs,
+      retentionMs: config.evaluator.retentionMs,
+    });
+    this.drift = new DriftWindow(config.evaluator.driftWindowMs);
+    this.decodeLimits = {
+      maxRecordBytes: config.maxRecordBytes,
+      maxFutureSkewMs: config.maxFutureSkewMs,
+      now: Date.now,
+    };
+  }
+
+  /** Runs `fn` after everything queued before it: batches and ticks never interleave on the ledger. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async start(): Promise<void> {
+    const { consumer, config } = this;
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (!payload.restart)
+        this.fail(new Error(`consumer crashed and will not restart: ${payload.error.message}`));
+      else this.logger.warn('consumer crashed; kafkajs restarts it', { error: payload.error.message });
+    });
+    await this.restore();
+    await this.refreshModel();
+    await Promise.all([this.admin.connect(), consumer.connect()]);
+    const t = config.topics;
+    // Where this group stopped last time: a partition with nothing new sends no batch, yet is caught up.
+    for (const { topic, partitions } of await this.admin.fetchOffsets({
+      groupId: `${config.kafka.groupId}.evaluator`,
+      topics: [t.alerts, t.failures],
+    })) {
+      for (const p of partitions)
+        if (Number(p.offset) >= 0) this.positions.set(`${topic}\u0000${p.partition}`, Number(p.offset));
+    }
+    await consumer.subscribe({
+      topics: [t.readings, t.logs, t.alerts, t.failures],
+      fromBeginning: config.startFrom === 'earliest',
+    });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.serial(() => this.handleBatch(payload)),
+    });
+    const tick = () => {
+      this.timer = setTimeout(() => {
+        void this.serial(() => this.tick())
+          .catch((error: unknown) =>
+            this.logger.warn('evaluation tick failed (retried next tick)', {
+              error: (error as Error).message,
+            }),
+          )
+          .finally(() => {
+            if (this.state === 'running') tick();
+          });
+      }, config.evaluator.intervalMs);
+    };
+    this.state = 'running';
+    tick();
+    this.logger.info('evaluator running', {
+      group: `${config.kafka.groupId}.evaluator`,
+      workerGroup: config.evaluator.workerGroup ?? null,
+      serving: this.serving,
+      machines: this.ledger.size,
+    });
+  }
+
+  private async restore(): Promise<void> {
+    const stored = await this.store.load((id, why) =>
+      this.logger.warn('unreadable evaluation state ignored', { machineId: id, why }),
+    );
+    this.ledger.restore(stored.machines, stored.clock);
+    this.tally = stored.tally;
+    const m = this.metrics;
+    for (const [version, c] of this.tally.versions) {
+      m.falseAlarms.inc({ version }, c.falseAlarms);
+      m.trueAlarms.inc({ version }, c.trueAlarms);
+      m.failures.inc({ version, outcome: 'detected' }, c.detected);
+      m.failures.inc({ version, outcome: 'missed' }, c.missed);
+    }
+    for (const [key, n] of this.tally.ignored) {
+      const [topic = '', reason = ''] = key.split('|');
+      m.ignored.inc({ topic, reason }, n);
+    }
+    for (const [version, leads] of stored.leads) {
+      this.leads.set(version, leads);
+      for (const s of leads) m.leadTime.observe({ version }, s);
+    }
+    this.publish();
+  }
+
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const t = this.config.topics;
+    const events: LedgerEvent[] = [];
+    let last: string | undefined;
+    for (const message of batch.messages) {
+      if (!payload.isRunning() || payload.isStale()) break;
+      if (batch.topic === t.readings) this.onReading(message, batch.partition, events);
+      else if (batch.topic === t.logs) this.onLog(message);
+      else if (batch.topic === t.alerts) this.onAlert(message, events);
+      else if (batch.topic === t.failures) this.onFailureRecord(message, events);
+      last = message.offset;
+    }
+    if (last === undefined) return;
+    try {
+      await this.persist(events, () => payload.isRunning() && !payload.isStale());
+    } catch (error) {
+      // The records are applied in memory but not stored, and their offsets stay uncommitted: carrying on would
+      // see them again as duplicates. Exit instead; a restart resumes from Redis and the committed offsets.
+      if (this.state === 'running')
+        this.fail(new Error(`evaluation state not written: ${(error as Error).message}`));
+      throw error;
+    }
+    if (batch.topic === t.alerts || batch.topic === t.failures)
+      this.positions.set(`${batch.topic}\u0000${batch.partition}`, Number(last) + 1);
+    for (const message of batch.messages) {
+      payload.resolveOffset(message.offset);
+      if (message.offset === last) break;
+    }
+    await this.consumer.commitOffsets([
+      { topic: batch.topic, partition: batch.partition, offset: String(Number(last) + 1) },
+    ]);
+    await payload.heartbeat();
+  }
+
+  private onReading(message: KafkaMessage, partition: number, events: LedgerEvent[]): void {
+    const decoded = decodeReading(message.value, undefined, this.decodeLimits);
+    if (!decoded.ok) return; // the worker dead-letters it; it moves no clock here
+    const r = decoded.value;
+    events.push(
+      ...this.ledger.reading(r.machineId, r.ts, { partition, offset: Number(message.offset) }, this.serving),
+    );
+    this.drift.reading(r.ts, r.values);
+  }
+
+  private onLog(message: KafkaMessage): void {
+    const decoded = decodeLog(message.value, undefined, this.decodeLimits);
+    if (decoded.ok) this.drift.words(decoded.value.ts, textToWordSequence(decoded.value.text));
+  }
+
+  private onAlert(message: KafkaMessage, events: LedgerEvent[]): void {
+    let parsed: z.infer<typeof alertSchema>;
+    try {
+      parsed = alertSchema.parse(JSON.parse(message.value?.toString('utf8') ?? ''));
+    } catch {
+      events.push({ kind: 'ignored', topic: 'alerts', reason: 'invalid' });
+      return;
+    }
+    if (parsed.state !== 'raised') return; // a clear ends an alert; the evaluation counts raises
+    const ts = typeof parsed.ts === 'number' ? parsed.ts : Date.parse(parsed.ts);
+    events.push(
+      ...this.ledger.alert({
+        alertId: parsed.alertId,
+        machineId: parsed.machineId,
+        ts,
+        modelVersion: parsed.modelVersion,
+      }),
+    );
+  }
+
+  private onFailureRecord(message: KafkaMessage, events: LedgerEvent[]): void {
+    const decoded = decodeFailure(message.value, undefined, this.decodeLimits);
+    if (!decoded.ok) events.push({ kind: 'ignored', topic: 'failures', reason: 'invalid' });
+    else events.push(...this.ledger.failure(decoded.value.machineId, decoded.value.ts));
+  }
+
+  /** Applies the events to the tally and writes everything changed (retried while Redis is away), then the metrics. */
+  private async persist(
+    events: readonly LedgerEvent[],
+    keepGoing: () => boolean = () => this.state === 'running',
+  ): Promise<void> {
+    this.tally.apply(events);
+    const newLeads = this.tally.takeNewLeads();
+    const { changed, evicted } = this.ledger.takeChanges();
+    await retry(() => this.store.save(changed, evicted, this.tally, newLeads, this.ledger.clock), {
+      keepGoing,
+      onRetry: (error, attempt) =>
+        this.logger.warn('evaluation state write failed; retrying', { attempt, error: error.message }),
+    });
+    for (const [version, leads] of newLeads)
+      this.leads.set(version, [...(this.leads.get(version) ?? []), ...leads]);
+    countEvents(this.metrics, events);
+    this.publish();
+  }
+
+  /** Decides what the gate lets through, refreshes the serving model and the drift figures. */
+  private async tick(): Promise<void> {
+    await this.refreshModel();
+    const gate = await this.gate();
+    const events = gate ? this.ledger.decide(gate, this.serving) : [];
+    await this.persist(events);
+  }
+
+  /**
+   * The worker group's committed offsets on the readings topic, then the end offsets of alerts and failures:
+   * undefined (decide nothing now) unless this evaluator has read both topics up to those ends.
+   */
+  private async gate(): Promise<((due: Position) => boolean) | undefined> {
+    const t = this.config.topics;
+    const group = this.config.evaluator.workerGroup;
+    const committed = new Map<number, number>();
+    if (group) {
+      const [offsets] = await this.admin.fetchOffsets({ groupId: group, topics: [t.readings] });
+      for (const p of offsets?.partitions ?? []) committed.set(p.partition, Number(p.offset));
+    }
+    let caughtUp = true;
+    for (const topic of [t.alerts, t.failures]) {
+      for (const p of await this.admin.fetchTopicOffsets(topic)) {
+        const position = Math.max(this.positions.get(`${topic}\u0000${p.partition}`) ?? 0, Number(p.low));
+        if (position < Number(p.high)) caughtUp = false;
+      }
+    }
+    this.caughtUp = caughtUp;
+    if (!caughtUp) return undefined;
+    // Without a worker group to wait for (PDM_EVAL_WORKER_GROUP=none), the alerts are taken as complete.
+    return group ? (due) => (committed.get(due.partition) ?? -1) > due.offset : () => true;
+  }
+
+  private async refreshModel(): Promise<void> {
+    this.serving = (await this.registry.currentVersion()) ?? NO_VERSION;
+    for (const version of new Set([this.serving, ...this.tally.versions.keys()])) {
+      if (version === NO_VERSION || this.holdoutSeen.has(version)) continue;
+      const meta = await this.registry.meta(version).catch(() => undefined);
+      this.holdoutSeen.add(version);
+      // Failure-level recall on the holdout (a failure with a window at or above the threshold within the horizon
+      // before it) is what live recall measures; the window-level recall stands in for models without it.
+      const m = meta?.metrics;
+      const holdout = m?.holdout_failures
+        ? (m.failures_detected ?? 0) / m.holdout_failures
+        : (meta?.operatingPoint?.holdout.recall ?? m?.recall);
+      if (holdout !== undefined) this.metrics.holdoutRecall.set({ version }, holdout);
+    }
+    if (this.serving === NO_VERSION || this.drift.reference?.version === this.serving) return;
+    const meta = await this.registry.meta(this.serving);
+    const tokenizer = meta ? await this.registry.tokenizer(meta) : undefined;
+    if (!meta || !tokenizer) return;
+    this.drift.setReference({
+      version: meta.version,
+      sensors: meta.sensors,
+      mean: meta.scaler.mean,
+      std: meta.scaler.std,
+      knows: (word) => {
+        const id = tokenizer.wordIndex.get(word);
+        return id !== undefined && id < tokenizer.numWords && word !== tokenizer.oovToken;
+      },
+    });
+  }
+
+  private publish(): void {
+    publishFigures(this.metrics, this.figures());
+    const pending = this.ledger.pending();
+    this.metrics.pending.set({ kind: 'alerts' }, pending.alerts);
+    this.metrics.pending.set({ kind: 'failures' }, pending.failures);
+    publishDrift(this.metrics, this.drift.snapshot());
+  }
+
+  figures(): LiveFigures[] {
+    return [...this.tally.versions].map(([v, c]) => figures(v, c, this.leads.get(v) ?? []));
+  }
+
+  view(): EvaluatorView {
+    const clock = this.ledger.clock;
+    return {
+      role: 'evaluator',
+      serving: this.serving,
+      clock: Number.isFinite(clock) ? new Date(clock).toISOString() : null,
+      versions: this.figures(),
+      ignored: Object.fromEntries(this.tally.ignored),
+      pending: this.ledger.pending(),
+      drift: this.drift.snapshot() ?? null,
+      gate: { workerGroup: this.config.evaluator.workerGroup ?? null, caughtUp: this.caughtUp },
+    };
+  }
+
+  private fail(error: Error): void {
+    this.logger.error('evaluator failed', { error: error.message });
+    this.state = 'failed';
+    this.onFailure(error);
+  }
+
+  /** Safe to call twice (the same promise): stops the tick, leaves the group, closes Redis. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    const failed = this.state === 'failed';
+    this.state = 'draining';
+    clearTimeout(this.timer);
+    const step = async (what: string, fn: () => unknown) => {
+      try {
+        await fn();
+      } catch (error) {
+        this.logger.warn(`shutdown: ${what} failed`, { error: (error as Error).message });
+      }
+    };
+    await step('consumer disconnect', () => this.consumer.disconnect());
+    await step('pending work', () => this.queue);
+    await step('admin disconnect', () => this.admin.disconnect());
+    await step('redis quit', () => this.redis.quit());
+    this.state = failed ? 'failed' : 'stopped';
+  }
+}

@@ -1,0 +1,19 @@
+export { Evaluator } from './evaluator';
+export type { EvaluatorState, EvaluatorView } from './evaluator';
+export { Ledger, NO_VERSION } from './ledger';
+export type {
+  AlertRecord,
+  FailureRecord,
+  IgnoredReason,
+  LedgerEvent,
+  LedgerOptions,
+  MachineLedger,
+  Position,
+  RaisedAlert,
+} from './ledger';
+export { countEvents, createEvaluatorMetrics, LEAD_TIME_BUCKETS, publishFigures } from './metrics';
+export type { EvaluatorMetrics } from './metrics';
+export { runEvaluator } from './run';
+export { EvaluationStore, readLiveFigures } from './store';
+export { emptyCounts, figures, formatLive, Tally } from './tally';
+export type { LiveFigures, VersionCounts } from './tally';

@@ -1,0 +1,107 @@
+import type Redis from 'ioredis';
+import { z } from 'zod';
+import type { MachineLedger } from './ledger';
+import { figures, Tally } from './tally';
+import type { LiveFigures } from './tally';
+
+const position = z.object({ partition: z.number().int(), offset: z.number().int() });
+const machineSchema = z.object({
+  machineId: z.string(),
+  firstTs: z.number().optional(),
+  lastTs: z.number().optional(),
+  lastAt: position.optional(),
+  alerts: z.array(
+    z.object({
+      id: z.string(),
+      ts: z.number(),
+      version: z.string(),
+      outcome: z.enum(['pending', 'true', 'false']),
+      due: position.optional(),
+    }),
+  ),
+  failures: z.array(z.object({ ts: z.number(), decided: z.boolean(), due: position.optional() })),
+});
+
+/** Lead times kept per version (a list in Redis, newest last): failures are rare, this bounds a pathological stream. */
+export const MAX_LEADS_PER_VERSION = 100_000;
+
+/**
+ * The evaluator's state in Redis under `<prefix>eval:`: a hash of per-machine ledgers, the tally (one JSON
+ * document), the fleet clock, and a list of lead times per version. Everything a batch changed is written
+ * in one MULTI before its offsets are committed, so a crash re-delivers records the stored state already
+ * holds; they are duplicates by alertId or (machine, ts) and change nothing.
+ */
+export class EvaluationStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  private k(name: string): string {
+    return `${this.prefix}eval:${name}`;
+  }
+
+  async load(
+    onCorrupt: (id: string, why: string) => void,
+  ): Promise<{ machines: MachineLedger[]; tally: Tally; clock: number; leads: Map<string, number[]> }> {
+    const machines: MachineLedger[] = [];
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(this.k('machines'), cursor, 'COUNT', 1000);
+      cursor = next;
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        try {
+          machines.push(machineSchema.parse(JSON.parse(flat[i + 1]!)));
+        } catch (error) {
+          onCorrupt(flat[i]!, (error as Error).message.slice(0, 200));
+        }
+      }
+    } while (cursor !== '0');
+    const [tallyBody, clockBody] = await this.redis.mget(this.k('tally'), this.k('clock'));
+    const tally = Tally.fromJSON(tallyBody ? JSON.parse(tallyBody) : undefined);
+    return {
+      machines,
+      tally,
+      clock: clockBody ? Number(clockBody) : -Infinity,
+      leads: await this.leads([...tally.versions.keys()]),
+    };
+  }
+
+  async leads(versions: readonly string[]): Promise<Map<string, number[]>> {
+    const out = new Map<string, number[]>();
+    for (const v of versions) out.set(v, (await this.redis.lrange(this.k(`lead:${v}`), 0, -1)).map(Number));
+    return out;
+  }
+
+  async save(
+    changed: readonly MachineLedger[],
+    evicted: readonly string[],
+    tally: Tally,
+    newLeads: ReadonlyMap<string, readonly number[]>,
+    clock: number,
+  ): Promise<void> {
+    const tx = this.redis.multi();
+    if (changed.length)
+      tx.hset(this.k('machines'), ...changed.flatMap((m) => [m.machineId, JSON.stringify(m)]));
+    if (evicted.length) tx.hdel(this.k('machines'), ...evicted);
+    for (const [v, leads] of newLeads) {
+      if (leads.length === 0) continue;
+      tx.rpush(this.k(`lead:${v}`), ...leads.map(String));
+      tx.ltrim(this.k(`lead:${v}`), -MAX_LEADS_PER_VERSION, -1);
+    }
+    tx.set(this.k('tally'), JSON.stringify(tally));
+    if (Number.isFinite(clock)) tx.set(this.k('clock'), String(clock));
+    const results = (await tx.exec()) ?? [];
+    const failed = results.find(([error]) => error);
+    if (failed?.[0]) throw failed[0];
+  }
+}
+
+/** The live figures per version as stored (for `pdm model list` and `/model`), without running an evaluator. */
+export async function readLiveFigures(redis: Redis, prefix: string): Promise<Map<string, LiveFigures>> {
+  const store = new EvaluationStore(redis, prefix);
+  const body = await redis.get(`${prefix}eval:tally`);
+  const tally = Tally.fromJSON(body ? JSON.parse(body) : undefined);
+  const leads = await store.leads([...tally.versions.keys()]);
+  return new Map([...tally.versions].map(([v, c]) => [v, figures(v, c, leads.get(v) ?? [])]));
+}
