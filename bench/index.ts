@@ -6,6 +6,7 @@
 import { cpus } from 'node:os';
 import { benchModel } from './model';
 import { benchPipeline } from './pipeline';
+import { benchIngest } from './ingest';
 import { benchBranches } from './branches';
 import { benchTraining } from './training';
 import { benchSoak } from './soak';
@@ -15,6 +16,7 @@ import { benchQuality } from './quality';
 const SECTIONS: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = {
   model: benchModel,
   pipeline: benchPipeline,
+  ingest: benchIngest,
   training: benchTraining,
   branches: benchBranches,
 };
