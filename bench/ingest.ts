@@ -23,9 +23,16 @@ import { median, table } from './stats';
 const ISO_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 /** The reading schema of schemas.ts, written for zod 4, to measure what moving to it would buy. */
 const readingSchemaV4 = z4.object({
-  machineId: z4.string().trim().min(1).max(200).regex(/^[^\s\u0000-\u001f]+$/),
+  machineId: z4
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .regex(/^[^\s\u0000-\u001f]+$/),
   ts: z4.union([z4.number().int().min(0).max(8.64e15), z4.string().max(64).regex(ISO_TS)]),
-  values: z4.record(z4.string().min(1).max(100), z4.number()).refine((v) => Object.keys(v).length > 0 && Object.keys(v).length <= 256),
+  values: z4
+    .record(z4.string().min(1).max(100), z4.number())
+    .refine((v) => Object.keys(v).length > 0 && Object.keys(v).length <= 256),
 });
 
 /** Microseconds per call, the median of `reps` passes over the inputs. */
@@ -41,7 +48,11 @@ function perCall(reps: number, inputs: readonly unknown[], f: (x: unknown, i: nu
 
 function decodeParts(reps: number): { rows: (string | number)[][]; figures: Record<string, number> } {
   const T0 = Date.parse('2026-01-01T00:00:00Z');
-  const docs = Array.from({ length: 5_000 }, (_, i) => ({ machineId: `m-${i % 200}`, ts: new Date(T0 + i * 60_000).toISOString(), values: { volt: 171.2 + (i % 7), rotate: 449.1, pressure: 100.4, vibration: 40.2 - (i % 3) } }));
+  const docs = Array.from({ length: 5_000 }, (_, i) => ({
+    machineId: `m-${i % 200}`,
+    ts: new Date(T0 + i * 60_000).toISOString(),
+    values: { volt: 171.2 + (i % 7), rotate: 449.1, pressure: 100.4, vibration: 40.2 - (i % 3) },
+  }));
   const raws = docs.map((d) => Buffer.from(JSON.stringify(d)));
   const limits = { maxRecordBytes: 1_048_576, maxFutureSkewMs: 86_400_000, now: Date.now, requireKey: true };
   const figures = {
@@ -63,7 +74,11 @@ function decodeParts(reps: number): { rows: (string | number)[][]; figures: Reco
 
 function checkpointParts(reps: number): { rows: (string | number)[][]; figures: Record<string, number> } {
   const state = newMachineState('m-00017');
-  for (let i = 0; i < 24; i++) state.readings.push({ ts: 1_767_225_600_000 + i * 3_600_000, values: { volt: 171.2 + i / 7, rotate: 449.1 - i / 3, pressure: 100.4, vibration: 40.2 + i / 11 } });
+  for (let i = 0; i < 24; i++)
+    state.readings.push({
+      ts: 1_767_225_600_000 + i * 3_600_000,
+      values: { volt: 171.2 + i / 7, rotate: 449.1 - i / 3, pressure: 100.4, vibration: 40.2 + i / 11 },
+    });
   state.lastScore = { ts: 1_767_225_600_000, score: 0.123456789, modelVersion: 'v-20261130-abcdef' };
   const one = Array.from({ length: 2_000 }, () => state);
   const figures = {
@@ -74,7 +89,10 @@ function checkpointParts(reps: number): { rows: (string | number)[][]; figures: 
   };
   const rows = [
     ['checkpoint encode, JSON (µs; bytes)', `${figures.jsonMicros.toFixed(1)}; ${figures.jsonBytes}`],
-    ['checkpoint encode, binary codec.ts (µs; bytes)', `${figures.binaryMicros.toFixed(1)}; ${figures.binaryBytes}`],
+    [
+      'checkpoint encode, binary codec.ts (µs; bytes)',
+      `${figures.binaryMicros.toFixed(1)}; ${figures.binaryBytes}`,
+    ],
   ];
   return { rows, figures };
 }
@@ -88,7 +106,15 @@ async function workerOf(dir: string): Promise<WorkerClass> {
 /** A second config on the same topics: its own group and Redis prefix, so it consumes everything again. */
 function sameTopics(config: Config, tag: string): Config {
   const t = config.topics;
-  return benchConfig({ PDM_TOPIC_READINGS: t.readings, PDM_TOPIC_LOGS: t.logs, PDM_TOPIC_FAILURES: t.failures, PDM_TOPIC_ALERTS: t.alerts, PDM_TOPIC_DLQ: t.dlq, PDM_GROUP_ID: `${config.kafka.groupId}-${tag}`, PDM_REDIS_PREFIX: `${config.redis.prefix}${tag}:` });
+  return benchConfig({
+    PDM_TOPIC_READINGS: t.readings,
+    PDM_TOPIC_LOGS: t.logs,
+    PDM_TOPIC_FAILURES: t.failures,
+    PDM_TOPIC_ALERTS: t.alerts,
+    PDM_TOPIC_DLQ: t.dlq,
+    PDM_GROUP_ID: `${config.kafka.groupId}-${tag}`,
+    PDM_REDIS_PREFIX: `${config.redis.prefix}${tag}:`,
+  });
 }
 
 export async function benchIngest(quick: boolean): Promise<Record<string, unknown>> {
@@ -98,7 +124,10 @@ export async function benchIngest(quick: boolean): Promise<Record<string, unknow
   const beforeDir = process.env.PDM_BENCH_BEFORE;
   const workers: [string, WorkerClass][] = [['this checkout', Worker]];
   if (beforeDir) workers.push([`before (${beforeDir})`, await workerOf(beforeDir)]);
-  const runs: Record<string, number[]> = { raw: [], ...Object.fromEntries(workers.map(([name]) => [name, [] as number[]])) };
+  const runs: Record<string, number[]> = {
+    raw: [],
+    ...Object.fromEntries(workers.map(([name]) => [name, [] as number[]])),
+  };
   for (let r = 0; r < reps; r++) {
     const config = benchConfig();
     const others = workers.map((_, i) => sameTopics(config, `w${i}`));
@@ -109,7 +138,10 @@ export async function benchIngest(quick: boolean): Promise<Record<string, unknow
       // Alternate the order per repetition, so neither side always runs on a warmer (or busier) machine.
       const order = workers.map((w, i) => [w, others[i]!] as const);
       if (r % 2) order.reverse();
-      for (const [[name, Cls], cfg] of order) runs[name]!.push((await workerRate(cfg, total, 'recordsConsumed', createMetrics(undefined, false), Cls)).rate);
+      for (const [[name, Cls], cfg] of order)
+        runs[name]!.push(
+          (await workerRate(cfg, total, 'recordsConsumed', createMetrics(undefined, false), Cls)).rate,
+        );
     } finally {
       for (const cfg of others) await dropTestResources(cfg);
       await dropTestResources(config);
@@ -120,12 +152,33 @@ export async function benchIngest(quick: boolean): Promise<Record<string, unknow
   const medians = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v)]));
   const raw = medians.raw ?? NaN;
   console.log(
-    table(`Ingest, scoring off (real Kafka + Redis, ${machines} machines, 4 partitions, ${machines * hours} readings a run; medians of ${reps})`, ['figure', 'value', 'target'], [
-      ['kafkajs raw consume, no-op handler (readings/s)', raw, 'ceiling'],
-      ...workers.map(([name]) => [`worker ingest, ${name} (readings/s)`, medians[name] ?? NaN, name === 'this checkout' ? '>= 150000' : '']),
-      ...workers.map(([name]) => [`  / raw, ${name}`, (medians[name] ?? NaN) / raw, '']),
-    ]),
+    table(
+      `Ingest, scoring off (real Kafka + Redis, ${machines} machines, 4 partitions, ${machines * hours} readings a run; medians of ${reps})`,
+      ['figure', 'value', 'target'],
+      [
+        ['kafkajs raw consume, no-op handler (readings/s)', raw, 'ceiling'],
+        ...workers.map(([name]) => [
+          `worker ingest, ${name} (readings/s)`,
+          medians[name] ?? NaN,
+          name === 'this checkout' ? '>= 150000' : '',
+        ]),
+        ...workers.map(([name]) => [`  / raw, ${name}`, (medians[name] ?? NaN) / raw, '']),
+      ],
+    ),
   );
-  console.log(table(`Per record, 4 sensors, ISO ts (µs, medians of ${quick ? 3 : 5} passes)`, ['part', 'µs'], [...decode.rows, ...checkpoint.rows]));
-  return { machines, readingsPerRun: machines * hours, medians, runs, decodeMicros: decode.figures, checkpoint: checkpoint.figures };
+  console.log(
+    table(
+      `Per record, 4 sensors, ISO ts (µs, medians of ${quick ? 3 : 5} passes)`,
+      ['part', 'µs'],
+      [...decode.rows, ...checkpoint.rows],
+    ),
+  );
+  return {
+    machines,
+    readingsPerRun: machines * hours,
+    medians,
+    runs,
+    decodeMicros: decode.figures,
+    checkpoint: checkpoint.figures,
+  };
 }

@@ -26,7 +26,8 @@ function machineIdOf(value: unknown): string | undefined {
 
 /** Event time in epoch ms, or undefined when the schema's eventTime would not accept it as is. */
 function eventTimeOf(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 && value <= MAX_TS ? value : undefined;
+  if (typeof value === 'number')
+    return Number.isInteger(value) && value >= 0 && value <= MAX_TS ? value : undefined;
   if (typeof value === 'string' && value.length <= 64 && ISO_TS.test(value)) return Date.parse(value);
   return undefined;
 }
@@ -40,7 +41,8 @@ function sensorValuesOf(value: unknown): Record<string, number> | undefined {
   let count = 0;
   for (const name in value) {
     const v = value[name];
-    if (typeof v !== 'number' || !Number.isFinite(v) || name.length === 0 || name.length > 100) return undefined;
+    if (typeof v !== 'number' || !Number.isFinite(v) || name.length === 0 || name.length > 100)
+      return undefined;
     count++;
   }
   return count > 0 && count <= MAX_SENSORS ? (value as Record<string, number>) : undefined;
@@ -60,7 +62,9 @@ export function fastReading(doc: unknown): Reading | undefined {
   const machineId = machineIdOf(doc.machineId);
   const ts = eventTimeOf(doc.ts);
   const values = sensorValuesOf(doc.values);
-  return machineId === undefined || ts === undefined || values === undefined ? undefined : { machineId, ts, values };
+  return machineId === undefined || ts === undefined || values === undefined
+    ? undefined
+    : { machineId, ts, values };
 }
 
 export function fastLog(doc: unknown): LogEntry | undefined {
@@ -68,5 +72,7 @@ export function fastLog(doc: unknown): LogEntry | undefined {
   const machineId = machineIdOf(doc.machineId);
   const ts = eventTimeOf(doc.ts);
   const text = doc.text;
-  return machineId === undefined || ts === undefined || typeof text !== 'string' || text.length > 20_000 ? undefined : { machineId, ts, text };
+  return machineId === undefined || ts === undefined || typeof text !== 'string' || text.length > 20_000
+    ? undefined
+    : { machineId, ts, text };
 }

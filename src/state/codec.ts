@@ -29,7 +29,10 @@ const common = {
   applied: z.object({ readings: z.number(), logs: z.number() }).default({ readings: -1, logs: -1 }),
 };
 /** The JSON checkpoint written before the binary format: still read, so an upgrade keeps every window. */
-const jsonSchema = z.object({ ...common, readings: z.array(z.object({ ts: z.number(), values: z.record(z.number()) })) });
+const jsonSchema = z.object({
+  ...common,
+  readings: z.array(z.object({ ts: z.number(), values: z.record(z.number()) })),
+});
 const headerSchema = z.object({ ...common, sensors: z.array(z.string()), count: z.number().int().min(0) });
 
 export function encodeState(state: MachineState): Buffer {
@@ -44,7 +47,9 @@ export function encodeState(state: MachineState): Buffer {
     }
   }
   const { machineId, logs, alert, lastScore, applied } = state;
-  const header = Buffer.from(JSON.stringify({ machineId, logs, alert, lastScore, applied, sensors, count: state.readings.length }));
+  const header = Buffer.from(
+    JSON.stringify({ machineId, logs, alert, lastScore, applied, sensors, count: state.readings.length }),
+  );
   const stride = 1 + sensors.length;
   const out = Buffer.allocUnsafe(5 + header.length + 8 * stride * state.readings.length);
   out[0] = FORMAT;
@@ -53,7 +58,8 @@ export function encodeState(state: MachineState): Buffer {
   let at = 5 + header.length;
   for (const r of state.readings) {
     out.writeDoubleLE(r.ts, at);
-    for (let c = 0; c < sensors.length; c++) out.writeDoubleLE(r.values[sensors[c]!] ?? NaN, at + 8 * (c + 1));
+    for (let c = 0; c < sensors.length; c++)
+      out.writeDoubleLE(r.values[sensors[c]!] ?? NaN, at + 8 * (c + 1));
     at += 8 * stride;
   }
   return out;
@@ -69,7 +75,10 @@ export function decodeState(body: Buffer): MachineState {
   const headerEnd = 5 + body.readUInt32LE(1);
   const header = headerSchema.parse(JSON.parse(body.toString('utf8', 5, headerEnd)));
   const stride = 1 + header.sensors.length;
-  if (body.length !== headerEnd + 8 * stride * header.count) throw new Error(`checkpoint holds ${body.length} bytes, its header says ${headerEnd + 8 * stride * header.count}`);
+  if (body.length !== headerEnd + 8 * stride * header.count)
+    throw new Error(
+      `checkpoint holds ${body.length} bytes, its header says ${headerEnd + 8 * stride * header.count}`,
+    );
   const readings: TimedValues[] = [];
   for (let i = 0, at = headerEnd; i < header.count; i++, at += 8 * stride) {
     const values: Record<string, number> = {};
@@ -82,7 +91,17 @@ export function decodeState(body: Buffer): MachineState {
   return toState(header, readings);
 }
 
-function toState(parsed: z.infer<typeof headerSchema> | z.infer<typeof jsonSchema>, readings: TimedValues[]): MachineState {
+function toState(
+  parsed: z.infer<typeof headerSchema> | z.infer<typeof jsonSchema>,
+  readings: TimedValues[],
+): MachineState {
   const { state, lastRaisedTs, lastClearedTs, recent } = parsed.alert;
-  return { machineId: parsed.machineId, readings, logs: parsed.logs, alert: { state, lastRaisedTs, lastClearedTs, recent }, lastScore: parsed.lastScore, applied: parsed.applied };
+  return {
+    machineId: parsed.machineId,
+    readings,
+    logs: parsed.logs,
+    alert: { state, lastRaisedTs, lastClearedTs, recent },
+    lastScore: parsed.lastScore,
+    applied: parsed.applied,
+  };
 }

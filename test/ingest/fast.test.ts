@@ -12,10 +12,53 @@ function rng(seed: number): () => number {
   };
 }
 
-const MACHINE_IDS: unknown[] = ['m-1', ' m-1', 'm-1 ', '', ' ', 'm\t1', 'm\u00001', 'x'.repeat(200), 'x'.repeat(201), 'ünï-7', 7, null, undefined];
-const TIMES: unknown[] = [0, 1_700_000_000_000, -1, 1.5, 8.64e15, 8.64e15 + 1, '2026-11-29T08:00:00Z', '2026-11-29T08:00:00.123+01:00', '2026-11-29T08:00', '2026-13-45T08:00:00Z', 'yesterday', '', null, true, undefined];
+const MACHINE_IDS: unknown[] = [
+  'm-1',
+  ' m-1',
+  'm-1 ',
+  '',
+  ' ',
+  'm\t1',
+  'm\u00001',
+  'x'.repeat(200),
+  'x'.repeat(201),
+  'ünï-7',
+  7,
+  null,
+  undefined,
+];
+const TIMES: unknown[] = [
+  0,
+  1_700_000_000_000,
+  -1,
+  1.5,
+  8.64e15,
+  8.64e15 + 1,
+  '2026-11-29T08:00:00Z',
+  '2026-11-29T08:00:00.123+01:00',
+  '2026-11-29T08:00',
+  '2026-13-45T08:00:00Z',
+  'yesterday',
+  '',
+  null,
+  true,
+  undefined,
+];
 const many = Object.fromEntries(Array.from({ length: 257 }, (_, i) => [`s${i}`, i]));
-const VALUES: unknown[] = [{ volt: 171.2 }, { volt: 1, rotate: -2.5e-3 }, {}, { volt: '1' }, { '': 1 }, { ['k'.repeat(101)]: 1 }, { volt: null }, many, [1, 2], null, 'v', undefined];
+const VALUES: unknown[] = [
+  { volt: 171.2 },
+  { volt: 1, rotate: -2.5e-3 },
+  {},
+  { volt: '1' },
+  { '': 1 },
+  { ['k'.repeat(101)]: 1 },
+  { volt: null },
+  many,
+  [1, 2],
+  null,
+  'v',
+  undefined,
+];
 const TEXTS: unknown[] = ['error3 pressure drop', '', 'x'.repeat(20_001), 5, null, undefined];
 const EXTRA: unknown[] = [undefined, undefined, 1, { nested: true }];
 
@@ -56,10 +99,16 @@ function agreeWithZod<T>(
 
 test('the hand-written reading check accepts only what zod accepts, with the same result', () => {
   const next = rng(15);
-  const makeDoc = () => withExtra({ machineId: pick(next, MACHINE_IDS), ts: pick(next, TIMES), values: pick(next, VALUES) }, pick(next, EXTRA));
+  const makeDoc = () =>
+    withExtra(
+      { machineId: pick(next, MACHINE_IDS), ts: pick(next, TIMES), values: pick(next, VALUES) },
+      pick(next, EXTRA),
+    );
   const accepted = agreeWithZod(3_000, makeDoc, fastReading, (doc) => {
     const zod = readingSchema.safeParse(doc);
-    return zod.success ? { machineId: zod.data.machineId, ts: toMillis(zod.data.ts), values: zod.data.values } : undefined;
+    return zod.success
+      ? { machineId: zod.data.machineId, ts: toMillis(zod.data.ts), values: zod.data.values }
+      : undefined;
   });
   // The generator must exercise the accepting side too, or the loop proves nothing.
   assert.ok(accepted > 200, `only ${accepted} documents took the fast path`);
@@ -67,16 +116,26 @@ test('the hand-written reading check accepts only what zod accepts, with the sam
 
 test('the hand-written log check accepts only what zod accepts, with the same result', () => {
   const next = rng(9);
-  const makeDoc = () => withExtra({ machineId: pick(next, MACHINE_IDS), ts: pick(next, TIMES), text: pick(next, TEXTS) }, pick(next, EXTRA));
+  const makeDoc = () =>
+    withExtra(
+      { machineId: pick(next, MACHINE_IDS), ts: pick(next, TIMES), text: pick(next, TEXTS) },
+      pick(next, EXTRA),
+    );
   const accepted = agreeWithZod(2_000, makeDoc, fastLog, (doc) => {
     const zod = logSchema.safeParse(doc);
-    return zod.success ? { machineId: zod.data.machineId, ts: toMillis(zod.data.ts), text: zod.data.text } : undefined;
+    return zod.success
+      ? { machineId: zod.data.machineId, ts: toMillis(zod.data.ts), text: zod.data.text }
+      : undefined;
   });
   assert.ok(accepted > 200, `only ${accepted} documents took the fast path`);
 });
 
 test('what the fast path declines is not judged by it: the common clean shapes are accepted', () => {
-  assert.deepEqual(fastReading({ machineId: 'm-017', ts: '2026-11-29T08:00:00Z', values: { volt: 171.2 } }), { machineId: 'm-017', ts: Date.parse('2026-11-29T08:00:00Z'), values: { volt: 171.2 } });
+  assert.deepEqual(fastReading({ machineId: 'm-017', ts: '2026-11-29T08:00:00Z', values: { volt: 171.2 } }), {
+    machineId: 'm-017',
+    ts: Date.parse('2026-11-29T08:00:00Z'),
+    values: { volt: 171.2 },
+  });
   // zod would trim this id: the fast path leaves it to zod rather than guess.
   assert.equal(fastReading({ machineId: ' m-017', ts: 1, values: { volt: 1 } }), undefined);
   assert.equal(fastReading({ machineId: 'm-017', ts: 1, values: { volt: 1 }, note: 'extra' }), undefined);
