@@ -12,6 +12,7 @@ import { benchTraining } from './training';
 import { benchSoak } from './soak';
 import { benchAlerts } from './alerts';
 import { benchQuality } from './quality';
+import { benchScale } from './scale';
 
 const SECTIONS: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = {
   model: benchModel,
@@ -20,8 +21,8 @@ const SECTIONS: Record<string, (quick: boolean) => Promise<Record<string, unknow
   training: benchTraining,
   branches: benchBranches,
 };
-/** Long runs only on request: `npm run bench -- --only=soak`, `--only=quality` (threshold policies, calibration, Keras peer), `--only=alerts` (alert rules; both train models). */
-const OPT_IN: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { soak: benchSoak, alerts: benchAlerts, quality: benchQuality };
+/** Long runs only on request: `npm run bench -- --only=soak`, `--only=quality` (threshold policies, calibration, Keras peer), `--only=alerts` (alert rules; both train models), `--only=scale` (1k/10k/100k machines, 1 vs 2 workers; a few minutes). */
+const OPT_IN: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { soak: benchSoak, alerts: benchAlerts, quality: benchQuality, scale: benchScale };
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
