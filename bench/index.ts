@@ -6,20 +6,23 @@
 import { cpus } from 'node:os';
 import { benchModel } from './model';
 import { benchPipeline } from './pipeline';
+import { benchIngest } from './ingest';
 import { benchBranches } from './branches';
 import { benchTraining } from './training';
 import { benchSoak } from './soak';
 import { benchAlerts } from './alerts';
 import { benchQuality } from './quality';
+import { benchScale } from './scale';
 
 const SECTIONS: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = {
   model: benchModel,
   pipeline: benchPipeline,
+  ingest: benchIngest,
   training: benchTraining,
   branches: benchBranches,
 };
-/** Long runs only on request: `npm run bench -- --only=soak`, `--only=quality` (threshold policies, calibration, Keras peer), `--only=alerts` (alert rules; both train models). */
-const OPT_IN: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { soak: benchSoak, alerts: benchAlerts, quality: benchQuality };
+/** Long runs only on request: `npm run bench -- --only=soak`, `--only=quality` (threshold policies, calibration, Keras peer), `--only=alerts` (alert rules; both train models), `--only=scale` (1k/10k/100k machines, 1 vs 2 workers; a few minutes). */
+const OPT_IN: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { soak: benchSoak, alerts: benchAlerts, quality: benchQuality, scale: benchScale };
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

@@ -5,6 +5,7 @@ import type { Config } from '../src/config';
 import { createKafka } from '../src/kafka/client';
 import { createTopics } from '../src/kafka/topics';
 import { createLogger } from '../src/log';
+import type { Logger } from '../src/log';
 import { createMetrics } from '../src/metrics';
 import type { Metrics } from '../src/metrics';
 import { createRedis } from '../src/redis/client';
@@ -18,7 +19,7 @@ const T0 = Date.parse('2026-01-01T00:00:00Z');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The plain threshold rule (k = n = j = 1): the latency section needs every reading to flip an alert. */
-function benchConfig(extra: Record<string, string> = {}): Config {
+export function benchConfig(extra: Record<string, string> = {}): Config {
   return testConfig({ PDM_LOG_LEVEL: 'error', PDM_ALERT_COOLDOWN: '0ms', PDM_ALERT_HYSTERESIS: '0.1', PDM_ALERT_RAISE_K: '1', PDM_ALERT_WINDOW_N: '1', PDM_ALERT_CLEAR_J: '1', ...extra });
 }
 
@@ -28,7 +29,7 @@ function reading(m: number, hour: number) {
   return { key: id, value: JSON.stringify({ machineId: id, ts: T0 + hour * H, values: { v: hour % 2 ? 2.5 : -1 } }) };
 }
 
-async function produceHistory(config: Config, machines: number, hours: number): Promise<number> {
+export async function produceHistory(config: Config, machines: number, hours: number): Promise<number> {
   const producer = createKafka(config).producer();
   await producer.connect();
   let n = 0;
@@ -45,7 +46,7 @@ async function produceHistory(config: Config, machines: number, hours: number): 
 }
 
 /** kafkajs raw consume with a no-op handler: the ceiling for anything built on it. */
-async function rawConsume(config: Config, total: number): Promise<number> {
+export async function rawConsume(config: Config, total: number): Promise<number> {
   const consumer = createKafka(config).consumer({ groupId: `raw-${randomUUID()}`, maxBytesPerPartition: 1_048_576 });
   await consumer.connect();
   await consumer.subscribe({ topic: config.topics.readings, fromBeginning: true });
@@ -71,14 +72,17 @@ async function rawConsume(config: Config, total: number): Promise<number> {
   return rate;
 }
 
-async function counter(metrics: Metrics, name: 'recordsConsumed' | 'scores'): Promise<number> {
+export async function counter(metrics: Metrics, name: 'recordsConsumed' | 'scores'): Promise<number> {
   const v = await metrics[name].get();
   return v.values.reduce((s, x) => s + x.value, 0);
 }
 
 /** Runs the real Worker in-process until `target` of the counter is reached; returns the rate from the first record. */
-async function workerRate(config: Config, target: number, what: 'recordsConsumed' | 'scores', metrics: Metrics): Promise<{ rate: number; rssMb: number }> {
-  const worker = new Worker(config, createLogger('error'), metrics);
+/** What the benches need of a worker class: this checkout's, or another's for a before/after. */
+export type WorkerClass = new (config: Config, logger: Logger, metrics: Metrics) => Pick<Worker, 'start' | 'stop' | 'readiness'>;
+
+export async function workerRate(config: Config, target: number, what: 'recordsConsumed' | 'scores', metrics: Metrics, Cls: WorkerClass = Worker): Promise<{ rate: number; rssMb: number }> {
+  const worker = new Cls(config, createLogger('error'), metrics);
   await worker.start();
   // Timed from the group join, like the raw consumer.
   let joinedAt = 0;

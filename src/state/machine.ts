@@ -87,7 +87,14 @@ function lowerBound(items: readonly { ts: number }[], ts: number): number {
  */
 export function addReading(state: MachineState, reading: Reading, limits: WindowLimits): ReadingOutcome {
   const newest = newestTs(state);
-  if (newest !== undefined && reading.ts < newest - limits.allowedLatenessMs) return 'late';
+  if (newest === undefined || reading.ts > newest) {
+    // The common case, a new newest reading: append and drop the oldest, no search and no splice.
+    state.readings.push({ ts: reading.ts, values: reading.values });
+    if (state.readings.length > limits.window) state.readings.splice(0, state.readings.length - limits.window);
+    if (state.logs.length > 0) pruneLogs(state, limits);
+    return state.readings.length === limits.window ? 'score' : 'stored';
+  }
+  if (reading.ts < newest - limits.allowedLatenessMs) return 'late';
   const at = lowerBound(state.readings, reading.ts);
   if (state.readings[at]?.ts === reading.ts) return 'duplicate';
   const oldest = state.readings[0]?.ts;
@@ -95,8 +102,7 @@ export function addReading(state: MachineState, reading: Reading, limits: Window
   state.readings.splice(at, 0, { ts: reading.ts, values: reading.values });
   if (state.readings.length > limits.window) state.readings.splice(0, state.readings.length - limits.window);
   pruneLogs(state, limits);
-  const isNewest = newest === undefined || reading.ts > newest;
-  return isNewest && state.readings.length === limits.window ? 'score' : 'stored';
+  return 'stored'; // a late insert: the window ending at the newest reading was scored already
 }
 
 /** Adds a tokenised log; keeps logs in event-time order and bounded by lookback and a token budget. */

@@ -31,8 +31,14 @@ export class MachineStore {
   /** The state for `machineId`, created empty when absent. Touching moves it to the back of the LRU order. */
   touch(machineId: string, restored?: MachineState): MachineState {
     const entry = this.states.get(machineId);
-    const state = entry?.state ?? restored ?? newMachineState(machineId);
-    this.states.delete(machineId);
+    if (entry) {
+      // Re-inserting keeps Map order = touch order (evict() relies on it); the entry object is reused.
+      entry.touchedAt = this.now();
+      this.states.delete(machineId);
+      this.states.set(machineId, entry);
+      return entry.state;
+    }
+    const state = restored ?? newMachineState(machineId);
     this.states.set(machineId, { state, touchedAt: this.now() });
     return state;
   }

@@ -40,3 +40,33 @@ test('a checkpoint written before the k-of-n rule (no recent scores, no last cle
   assert.deepEqual(loaded?.alert, { state: 'raised', lastRaisedTs: 7, lastClearedTs: undefined, recent: [] });
   assert.equal(loaded?.readings.length, 1);
 });
+
+test('a window round-trips exactly through the binary checkpoint, sensors missing from some readings included', async () => {
+  const store = new CheckpointStore(redis, prefix);
+  const state = newMachineState('m-bin');
+  state.readings = [
+    { ts: 1_767_225_600_000, values: { volt: 171.2, rotate: 0.1 + 0.2 } },
+    { ts: 1_767_229_200_000, values: { rotate: -1e-300, pressure: 1.7976931348623157e308 } },
+    { ts: 1_767_232_800_000, values: {} },
+  ];
+  state.logs = [{ ts: 1_767_225_000_000, words: ['error3', 'pressure', 'drop'] }];
+  state.lastScore = { ts: 1_767_232_800_000, score: 0.93, modelVersion: 'v1' };
+  state.applied = { readings: 41, logs: 7 };
+  await store.save([state]);
+  const body = await redis.getBuffer(`${prefix}state:m-bin`);
+  assert.ok(body && body.length < Buffer.byteLength(JSON.stringify(state)), 'binary is smaller than the JSON it replaces');
+  assert.deepEqual((await store.load(['m-bin'])).get('m-bin'), state);
+});
+
+test('a truncated binary checkpoint is reported and treated as absent', async () => {
+  const store = new CheckpointStore(redis, prefix);
+  const state = newMachineState('m-cut');
+  state.readings = [{ ts: 1, values: { v: 1 } }];
+  await store.save([state]);
+  const body = (await redis.getBuffer(`${prefix}state:m-cut`))!;
+  await redis.set(`${prefix}state:m-cut`, body.subarray(0, body.length - 3));
+  const corrupt: string[] = [];
+  const loaded = await store.load(['m-cut'], (id, why) => corrupt.push(`${id}: ${why}`));
+  assert.equal(loaded.size, 0);
+  assert.match(corrupt[0] ?? '', /^m-cut: checkpoint holds/);
+});
