@@ -101,6 +101,8 @@ const envSchema = z.object({
   PDM_ALERT_CLEAR_J: int(1, 1, 1_000),
   PDM_ALERT_FLAP_MULTIPLE: int(6, 1, 10_000),
   PDM_SCORE_BATCH: int(256, 1, 65_536),
+  /** Extra forward passes an occlusion explanation of a raised alert may run; 0 turns them off. */
+  PDM_EXPLAIN_MAX_PASSES: int(32, 0, 1_000),
   PDM_SCORE_MAX_WAIT: duration('5ms', '0ms', '10s'),
   PDM_MODEL_POLL_INTERVAL: duration('5s', '10ms', '1h'),
   PDM_SHUTDOWN_TIMEOUT: duration('20s', '1s', '1h'),
@@ -207,6 +209,8 @@ export interface Config {
     readonly flapWindowMs: number;
   };
   readonly scoring: { readonly batchSize: number; readonly maxWaitMs: number };
+  /** Extra forward passes per raised alert for its occlusion explanation (0: off). */
+  readonly explainMaxPasses: number;
   readonly modelPollIntervalMs: number;
   readonly shutdownTimeoutMs: number;
   readonly http: { readonly host: string; readonly port: number };
@@ -347,6 +351,7 @@ export function loadConfig(
       flapWindowMs: e.PDM_ALERT_FLAP_MULTIPLE * e.PDM_ALERT_COOLDOWN,
     },
     scoring: { batchSize: e.PDM_SCORE_BATCH, maxWaitMs: e.PDM_SCORE_MAX_WAIT },
+    explainMaxPasses: e.PDM_EXPLAIN_MAX_PASSES,
     modelPollIntervalMs: e.PDM_MODEL_POLL_INTERVAL,
     shutdownTimeoutMs: e.PDM_SHUTDOWN_TIMEOUT,
     http: { host: e.PDM_HTTP_HOST, port: e.PDM_HTTP_PORT },

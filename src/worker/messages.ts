@@ -1,6 +1,7 @@
 import type { Message } from 'kafkajs';
 import { alertId } from '../alerts';
 import type { AlertMessage, Transition } from '../alerts';
+import type { Explanation } from '../explain';
 import type { Scoring, WindowScore } from './ports';
 
 /**
@@ -11,10 +12,15 @@ import type { Scoring, WindowScore } from './ports';
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
-/** Why the alert was raised: the three sensors furthest from the training mean, and the recent log words. */
+/**
+ * Why the alert was raised. Always: the three sensors furthest from the training mean and the recent log
+ * words (what is unusual). On raised alerts, when explanations are on: `attributions`, the inputs this
+ * model's score depended on, by occlusion (docs/explain.md: drop = score − score with that input occluded).
+ */
 export function explanation(
   s: Pick<Scoring, 'readings' | 'words'>,
   meta: WindowScore['meta'],
+  attribution?: Explanation,
 ): Record<string, unknown> {
   const { sensors, scaler } = meta;
   const last = s.readings.at(-1)?.values ?? {};
@@ -26,7 +32,17 @@ export function explanation(
     .sort((a, b) => Math.abs(b.z) - Math.abs(a.z))
     .slice(0, 3)
     .map((e) => ({ sensor: e.sensor, z: Math.round(e.z * 100) / 100 }));
-  return { topSensorsZ: z, logWords: s.words.length, recentWords: s.words.slice(-12) };
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    topSensorsZ: z,
+    logWords: s.words.length,
+    recentWords: s.words.slice(-12),
+    ...(attribution && {
+      attributions: attribution.attributions.map((a) => ({ kind: a.kind, name: a.name, drop: round(a.drop) })),
+      attributionPasses: attribution.passes,
+      attributionSkipped: attribution.skipped,
+    }),
+  };
 }
 
 /** An alert record. Its id depends only on machine, triggering reading, model version and transition. */
@@ -35,6 +51,7 @@ export function alertRecord(
   result: WindowScore,
   transition: NonNullable<Transition>,
   emittedAt: number,
+  attribution?: Explanation,
 ): Message {
   const { machineId } = s.state;
   const alert: AlertMessage = {
@@ -46,7 +63,7 @@ export function alertRecord(
     threshold: result.meta.threshold,
     modelVersion: result.modelVersion,
     emittedAt: iso(emittedAt),
-    explain: explanation(s, result.meta),
+    explain: explanation(s, result.meta, attribution),
   };
   return { key: machineId, value: JSON.stringify(alert) };
 }

@@ -1,4 +1,5 @@
 import type { KafkaMessage, Message } from 'kafkajs';
+import type { Explanation } from '../explain';
 import type { ModelMeta } from '../registry';
 import type { MachineState, TimedValues } from '../state';
 
@@ -65,6 +66,11 @@ export interface ModelSource {
   unusable(): string | undefined;
   /** Scores one window; undefined when no model is loaded any more. */
   score(window: Scoring): Promise<WindowScore | undefined>;
+  /**
+   * Attributes a raised alert's score to its inputs with the version that scored it (bounded occlusion, see
+   * src/explain); undefined when disabled or when that version no longer serves (a swap in between).
+   */
+  explain?(window: Scoring, modelVersion: string): Explanation | undefined;
 }
 
 export interface Clock {

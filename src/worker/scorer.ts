@@ -1,4 +1,6 @@
 import { StaleModelError } from '../errors';
+import { explainWindow } from '../explain';
+import type { Explanation } from '../explain';
 import type { Metrics } from '../metrics';
 import { featurize } from '../score';
 import type { ScoreBatcher, ScoreResult } from '../score';
@@ -11,7 +13,16 @@ export class ServingModel implements ModelSource {
     private readonly models: ModelHolder,
     private readonly batcher: ScoreBatcher,
     private readonly metrics: Pick<Metrics, 'sensorsImputed'>,
+    /** Extra forward passes an explanation may run (PDM_EXPLAIN_MAX_PASSES); 0 turns explanations off. */
+    private readonly explainMaxPasses = 0,
   ) {}
+
+  /** Occlusion explanation of a raised alert, in one batched forward pass (alerts are rare: the cost is bounded per alert). */
+  explain(s: Scoring, modelVersion: string): Explanation | undefined {
+    const loaded = this.models.current;
+    if (this.explainMaxPasses === 0 || !loaded || loaded.meta.version !== modelVersion) return undefined;
+    return explainWindow(loaded, { readings: s.readings, words: s.words }, { maxPasses: this.explainMaxPasses, top: 5 });
+  }
 
   hasModel(): boolean {
     return this.models.current !== undefined;

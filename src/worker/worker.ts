@@ -107,7 +107,7 @@ export class Worker {
           send: async (records) => void (await producer.sendBatch({ topicMessages: [...records], acks: -1 })),
         },
         checkpoints,
-        model: new ServingModel(this.models, this.batcher, metrics),
+        model: new ServingModel(this.models, this.batcher, metrics, config.explainMaxPasses),
         clock: { now: Date.now },
       },
       metrics,

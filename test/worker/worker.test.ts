@@ -163,6 +163,17 @@ test('end to end: exact alerts and scores from a model whose scores are known; p
   const got = new Set(h.out.alerts.map((a) => `${String(a.machineId)}|${String(a.ts)}|${String(a.state)}`));
   assert.deepEqual([...got].sort(), [...expectedAlerts(config, machines, hours, 0.5)].sort());
   assert.ok(h.out.alerts.every((a) => a.modelVersion === meta.version && typeof a.alertId === 'string' && a.threshold === 0.5));
+  // Explanations: the model depends on sensor v alone, so every raised alert's occlusion attribution names v
+  // first (occluding it sends the score to sigmoid(b)); log words, which this model ignores, drop nothing.
+  const raised = h.out.alerts.filter((a) => a.state === 'raised');
+  assert.ok(raised.length > 0);
+  for (const a of raised) {
+    const attributions = (a.explain as { attributions: { kind: string; name: string; drop: number }[] }).attributions;
+    assert.deepEqual([attributions[0]?.kind, attributions[0]?.name], ['sensor', 'v']);
+    assert.ok(Math.abs(attributions[0]!.drop - ((a.score as number) - knownScore(0))) < 1e-3, JSON.stringify(a.explain));
+    assert.ok(attributions.slice(1).every((x) => x.kind === 'word' && Math.abs(x.drop) < 1e-3), JSON.stringify(a.explain));
+  }
+  assert.ok(h.out.alerts.filter((a) => a.state === 'cleared').every((a) => !('attributions' in (a.explain as object))));
   // Dead letters: one per poison record, with its reason code.
   const codes = h.out.dlq.map((d) => (d.error as { code: string }).code).sort();
   assert.deepEqual(codes, ['bad_json', 'bad_shape', 'late', 'non_finite', 'unsafe_key']);
