@@ -166,6 +166,8 @@ export async function benchPipeline(quick: boolean): Promise<Record<string, unkn
       await dropTestResources(config);
     }
   }
+  // Issue 9 asks for p99 at 5,000 readings/s; the default stays 2,000 so runs remain comparable.
+  const offered = Number(process.env.PDM_BENCH_RATE ?? 2000);
   const config = benchConfig();
   let latency: Awaited<ReturnType<typeof latencyAtRate>>;
   try {
@@ -173,7 +175,7 @@ export async function benchPipeline(quick: boolean): Promise<Record<string, unkn
     const redis = createRedis(config);
     await registerKnownModel(redis, config);
     redis.disconnect();
-    latency = await latencyAtRate(config, 2000, quick ? 10 : 30, machines);
+    latency = await latencyAtRate(config, offered, quick ? 10 : 30, machines);
   } finally {
     await dropTestResources(config);
   }
@@ -186,7 +188,7 @@ export async function benchPipeline(quick: boolean): Promise<Record<string, unkn
     ingestVsRaw: median(ingest) / median(raw),
     scoredWindowsPerSec: median(scored),
     rssMbWhileScoring: rss,
-    eventToAlertMs: { offeredPerSec: 2000, achievedPerSec: latency.achieved, p50: latency.p50, p99: latency.p99, samples: latency.samples },
+    eventToAlertMs: { offeredPerSec: offered, achievedPerSec: latency.achieved, p50: latency.p50, p99: latency.p99, samples: latency.samples },
     runs: { raw, ingest, scored },
   };
   console.log(

@@ -9,6 +9,9 @@ import type { MachineState } from './machine';
  * written after the outputs of its records are acknowledged and before their offsets are committed, so a
  * crash re-delivers records that the restored state already holds; those are duplicates by ts and ignored.
  */
+/** Machines per Redis round trip when saving or loading (see save). */
+const CHUNK = 1_000;
+
 export class CheckpointStore {
   constructor(
     private readonly redis: Redis,
@@ -21,17 +24,24 @@ export class CheckpointStore {
     return `${this.prefix}state:${machineId}`;
   }
 
+  /**
+   * Writes the states in pipelines of CHUNK, one after the other. Why chunks: a batch of a large fleet
+   * touches tens of thousands of machines; one pipeline that size holds the event loop while it encodes and
+   * lets the last commands outlive the client's command timeout behind the first (measured: 25k machines a
+   * batch timed out on a busy 2-core box). The batch still waits for every chunk before its commit.
+   */
   async save(states: readonly MachineState[]): Promise<void> {
-    if (states.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const s of states) {
-      const body = encodeState(s);
-      if (this.ttlSeconds > 0) pipeline.set(this.key(s.machineId), body, 'EX', this.ttlSeconds);
-      else pipeline.set(this.key(s.machineId), body);
+    for (let from = 0; from < states.length; from += CHUNK) {
+      const pipeline = this.redis.pipeline();
+      for (const s of states.slice(from, from + CHUNK)) {
+        const body = encodeState(s);
+        if (this.ttlSeconds > 0) pipeline.set(this.key(s.machineId), body, 'EX', this.ttlSeconds);
+        else pipeline.set(this.key(s.machineId), body);
+      }
+      const results = (await pipeline.exec()) ?? [];
+      const failed = results.find(([error]) => error);
+      if (failed?.[0]) throw failed[0];
     }
-    const results = (await pipeline.exec()) ?? [];
-    const failed = results.find(([error]) => error);
-    if (failed?.[0]) throw failed[0];
   }
 
   /** The ids of every machine with a checkpoint (SCAN, so a large fleet does not block Redis). */
@@ -51,16 +61,19 @@ export class CheckpointStore {
   async load(machineIds: readonly string[], onCorrupt: (id: string, why: string) => void = () => undefined): Promise<Map<string, MachineState>> {
     const out = new Map<string, MachineState>();
     if (machineIds.length === 0) return out;
-    const bodies = await this.redis.mgetBuffer(...machineIds.map((id) => this.key(id)));
-    machineIds.forEach((id, i) => {
-      const body = bodies[i];
-      if (!body) return;
-      try {
-        out.set(id, decodeState(body));
-      } catch (error) {
-        onCorrupt(id, (error as Error).message.slice(0, 200));
-      }
-    });
+    for (let from = 0; from < machineIds.length; from += CHUNK) {
+      const ids = machineIds.slice(from, from + CHUNK);
+      const bodies = await this.redis.mgetBuffer(...ids.map((id) => this.key(id)));
+      ids.forEach((id, i) => {
+        const body = bodies[i];
+        if (!body) return;
+        try {
+          out.set(id, decodeState(body));
+        } catch (error) {
+          onCorrupt(id, (error as Error).message.slice(0, 200));
+        }
+      });
+    }
     return out;
   }
 }

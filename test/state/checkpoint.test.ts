@@ -70,3 +70,16 @@ test('a truncated binary checkpoint is reported and treated as absent', async ()
   assert.equal(loaded.size, 0);
   assert.match(corrupt[0] ?? '', /^m-cut: checkpoint holds/);
 });
+
+test('more machines than one round trip carries are saved and loaded whole', async () => {
+  const store = new CheckpointStore(redis, `${prefix}many:`);
+  const states = Array.from({ length: 2_345 }, (_, i) => {
+    const s = newMachineState(`m-${i}`);
+    s.readings = [{ ts: i, values: { v: i / 3 } }];
+    return s;
+  });
+  await store.save(states);
+  const loaded = await store.load(states.map((s) => s.machineId));
+  assert.equal(loaded.size, states.length);
+  assert.deepEqual(loaded.get('m-2344'), states[2344]);
+});
