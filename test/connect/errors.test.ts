@@ -47,19 +47,22 @@ test('Redis: after an untrusted certificate or refused credentials nothing is re
     const redis = guard.attach(
       new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, retryStrategy: retry }),
     );
-    assert.equal(retry(1), 100, 'a network failure is retried');
-    redis.emit('error', c.error);
-    assert.equal(retry(2), null, `${c.code}: not retried`);
-    redis.emit('error', new Error('a later, different error'));
-    await assert.rejects(
-      redis.connect(),
-      (e: unknown) =>
-        e instanceof ConnectionSetupError &&
-        e.code === c.code &&
-        c.names.test(e.message) &&
-        !e.message.includes('s3cret'),
-    );
-    redis.disconnect();
+    try {
+      assert.equal(retry(1), 100, 'a network failure is retried');
+      redis.emit('error', c.error);
+      assert.equal(retry(2), null, `${c.code}: not retried`);
+      redis.emit('error', new Error('a later, different error'));
+      await assert.rejects(
+        redis.connect(),
+        (e: unknown) =>
+          e instanceof ConnectionSetupError &&
+          e.code === c.code &&
+          c.names.test(e.message) &&
+          !e.message.includes('s3cret'),
+      );
+    } finally {
+      redis.disconnect();
+    }
   }
 });
 
@@ -67,7 +70,10 @@ test('Redis: a connection error that retrying can fix stays retried', () => {
   const guard = new RedisConnectGuard('redis://127.0.0.1:1');
   const retry = guard.retryStrategy((times) => times * 10);
   const redis = guard.attach(new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true }));
-  redis.emit('error', coded('connect ECONNREFUSED 127.0.0.1:1', 'ECONNREFUSED'));
-  assert.equal(retry(3), 30);
-  redis.disconnect();
+  try {
+    redis.emit('error', coded('connect ECONNREFUSED 127.0.0.1:1', 'ECONNREFUSED'));
+    assert.equal(retry(3), 30);
+  } finally {
+    redis.disconnect();
+  }
 });
