@@ -70,7 +70,8 @@ export async function eventually(what: string, check: () => boolean | Promise<bo
 export async function dropTestResources(config: Config): Promise<void> {
   const { createKafka } = await import('../src/kafka/client');
   const { createRedis } = await import('../src/redis/client');
-  const admin = createKafka(config).admin();
+  // Few retries: cleanup must not wait out kafkajs's full backoff (about a minute) on a group still rebalancing.
+  const admin = createKafka(config).admin({ retry: { retries: 1, initialRetryTime: 200 } });
   await admin.connect();
   const t = config.topics;
   await admin.deleteTopics({ topics: [t.readings, t.logs, t.failures, t.alerts, t.dlq, ...(t.scores ? [t.scores] : [])] }).catch(() => undefined);
