@@ -1,4 +1,4 @@
-"""The Keras peer of the quality benchmark (bench/quality.ts): trains DESIGN.md's dual-input model in
+"""The Keras peer of the quality benchmark (bench/quality.ts): trains the seed's dual-input model (docs/model.md) in
 real Keras on exactly the windows, features and labels our trainer used, and writes its raw scores on
 the validation and holdout windows, so that both models go through the same calibration and threshold
 policies. Run by the benchmark when the venv of scripts/keras/setup-venv.sh exists:

@@ -1,12 +1,9 @@
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type Redis from 'ioredis';
-import { z } from 'zod';
 import type { Config } from '../config';
 import { DriftWindow } from '../drift';
-import type { DriftSnapshot } from '../drift';
 import { decodeFailure, decodeLog, decodeReading } from '../ingest';
 import type { DecodeLimits } from '../ingest';
-import { eventTime, machineId } from '../ingest/schemas';
 import { createKafka } from '../kafka/client';
 import type { Logger } from '../log';
 import { createRedis } from '../redis/client';
@@ -20,29 +17,8 @@ import type { EvaluatorMetrics } from './metrics';
 import { EvaluationStore } from './store';
 import { figures, Tally } from './tally';
 import type { LiveFigures } from './tally';
-
-export type EvaluatorState = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
-
-/** The part of an alert message the evaluation reads (docs/topics-and-messages.md). */
-const alertSchema = z.object({
-  alertId: z.string().min(1).max(200),
-  machineId,
-  ts: eventTime,
-  state: z.enum(['raised', 'cleared']),
-  modelVersion: z.string().min(1).max(200),
-});
-
-export interface EvaluatorView {
-  readonly role: 'evaluator';
-  readonly serving: string;
-  /** The fleet's event-time clock (newest reading), ISO, or null before the first reading. */
-  readonly clock: string | null;
-  readonly versions: readonly LiveFigures[];
-  readonly ignored: Readonly<Record<string, number>>;
-  readonly pending: { alerts: number; failures: number };
-  readonly drift: DriftSnapshot | null;
-  readonly gate: { workerGroup: string | null; caughtUp: boolean };
-}
+import { alertSchema } from './view';
+import type { EvaluatedAlert, EvaluatorState, EvaluatorView } from './view';
 
 /**
  * `pdm evaluator`: one consumer (its own group, `<PDM_GROUP_ID>.evaluator`) over readings, logs, alerts and
@@ -244,7 +220,7 @@ export class Evaluator {
   }
 
   private onAlert(message: KafkaMessage, events: LedgerEvent[]): void {
-    let parsed: z.infer<typeof alertSchema>;
+    let parsed: EvaluatedAlert;
     try {
       parsed = alertSchema.parse(JSON.parse(message.value?.toString('utf8') ?? ''));
     } catch {

@@ -1,5 +1,5 @@
 export { Evaluator } from './evaluator';
-export type { EvaluatorState, EvaluatorView } from './evaluator';
+export type { EvaluatorState, EvaluatorView } from './view';
 export { Ledger, NO_VERSION } from './ledger';
 export type {
   AlertRecord,
