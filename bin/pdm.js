@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // The `pdm` command. Runs the compiled JavaScript in dist/ (`npm run build`; setup and `npm test` build
 // it). In a checkout, where src/ sits beside it, dist/ is used only when it is at least as new as every
-// source file; otherwise the sources run through tsx (a development dependency), so a stale build never
+// source file; otherwise it compiles them first (a few seconds, once per change), so a stale build never
 // runs old code. The image ships dist/ without src/.
 'use strict';
-const { existsSync, readdirSync, statSync } = require('node:fs');
+const { spawnSync } = require('node:child_process');
+const { existsSync, readdirSync, statSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 
 // TensorFlow's C++ start-up banner (oneDNN, CPU features) is noise in an operator's logs.
@@ -31,13 +32,25 @@ function newestSource(dir) {
 function entry() {
   if (!existsSync(sources)) return built;
   if (existsSync(built) && existsSync(stamp) && statSync(stamp).mtimeMs >= newestSource(sources)) return built;
+  // A checkout whose sources changed since the last build: compile first (what `npm run build` does), so a
+  // stale build never runs old code. Not tsx: the commands load their modules with import() (keeping `--help`
+  // free of TensorFlow), which tsx's CommonJS hook does not serve. The compiler's output goes to stderr:
+  // stdout carries command output (`pdm train --once` prints its JSON summary there).
+  let tsc;
   try {
-    require('tsx/cjs');
+    tsc = require.resolve('typescript/bin/tsc');
   } catch {
-    process.stderr.write('pdm: dist/ is missing or older than src/, and tsx (a development dependency) is not installed: run `npm run build`\n');
+    process.stderr.write('pdm: dist/ is missing or older than src/, and typescript (a development dependency) is not installed: run `npm run build`\n');
     process.exit(1);
   }
-  return join(sources, 'cli', 'main.ts');
+  process.stderr.write('pdm: src/ changed since the last build: compiling (npm run build)\n');
+  const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: ['ignore', 2, 2] });
+  if (result.status !== 0) {
+    process.stderr.write('pdm: the build failed (type errors above); fix them or run an older build with `git stash`\n');
+    process.exit(1);
+  }
+  writeFileSync(stamp, '');
+  return built;
 }
 
 require(entry()).main(process.argv.slice(2));
