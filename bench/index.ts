@@ -22,17 +22,31 @@ const SECTIONS: Record<string, (quick: boolean) => Promise<Record<string, unknow
   branches: benchBranches,
 };
 /** Long runs only on request: `npm run bench -- --only=soak`, `--only=quality` (threshold policies, calibration, Keras peer), `--only=alerts` (alert rules; both train models), `--only=scale` (1k/10k/100k machines, 1 vs 2 workers; a few minutes). */
-const OPT_IN: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = { soak: benchSoak, alerts: benchAlerts, quality: benchQuality, scale: benchScale };
+const OPT_IN: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = {
+  soak: benchSoak,
+  alerts: benchAlerts,
+  quality: benchQuality,
+  scale: benchScale,
+};
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const quick = args.includes('--quick');
   const onlyArg = args.find((a) => a.startsWith('--only='))?.slice('--only='.length);
   const only = onlyArg ? onlyArg.split(',') : Object.keys(SECTIONS);
-  const results: Record<string, unknown> = { at: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, quick };
+  const results: Record<string, unknown> = {
+    at: new Date().toISOString(),
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model,
+    node: process.version,
+    quick,
+  };
   for (const name of only) {
     const section = SECTIONS[name] ?? OPT_IN[name];
-    if (!section) throw new Error(`unknown section "${name}"; sections: ${[...Object.keys(SECTIONS), ...Object.keys(OPT_IN)].join(', ')}`);
+    if (!section)
+      throw new Error(
+        `unknown section "${name}"; sections: ${[...Object.keys(SECTIONS), ...Object.keys(OPT_IN)].join(', ')}`,
+      );
     results[name] = await section(quick);
   }
   console.log(`\nBENCH ${JSON.stringify(results)}`);

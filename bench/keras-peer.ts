@@ -13,13 +13,23 @@ let warned = false;
 
 export function kerasPeer<T>(request: Record<string, unknown>): T | undefined {
   if (!existsSync(python)) {
-    if (!warned) console.log(`\n(Keras peer skipped: no venv at ${python}; create it with: bash scripts/keras/setup-venv.sh)`);
+    if (!warned)
+      console.log(
+        `\n(Keras peer skipped: no venv at ${python}; create it with: bash scripts/keras/setup-venv.sh)`,
+      );
     warned = true;
     return undefined;
   }
-  const run = spawnSync(python, [join(projectRoot, 'scripts', 'keras', 'bench_peer.py')], { input: JSON.stringify(request), encoding: 'utf8', maxBuffer: 1 << 24, timeout: 30 * 60_000 });
+  const run = spawnSync(python, [join(projectRoot, 'scripts', 'keras', 'bench_peer.py')], {
+    input: JSON.stringify(request),
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+    timeout: 30 * 60_000,
+  });
   if (run.status !== 0) {
-    console.log(`\n(Keras peer failed, exit ${run.status}: ${(run.stderr ?? '').trim().split('\n').slice(-3).join(' | ')})`);
+    console.log(
+      `\n(Keras peer failed, exit ${run.status}: ${(run.stderr ?? '').trim().split('\n').slice(-3).join(' | ')})`,
+    );
     return undefined;
   }
   return JSON.parse(run.stdout) as T;

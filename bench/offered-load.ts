@@ -4,12 +4,23 @@
  */
 import { Kafka, logLevel } from 'kafkajs';
 
-const [brokers = 'localhost:9092', topic = '', rate = '2000', seconds = '30', machines = '200', firstHour = '0'] = process.argv.slice(2);
+const [
+  brokers = 'localhost:9092',
+  topic = '',
+  rate = '2000',
+  seconds = '30',
+  machines = '200',
+  firstHour = '0',
+] = process.argv.slice(2);
 const H = 3_600_000;
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
 async function main(): Promise<void> {
-  const producer = new Kafka({ clientId: 'pdm-bench-load', brokers: brokers.split(','), logLevel: logLevel.NOTHING }).producer();
+  const producer = new Kafka({
+    clientId: 'pdm-bench-load',
+    brokers: brokers.split(','),
+    logLevel: logLevel.NOTHING,
+  }).producer();
   await producer.connect();
   const tickMs = 20;
   const perTick = Math.max(1, Math.round((Number(rate) * tickMs) / 1000));
@@ -22,7 +33,10 @@ async function main(): Promise<void> {
     const messages = [];
     for (let i = 0; i < perTick; i++) {
       const id = `m-${m}`;
-      messages.push({ key: id, value: JSON.stringify({ machineId: id, ts: T0 + hour * H, values: { v: hour % 2 ? 2.5 : -1 } }) });
+      messages.push({
+        key: id,
+        value: JSON.stringify({ machineId: id, ts: T0 + hour * H, values: { v: hour % 2 ? 2.5 : -1 } }),
+      });
       if (++m === Number(machines)) {
         m = 0;
         hour++;

@@ -20,13 +20,24 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The plain threshold rule (k = n = j = 1): the latency section needs every reading to flip an alert. */
 export function benchConfig(extra: Record<string, string> = {}): Config {
-  return testConfig({ PDM_LOG_LEVEL: 'error', PDM_ALERT_COOLDOWN: '0ms', PDM_ALERT_HYSTERESIS: '0.1', PDM_ALERT_RAISE_K: '1', PDM_ALERT_WINDOW_N: '1', PDM_ALERT_CLEAR_J: '1', ...extra });
+  return testConfig({
+    PDM_LOG_LEVEL: 'error',
+    PDM_ALERT_COOLDOWN: '0ms',
+    PDM_ALERT_HYSTERESIS: '0.1',
+    PDM_ALERT_RAISE_K: '1',
+    PDM_ALERT_WINDOW_N: '1',
+    PDM_ALERT_CLEAR_J: '1',
+    ...extra,
+  });
 }
 
 /** One reading per machine per hour; sensor v alternates so that with the known model every reading of a full window flips the alert. */
 function reading(m: number, hour: number) {
   const id = `m-${m}`;
-  return { key: id, value: JSON.stringify({ machineId: id, ts: T0 + hour * H, values: { v: hour % 2 ? 2.5 : -1 } }) };
+  return {
+    key: id,
+    value: JSON.stringify({ machineId: id, ts: T0 + hour * H, values: { v: hour % 2 ? 2.5 : -1 } }),
+  };
 }
 
 export async function produceHistory(config: Config, machines: number, hours: number): Promise<number> {
@@ -47,7 +58,10 @@ export async function produceHistory(config: Config, machines: number, hours: nu
 
 /** kafkajs raw consume with a no-op handler: the ceiling for anything built on it. */
 export async function rawConsume(config: Config, total: number): Promise<number> {
-  const consumer = createKafka(config).consumer({ groupId: `raw-${randomUUID()}`, maxBytesPerPartition: 1_048_576 });
+  const consumer = createKafka(config).consumer({
+    groupId: `raw-${randomUUID()}`,
+    maxBytesPerPartition: 1_048_576,
+  });
   await consumer.connect();
   await consumer.subscribe({ topic: config.topics.readings, fromBeginning: true });
   let seen = 0;
@@ -79,15 +93,26 @@ export async function counter(metrics: Metrics, name: 'recordsConsumed' | 'score
 
 /** Runs the real Worker in-process until `target` of the counter is reached; returns the rate from the first record. */
 /** What the benches need of a worker class: this checkout's, or another's for a before/after. */
-export type WorkerClass = new (config: Config, logger: Logger, metrics: Metrics) => Pick<Worker, 'start' | 'stop' | 'readiness'>;
+export type WorkerClass = new (
+  config: Config,
+  logger: Logger,
+  metrics: Metrics,
+) => Pick<Worker, 'start' | 'stop' | 'readiness'>;
 
-export async function workerRate(config: Config, target: number, what: 'recordsConsumed' | 'scores', metrics: Metrics, Cls: WorkerClass = Worker): Promise<{ rate: number; rssMb: number }> {
+export async function workerRate(
+  config: Config,
+  target: number,
+  what: 'recordsConsumed' | 'scores',
+  metrics: Metrics,
+  Cls: WorkerClass = Worker,
+): Promise<{ rate: number; rssMb: number }> {
   const worker = new Cls(config, createLogger('error'), metrics);
   await worker.start();
   // Timed from the group join, like the raw consumer.
   let joinedAt = 0;
   for (;;) {
-    if (!joinedAt && !worker.readiness().reasons.includes('consumer not in its group')) joinedAt = performance.now();
+    if (!joinedAt && !worker.readiness().reasons.includes('consumer not in its group'))
+      joinedAt = performance.now();
     if ((await counter(metrics, what)) >= target) break;
     await sleep(2);
   }
@@ -98,7 +123,12 @@ export async function workerRate(config: Config, target: number, what: 'recordsC
 }
 
 /** Offered load at a fixed rate against a live worker; event→alert latency from the worker's own histogram observations. */
-async function latencyAtRate(config: Config, ratePerSec: number, seconds: number, machines: number): Promise<{ p50: number; p99: number; samples: number; achieved: number }> {
+async function latencyAtRate(
+  config: Config,
+  ratePerSec: number,
+  seconds: number,
+  machines: number,
+): Promise<{ p50: number; p99: number; samples: number; achieved: number }> {
   const metrics = createMetrics(undefined, false);
   const samples: number[] = [];
   const observe = metrics.eventToAlert.observe.bind(metrics.eventToAlert);
@@ -111,22 +141,42 @@ async function latencyAtRate(config: Config, ratePerSec: number, seconds: number
   const producer = createKafka(config).producer();
   await producer.connect();
   // Warm the windows first so that every measured reading is scored.
-  for (let h = 0; h < config.model.window; h++) await producer.send({ topic: config.topics.readings, messages: Array.from({ length: machines }, (_, m) => reading(m, h)) });
+  for (let h = 0; h < config.model.window; h++)
+    await producer.send({
+      topic: config.topics.readings,
+      messages: Array.from({ length: machines }, (_, m) => reading(m, h)),
+    });
   await producer.disconnect();
   while ((await counter(metrics, 'scores')) < machines) await sleep(50);
   samples.length = 0;
   // Asynchronously: the worker in this process must keep running while the load is offered.
   const stdout = await new Promise<string>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'offered-load.ts'), config.kafka.brokers.join(','), config.topics.readings, String(ratePerSec), String(seconds), String(machines), String(config.model.window)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(__dirname, 'offered-load.ts'),
+        config.kafka.brokers.join(','),
+        config.topics.readings,
+        String(ratePerSec),
+        String(seconds),
+        String(machines),
+        String(config.model.window),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('close', () => resolve(out));
   });
-  const achieved = (JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { achieved?: number }).achieved ?? NaN;
+  const achieved =
+    (JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { achieved?: number }).achieved ?? NaN;
   await sleep(2000);
   await worker.stop();
   const sorted = [...samples].sort((a, b) => a - b);
-  const pct = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN);
+  const pct = (p: number) =>
+    sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
   return { p50: pct(50) * 1000, p99: pct(99) * 1000, samples: samples.length, achieved };
 }
 
@@ -188,19 +238,29 @@ export async function benchPipeline(quick: boolean): Promise<Record<string, unkn
     ingestVsRaw: median(ingest) / median(raw),
     scoredWindowsPerSec: median(scored),
     rssMbWhileScoring: rss,
-    eventToAlertMs: { offeredPerSec: offered, achievedPerSec: latency.achieved, p50: latency.p50, p99: latency.p99, samples: latency.samples },
+    eventToAlertMs: {
+      offeredPerSec: offered,
+      achievedPerSec: latency.achieved,
+      p50: latency.p50,
+      p99: latency.p99,
+      samples: latency.samples,
+    },
     runs: { raw, ingest, scored },
   };
   console.log(
-    table(`Pipeline (real Kafka + Redis, ${machines} machines, 4 partitions, window ${config.model.window}, text ${config.model.textMaxLen}; medians of ${reps})`, ['figure', 'value', 'target'], [
-      ['kafkajs raw consume, no-op handler (msg/s)', out.rawConsumePerSec, 'ceiling'],
-      ['ingest: consume+validate+join+window, scoring off (readings/s)', out.ingestPerSec, '>= 50000'],
-      ['ingest / raw', out.ingestVsRaw, ''],
-      ['scored end to end (windows/s)', out.scoredWindowsPerSec, '>= 5000'],
-      [`event→alert p50 at ${Math.round(latency.achieved)} readings/s (ms)`, latency.p50, ''],
-      [`event→alert p99 at ${Math.round(latency.achieved)} readings/s (ms)`, latency.p99, '<= 100'],
-      ['RSS while scoring (MB)', rss, ''],
-    ]),
+    table(
+      `Pipeline (real Kafka + Redis, ${machines} machines, 4 partitions, window ${config.model.window}, text ${config.model.textMaxLen}; medians of ${reps})`,
+      ['figure', 'value', 'target'],
+      [
+        ['kafkajs raw consume, no-op handler (msg/s)', out.rawConsumePerSec, 'ceiling'],
+        ['ingest: consume+validate+join+window, scoring off (readings/s)', out.ingestPerSec, '>= 50000'],
+        ['ingest / raw', out.ingestVsRaw, ''],
+        ['scored end to end (windows/s)', out.scoredWindowsPerSec, '>= 5000'],
+        [`event→alert p50 at ${Math.round(latency.achieved)} readings/s (ms)`, latency.p50, ''],
+        [`event→alert p99 at ${Math.round(latency.achieved)} readings/s (ms)`, latency.p99, '<= 100'],
+        ['RSS while scoring (MB)', rss, ''],
+      ],
+    ),
   );
   return out;
 }

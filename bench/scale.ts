@@ -300,7 +300,10 @@ async function processesRate(
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await Promise.all(
-      children.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(undefined) : c.on('exit', r)))),
+      children.map(
+        (c) =>
+          new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(undefined) : c.on('exit', r))),
+      ),
     );
     await admin.disconnect();
   }

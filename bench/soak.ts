@@ -29,19 +29,45 @@ export async function benchSoak(quick: boolean): Promise<Record<string, unknown>
     const metrics = createMetrics(undefined, false);
     const worker = new Worker(config, createLogger('error'), metrics);
     await worker.start();
-    const load = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'offered-load.ts'), config.kafka.brokers.join(','), config.topics.readings, String(rate), String(minutes * 60), '200', '0'], { stdio: 'ignore' });
+    const load = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(__dirname, 'offered-load.ts'),
+        config.kafka.brokers.join(','),
+        config.topics.readings,
+        String(rate),
+        String(minutes * 60),
+        '200',
+        '0',
+      ],
+      { stdio: 'ignore' },
+    );
     const start = performance.now();
     while (performance.now() - start < minutes * 60_000) {
       await new Promise((r) => setTimeout(r, sampleSeconds * 1000));
       const mem = process.memoryUsage();
       const consumed = (await metrics.recordsConsumed.get()).values.reduce((s, v) => s + v.value, 0);
-      samples.push({ minute: (performance.now() - start) / 60_000, rssMb: mem.rss / 2 ** 20, heapMb: mem.heapUsed / 2 ** 20, tensors: tf.memory().numTensors, consumed });
+      samples.push({
+        minute: (performance.now() - start) / 60_000,
+        rssMb: mem.rss / 2 ** 20,
+        heapMb: mem.heapUsed / 2 ** 20,
+        tensors: tf.memory().numTensors,
+        consumed,
+      });
     }
     load.kill('SIGTERM');
     await worker.stop();
   } finally {
     await dropTestResources(config);
   }
-  console.log(table(`Soak: ${rate} readings/s offered for ${minutes} min (worker in-process, known model)`, ['minute', 'RSS MB', 'heap MB', 'tensors', 'consumed'], samples.map((s) => [s.minute, s.rssMb, s.heapMb, s.tensors, s.consumed])));
+  console.log(
+    table(
+      `Soak: ${rate} readings/s offered for ${minutes} min (worker in-process, known model)`,
+      ['minute', 'RSS MB', 'heap MB', 'tensors', 'consumed'],
+      samples.map((s) => [s.minute, s.rssMb, s.heapMb, s.tensors, s.consumed]),
+    ),
+  );
   return { minutes, rate, samples };
 }

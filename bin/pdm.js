@@ -31,7 +31,8 @@ function newestSource(dir) {
 
 function entry() {
   if (!existsSync(sources)) return built;
-  if (existsSync(built) && existsSync(stamp) && statSync(stamp).mtimeMs >= newestSource(sources)) return built;
+  if (existsSync(built) && existsSync(stamp) && statSync(stamp).mtimeMs >= newestSource(sources))
+    return built;
   // A checkout whose sources changed since the last build: compile first (what `npm run build` does), so a
   // stale build never runs old code. Not tsx: the commands load their modules with import() (keeping `--help`
   // free of TensorFlow), which tsx's CommonJS hook does not serve. The compiler's output goes to stderr:
@@ -40,13 +41,20 @@ function entry() {
   try {
     tsc = require.resolve('typescript/bin/tsc');
   } catch {
-    process.stderr.write('pdm: dist/ is missing or older than src/, and typescript (a development dependency) is not installed: run `npm run build`\n');
+    process.stderr.write(
+      'pdm: dist/ is missing or older than src/, and typescript (a development dependency) is not installed: run `npm run build`\n',
+    );
     process.exit(1);
   }
   process.stderr.write('pdm: src/ changed since the last build: compiling (npm run build)\n');
-  const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: ['ignore', 2, 2] });
+  const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], {
+    cwd: root,
+    stdio: ['ignore', 2, 2],
+  });
   if (result.status !== 0) {
-    process.stderr.write('pdm: the build failed (type errors above); fix them or run an older build with `git stash`\n');
+    process.stderr.write(
+      'pdm: the build failed (type errors above); fix them or run an older build with `git stash`\n',
+    );
     process.exit(1);
   }
   writeFileSync(stamp, '');

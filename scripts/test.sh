@@ -13,7 +13,7 @@ node bin/pdm.js stack up
 cleanup() { if [ "$started" = 1 ] && [ "${PDM_KEEP_STACK:-0}" != 1 ]; then node bin/pdm.js stack down || true; fi; }
 trap cleanup EXIT
 echo "== type-check"; npx --no-install tsc -p .
-echo "== lint"; npx --no-install eslint --max-warnings 0 .
+echo "== lint"; npx --no-install eslint --max-warnings 0 . && npx --no-install prettier --check --log-level warn src test bench bin
 echo "== tests"
 # test/faults (fault injection) and test/security (its own SASL_SSL broker and TLS Redis) belong to
 # npm run test:faults: long-running, not part of npm test.

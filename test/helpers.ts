@@ -18,7 +18,10 @@ export const SMALL_MODEL: Readonly<Record<string, string>> = {
  * The environment of an isolated test: its own topics, group id and Redis key prefix under `tag`, so
  * integration tests never collide. Child processes (`pdm demo`, workers) get it as their environment.
  */
-export function testEnv(overrides: Record<string, string> = {}, tag = `t${randomUUID().slice(0, 8)}`): Record<string, string> {
+export function testEnv(
+  overrides: Record<string, string> = {},
+  tag = `t${randomUUID().slice(0, 8)}`,
+): Record<string, string> {
   return {
     PDM_GROUP_ID: `${tag}-group`,
     PDM_REDIS_PREFIX: `${tag}:`,
@@ -32,7 +35,10 @@ export function testEnv(overrides: Record<string, string> = {}, tag = `t${random
 }
 
 /** A test's PDM_* (testEnv with an ephemeral HTTP port and quiet logs, then `overrides`) and the config they give. */
-export function testSetup(overrides: Record<string, string> = {}, tag?: string): { env: Record<string, string>; config: Config } {
+export function testSetup(
+  overrides: Record<string, string> = {},
+  tag?: string,
+): { env: Record<string, string>; config: Config } {
   const env = testEnv({ PDM_HTTP_PORT: '0', PDM_LOG_LEVEL: 'warn', ...overrides }, tag);
   return { env, config: loadConfig(process.env, env) };
 }
@@ -57,7 +63,11 @@ export async function withTimeout<T>(what: string, promise: Promise<T>, ms = 15_
   }
 }
 
-export async function eventually(what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+export async function eventually(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  ms = 30_000,
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (await check()) return;
@@ -74,7 +84,11 @@ export async function dropTestResources(config: Config): Promise<void> {
   const admin = createKafka(config).admin({ retry: { retries: 1, initialRetryTime: 200 } });
   await admin.connect();
   const t = config.topics;
-  await admin.deleteTopics({ topics: [t.readings, t.logs, t.failures, t.alerts, t.dlq, ...(t.scores ? [t.scores] : [])] }).catch(() => undefined);
+  await admin
+    .deleteTopics({
+      topics: [t.readings, t.logs, t.failures, t.alerts, t.dlq, ...(t.scores ? [t.scores] : [])],
+    })
+    .catch(() => undefined);
   await admin.deleteGroups([config.kafka.groupId]).catch(() => undefined);
   await admin.disconnect();
   const redis = createRedis(config);
@@ -84,14 +98,26 @@ export async function dropTestResources(config: Config): Promise<void> {
 }
 
 /** A simulated fleet as a training snapshot (what `pdm train --once` would read from the topics). */
-export function fleetSnapshot(opts: { machines: number; days: number; seed: number; mtbfMs?: number }): TopicSnapshot {
-  const fleet = createFleet({ machines: opts.machines, seed: opts.seed, start: '2026-01-01T00:00:00Z', ...(opts.mtbfMs ? { mtbfMs: opts.mtbfMs } : {}) });
+export function fleetSnapshot(opts: {
+  machines: number;
+  days: number;
+  seed: number;
+  mtbfMs?: number;
+}): TopicSnapshot {
+  const fleet = createFleet({
+    machines: opts.machines,
+    seed: opts.seed,
+    start: '2026-01-01T00:00:00Z',
+    ...(opts.mtbfMs ? { mtbfMs: opts.mtbfMs } : {}),
+  });
   const s: TopicSnapshot = { readings: [], logs: [], failures: [], invalid: {} };
   for (let i = 0; i < opts.days * 24; i++) {
     const t = fleet.tick();
-    for (const r of t.readings) s.readings.push({ machineId: r.machineId, ts: Date.parse(r.ts), values: r.values });
+    for (const r of t.readings)
+      s.readings.push({ machineId: r.machineId, ts: Date.parse(r.ts), values: r.values });
     for (const l of t.logs) s.logs.push({ machineId: l.machineId, ts: Date.parse(l.ts), text: l.text });
-    for (const f of t.failures) s.failures.push({ machineId: f.machineId, ts: Date.parse(f.ts), component: f.component });
+    for (const f of t.failures)
+      s.failures.push({ machineId: f.machineId, ts: Date.parse(f.ts), component: f.component });
   }
   return s;
 }

@@ -19,7 +19,18 @@ export function knownScore(x: number): number {
   return 1 / (1 + Math.exp(-((KNOWN.k * Math.max(0, h)) / Math.sqrt(1 + KNOWN.eps) + KNOWN.b)));
 }
 
-export async function registerKnownModel(redis: Redis, config: Config, opts: { threshold?: number; promote?: boolean; tag?: string; sensor?: string; scaler?: { mean: number; std: number }; calibration?: Calibration } = {}): Promise<ModelMeta> {
+export async function registerKnownModel(
+  redis: Redis,
+  config: Config,
+  opts: {
+    threshold?: number;
+    promote?: boolean;
+    tag?: string;
+    sensor?: string;
+    scaler?: { mean: number; std: number };
+    calibration?: Calibration;
+  } = {},
+): Promise<ModelMeta> {
   const shape = { ...config.model, features: 1 };
   const model = buildDualInputModel(shape);
   const u = shape.lstmUnits;
@@ -50,13 +61,17 @@ export async function registerKnownModel(redis: Redis, config: Config, opts: { t
     k[0] = 1; // hidden unit 0 = relu(h0)
     return [k, zeros(bias!)];
   });
-  set('batchnorm', (s) => s.map((shape, i) => (i === 0 || i === 3 ? new Float32Array(shape[0]!).fill(1) : zeros(shape))));
+  set('batchnorm', (s) =>
+    s.map((shape, i) => (i === 0 || i === 3 ? new Float32Array(shape[0]!).fill(1) : zeros(shape))),
+  );
   set('risk', ([kernel]) => {
     const k = zeros(kernel!);
     k[0] = KNOWN.k;
     return [k, Float32Array.of(KNOWN.b)];
   });
-  const tokenizer = KerasTokenizer.fit(['grinding noise near bearing', 'routine inspection ok'], { numWords: config.model.vocabSize });
+  const tokenizer = KerasTokenizer.fit(['grinding noise near bearing', 'routine inspection ok'], {
+    numWords: config.model.vocabSize,
+  });
   const registry = new ModelRegistry(redis, config.redis.prefix);
   const meta = await registry.register(model, tokenizer, {
     window: config.model.window,

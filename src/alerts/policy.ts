@@ -14,7 +14,8 @@ export interface AlertPolicy {
 
 export type Transition = 'raised' | 'cleared' | undefined;
 
-const countAtLeast = (scores: readonly number[], level: number) => scores.reduce((n, s) => (s >= level ? n + 1 : n), 0);
+const countAtLeast = (scores: readonly number[], level: number) =>
+  scores.reduce((n, s) => (s >= level ? n + 1 : n), 0);
 
 /**
  * The score below which a raised alert's votes stop counting: threshold − hysteresis, with the hysteresis
@@ -64,8 +65,16 @@ export function isFlap(lastClearedTs: number | undefined, raisedTs: number, flap
 }
 
 /** Same machine, same triggering reading, same model version, same transition → same id. */
-export function alertId(machineId: string, ts: number, modelVersion: string, state: 'raised' | 'cleared'): string {
-  return createHash('sha256').update(`${machineId}\u0000${ts}\u0000${modelVersion}\u0000${state}`).digest('hex').slice(0, 32);
+export function alertId(
+  machineId: string,
+  ts: number,
+  modelVersion: string,
+  state: 'raised' | 'cleared',
+): string {
+  return createHash('sha256')
+    .update(`${machineId}\u0000${ts}\u0000${modelVersion}\u0000${state}`)
+    .digest('hex')
+    .slice(0, 32);
 }
 
 export interface AlertMessage {

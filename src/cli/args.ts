@@ -54,7 +54,11 @@ function usageFromParseError(error: Error & { code?: string }): UsageError {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return new UsageError(`unknown flag ${option ?? error.message}`);
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      return new UsageError(/does not take an argument/.test(error.message) ? `flag ${option} takes no value` : `flag ${option} needs a value`);
+      return new UsageError(
+        /does not take an argument/.test(error.message)
+          ? `flag ${option} takes no value`
+          : `flag ${option} needs a value`,
+      );
     default:
       return new UsageError(error.message);
   }
@@ -64,16 +68,24 @@ function usageFromParseError(error: Error & { code?: string }): UsageError {
  * Parses the words after the command name. `configKeys` are the PDM_* names whose flags every command
  * accepts; a command's own flag of the same name wins. `--help`/`-h` is always a switch.
  */
-export function parseCommandArgs(argv: readonly string[], spec: CommandSpec, configKeys: readonly string[]): ParsedArgs & { readonly help: boolean } {
+export function parseCommandArgs(
+  argv: readonly string[],
+  spec: CommandSpec,
+  configKeys: readonly string[],
+): ParsedArgs & { readonly help: boolean } {
   const options: NonNullable<ParseArgsConfig['options']> = {};
   for (const key of configKeys) options[configFlagName(key)] = { type: 'string' };
   for (const [name, flag] of Object.entries(spec.flags)) options[name] = { type: flag.type };
   options.help = { type: 'boolean', short: 'h' };
-  let parsed: { values: Record<string, string | boolean | Array<string | boolean> | undefined>; positionals: string[] };
+  let parsed: {
+    values: Record<string, string | boolean | Array<string | boolean> | undefined>;
+    positionals: string[];
+  };
   try {
     parsed = parseNodeArgs({ args: [...argv], options, allowPositionals: true, strict: true });
   } catch (error) {
-    if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) throw usageFromParseError(error);
+    if (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
+      throw usageFromParseError(error);
     throw error;
   }
   const flags: Record<string, string> = {};
@@ -83,12 +95,16 @@ export function parseCommandArgs(argv: readonly string[], spec: CommandSpec, con
     else if (typeof value === 'string' || typeof value === 'boolean') flags[name] = String(value);
   }
   const max = spec.maxPositionals ?? 0;
-  if (!help && parsed.positionals.length > max) throw new UsageError(`unexpected argument "${parsed.positionals[max]}"`);
+  if (!help && parsed.positionals.length > max)
+    throw new UsageError(`unexpected argument "${parsed.positionals[max]}"`);
   return { positional: parsed.positionals, flags, help };
 }
 
 /** `--vocab-size 500` → `{ PDM_VOCAB_SIZE: '500' }` for the flags that name a config key. */
-export function configOverrides(flags: Readonly<Record<string, string>>, keys: readonly string[]): Record<string, string> {
+export function configOverrides(
+  flags: Readonly<Record<string, string>>,
+  keys: readonly string[],
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const key of keys) {
     const value = flags[configFlagName(key)];

@@ -33,7 +33,8 @@ async function untilSignal(body: (signal: AbortSignal) => Promise<number>): Prom
 function intFlag(args: ParsedArgs, name: string, fallback: number, min: number, max: number): number {
   const text = args.flags[name];
   const value = text === undefined ? fallback : /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be an integer in ${min}…${max}, got "${text}"`);
+  if (!Number.isSafeInteger(value) || value < min || value > max)
+    throw new UsageError(`--${name} must be an integer in ${min}…${max}, got "${text}"`);
   return value;
 }
 
@@ -50,22 +51,42 @@ export const COMMANDS: readonly Command[] = [
     args: '--once',
     summary: 'one training round over the topics; prints a JSON summary',
     flags: {
-      once: { type: 'boolean', help: 'required: one round, then exit (the long-lived loop is `pdm trainer`)' },
+      once: {
+        type: 'boolean',
+        help: 'required: one round, then exit (the long-lived loop is `pdm trainer`)',
+      },
       branches: { type: 'string', value: 'B', default: 'both', help: 'model inputs: both, sensors or text' },
-      search: { type: 'string', value: 'N', default: '1', help: 'model configurations to try, 1 to 100, within PDM_TRAIN_SEARCH_BUDGET' },
+      search: {
+        type: 'string',
+        value: 'N',
+        default: '1',
+        help: 'model configurations to try, 1 to 100, within PDM_TRAIN_SEARCH_BUDGET',
+      },
       'no-promote': { type: 'boolean', help: 'register the new model without promoting it' },
     },
-    notes: 'Exit 0 with the summary on stdout; exit 3 when training was skipped (too few labelled windows, lock held).',
+    notes:
+      'Exit 0 with the summary on stdout; exit 3 when training was skipped (too few labelled windows, lock held).',
     async run(config, args) {
-      if (args.flags.once !== 'true') throw new UsageError('pdm train needs --once (the long-lived loop is `pdm trainer`)');
+      if (args.flags.once !== 'true')
+        throw new UsageError('pdm train needs --once (the long-lived loop is `pdm trainer`)');
       const branches = args.flags.branches ?? 'both';
-      if (branches !== 'both' && branches !== 'sensors' && branches !== 'text') throw new UsageError('--branches must be both, sensors or text');
+      if (branches !== 'both' && branches !== 'sensors' && branches !== 'text')
+        throw new UsageError('--branches must be both, sensors or text');
       const search = intFlag(args, 'search', 1, 1, 100);
       const { trainOnce, TrainingError } = await import('../train');
       // In a terminal: a bar fed per batch (onProgress) and per epoch (the logger); piped: JSON lines only.
-      const progress = trainProgressHooks(createLogger(config.logLevel, { role: 'train' }), process.stdout, config.training.epochs);
+      const progress = trainProgressHooks(
+        createLogger(config.logLevel, { role: 'train' }),
+        process.stdout,
+        config.training.epochs,
+      );
       try {
-        const summary = await trainOnce(config, progress.logger, { branches, search, promote: args.flags['no-promote'] !== 'true', ...(progress.onProgress ? { onProgress: progress.onProgress } : {}) });
+        const summary = await trainOnce(config, progress.logger, {
+          branches,
+          search,
+          promote: args.flags['no-promote'] !== 'true',
+          ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
+        });
         progress.done();
         process.stdout.write(JSON.stringify(summary) + '\n');
         return 0;
@@ -82,7 +103,12 @@ export const COMMANDS: readonly Command[] = [
     name: 'trainer',
     summary: 'long-lived retraining loop (new failures or interval); HTTP on PDM_HTTP_PORT',
     flags: {},
-    run: async (config) => (await import('../train/trainer')).runTrainer(config, createLogger(config.logLevel, { role: 'trainer' }), createMetrics()),
+    run: async (config) =>
+      (await import('../train/trainer')).runTrainer(
+        config,
+        createLogger(config.logLevel, { role: 'trainer' }),
+        createMetrics(),
+      ),
   },
   {
     name: 'evaluator',
@@ -96,7 +122,8 @@ export const COMMANDS: readonly Command[] = [
     maxPositionals: 2,
     summary: 'the model registry in Redis',
     flags: {},
-    run: async (config, args) => (await import('./model')).runModelCommand(config, args.positional[0], args.positional[1]),
+    run: async (config, args) =>
+      (await import('./model')).runModelCommand(config, args.positional[0], args.positional[1]),
   },
   {
     name: 'simulate',
@@ -106,7 +133,9 @@ export const COMMANDS: readonly Command[] = [
     run: (config, args) =>
       untilSignal((signal) => {
         // In a terminal the backfill shows a progress line; piped, its JSON progress lines stay.
-        const logger = process.stdout.isTTY ? simulateProgressLogger(createLogger(config.logLevel), new ProgressLine(process.stdout)) : undefined;
+        const logger = process.stdout.isTTY
+          ? simulateProgressLogger(createLogger(config.logLevel), new ProgressLine(process.stdout))
+          : undefined;
         return runSimulate(config, args, signal, undefined, logger);
       }),
   },
@@ -114,12 +143,15 @@ export const COMMANDS: readonly Command[] = [
     name: 'top',
     summary: 'the machines most at risk across the workers, refreshed',
     flags: TOP_FLAGS,
-    run: (config, args) => untilSignal((signal) => runTop(config, parseTopArgs(args, config), process.stdout, signal)),
+    run: (config, args) =>
+      untilSignal((signal) => runTop(config, parseTopArgs(args, config), process.stdout, signal)),
   },
   {
     name: 'demo',
     summary: 'the whole loop locally (npm run demo sets up and starts the stack first)',
-    flags: { for: { type: 'string', value: 'D', default: 'until Ctrl-C', help: 'stop after this long (e.g. 30s)' } },
+    flags: {
+      for: { type: 'string', value: 'D', default: 'until Ctrl-C', help: 'stop after this long (e.g. 30s)' },
+    },
     async run(config, args) {
       const runFor = args.flags.for;
       let runForMs: number | undefined;
@@ -129,8 +161,12 @@ export const COMMANDS: readonly Command[] = [
         throw new UsageError(`--for: ${(error as Error).message}`);
       }
       // The demo trains for 4 epochs (minutes on 2 cores) unless PDM_TRAIN_EPOCHS is given.
-      const epochsGiven = args.flags['train-epochs'] !== undefined || process.env.PDM_TRAIN_EPOCHS !== undefined;
-      return (await import('../demo')).runDemo(config, { runForMs, trainEpochs: epochsGiven ? config.training.epochs : 4 });
+      const epochsGiven =
+        args.flags['train-epochs'] !== undefined || process.env.PDM_TRAIN_EPOCHS !== undefined;
+      return (await import('../demo')).runDemo(config, {
+        runForMs,
+        trainEpochs: epochsGiven ? config.training.epochs : 4,
+      });
     },
   },
   {
@@ -143,7 +179,12 @@ export const COMMANDS: readonly Command[] = [
       replication: { type: 'string', value: 'R', default: '1', help: 'replication factor' },
     },
     async run(config, args) {
-      if (args.positional[0] !== 'create') throw new UsageError(args.positional[0] === undefined ? 'topics: an action is needed (create)' : `topics: unknown action "${args.positional[0]}" (create)`);
+      if (args.positional[0] !== 'create')
+        throw new UsageError(
+          args.positional[0] === undefined
+            ? 'topics: an action is needed (create)'
+            : `topics: unknown action "${args.positional[0]}" (create)`,
+        );
       const partitions = intFlag(args, 'partitions', 4, 1, 10_000);
       const replication = intFlag(args, 'replication', 1, 1, 100);
       const created = await createTopics(config, { partitions, replication });
@@ -166,7 +207,8 @@ export const COMMANDS: readonly Command[] = [
     maxPositionals: 1,
     summary: 'local Kafka + Redis on loopback (reuses running ones); status exits 3 unless both answer',
     flags: {},
-    notes: 'Kafka version: PDM_KAFKA_VERSION (default in deploy/kafka/pom.xml); data under PDM_STACK_DIR (default .pdm/).',
+    notes:
+      'Kafka version: PDM_KAFKA_VERSION (default in deploy/kafka/pom.xml); data under PDM_STACK_DIR (default .pdm/).',
     run: (config, args) => runStack(config, args.positional[0]),
   },
 ];

@@ -23,19 +23,27 @@ function resolveConfig(env: NodeJS.ProcessEnv, args: ParsedArgs): Config {
   if (resolved === undefined) {
     const config = loadConfig(env, overrides);
     for (const v of unknownVariables(env, CONFIG_KEYS)) {
-      process.stderr.write(`pdm: warning: ${v.name} is not a setting and has no effect${v.suggestion ? ` (did you mean ${v.suggestion}?)` : ''}\n`);
+      process.stderr.write(
+        `pdm: warning: ${v.name} is not a setting and has no effect${v.suggestion ? ` (did you mean ${v.suggestion}?)` : ''}\n`,
+      );
     }
     return config;
   }
   const given = Object.keys(overrides);
-  if (given.length > 0) throw new UsageError(`${given.join(', ')}: a child process runs with its parent's resolved config (${RESOLVED_CONFIG_VAR})`);
+  if (given.length > 0)
+    throw new UsageError(
+      `${given.join(', ')}: a child process runs with its parent's resolved config (${RESOLVED_CONFIG_VAR})`,
+    );
   return parseResolvedConfig(resolved);
 }
 
 const findCommand = (name: string | undefined): Command | undefined => COMMANDS.find((c) => c.name === name);
 
 /** Runs one command line and returns its exit code; usage and configuration errors are thrown. */
-export async function run(argv: readonly string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+export async function run(
+  argv: readonly string[],
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
   const [name, ...rest] = argv;
   if (name === '--help' || name === '-h' || name === 'help') {
     const topic = rest[0] === undefined ? undefined : findCommand(rest[0]);

@@ -5,11 +5,20 @@ import { UsageError } from './args';
 import { formatLive, readLiveFigures } from '../evaluate';
 
 /** `pdm model list | promote <version> | rollback`. */
-export async function runModelCommand(config: Config, action: string | undefined, version: string | undefined): Promise<number> {
+export async function runModelCommand(
+  config: Config,
+  action: string | undefined,
+  version: string | undefined,
+): Promise<number> {
   // Usage first: a bad command line is answered without touching Redis.
   if (action !== 'list' && action !== 'promote' && action !== 'rollback')
-    throw new UsageError(action === undefined ? 'model: an action is needed (list, promote <version> or rollback)' : `model: unknown action "${action}" (list, promote <version> or rollback)`);
-  if (action === 'promote' && !version) throw new UsageError('model promote: which version? (pdm model list shows them)');
+    throw new UsageError(
+      action === undefined
+        ? 'model: an action is needed (list, promote <version> or rollback)'
+        : `model: unknown action "${action}" (list, promote <version> or rollback)`,
+    );
+  if (action === 'promote' && !version)
+    throw new UsageError('model promote: which version? (pdm model list shows them)');
   const redis = createRedis(config, { lazyConnect: true });
   await redis.connect();
   const registry = new ModelRegistry(redis, config.redis.prefix);

@@ -24,7 +24,12 @@ export interface TopOptions {
 
 /** The flags of `pdm top` (parsed by the CLI, validated by parseTopArgs). */
 export const TOP_FLAGS: FlagSpecs = {
-  workers: { type: 'string', value: 'URL,URL', default: 'http://PDM_HTTP_HOST:PDM_HTTP_PORT', help: 'workers to ask (GET /machines?top=N)' },
+  workers: {
+    type: 'string',
+    value: 'URL,URL',
+    default: 'http://PDM_HTTP_HOST:PDM_HTTP_PORT',
+    help: 'workers to ask (GET /machines?top=N)',
+  },
   redis: { type: 'boolean', help: 'read the Redis checkpoints instead (the whole fleet, no lag)' },
   top: { type: 'string', value: 'N', default: '20', help: `machines to show, 1…${MAX_TOP}` },
   interval: { type: 'string', value: 'D', default: '2s', help: 'refresh period (at least 200ms)' },

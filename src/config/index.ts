@@ -39,9 +39,12 @@ const numberText = z
   .string()
   .regex(/^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$/, 'a number')
   .transform(Number);
-const int = (fallback: number, min: number, max: number) => numberText.pipe(z.number().int().min(min).max(max)).default(String(fallback));
+const int = (fallback: number, min: number, max: number) =>
+  numberText.pipe(z.number().int().min(min).max(max)).default(String(fallback));
 const fraction = (min: number, max: number) => numberText.pipe(z.number().min(min).max(max));
-const topicName = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_" or "-"');
+const topicName = z
+  .string()
+  .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_" or "-"');
 const topic = (fallback: string) => topicName.default(fallback);
 
 /**
@@ -65,7 +68,11 @@ const envSchema = z.object({
   PDM_KAFKA_SASL_MECHANISM: z.enum(['scram-sha-256', 'scram-sha-512', 'plain']).optional(),
   PDM_KAFKA_SASL_USERNAME: z.string().optional(),
   PDM_KAFKA_SASL_PASSWORD: z.string().optional(),
-  PDM_REDIS_URL: z.string().url().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+  PDM_REDIS_URL: z
+    .string()
+    .url()
+    .regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL')
+    .default('redis://127.0.0.1:6379'),
   PDM_REDIS_USERNAME: z.string().optional(),
   PDM_REDIS_PASSWORD: z.string().optional(),
   PDM_REDIS_TLS_CA_FILE: z.string().optional(),
@@ -175,8 +182,18 @@ export interface Config {
     readonly clientId: string;
     readonly groupId: string;
     readonly sessionTimeoutMs: number;
-    readonly tls: { readonly enabled: boolean; readonly caFile: string | undefined; readonly rejectUnauthorized: boolean };
-    readonly sasl: { readonly mechanism: 'scram-sha-256' | 'scram-sha-512' | 'plain'; readonly username: string; readonly password: string } | undefined;
+    readonly tls: {
+      readonly enabled: boolean;
+      readonly caFile: string | undefined;
+      readonly rejectUnauthorized: boolean;
+    };
+    readonly sasl:
+      | {
+          readonly mechanism: 'scram-sha-256' | 'scram-sha-512' | 'plain';
+          readonly username: string;
+          readonly password: string;
+        }
+      | undefined;
   };
   readonly redis: {
     readonly url: string;
@@ -251,10 +268,19 @@ export { ConfigError };
 /** The k-of-n alert rule must be satisfiable and must not clear an alert on the score that raised it. */
 function checkAlertRule(k: number, n: number, j: number): void {
   const explain = `(PDM_ALERT_RAISE_K=${k}, PDM_ALERT_WINDOW_N=${n}, PDM_ALERT_CLEAR_J=${j})`;
-  if (k > n) throw new ConfigError(`invalid configuration: PDM_ALERT_RAISE_K must be at most PDM_ALERT_WINDOW_N ${explain}`);
-  if (j > n) throw new ConfigError(`invalid configuration: PDM_ALERT_CLEAR_J must be at most PDM_ALERT_WINDOW_N ${explain}`);
+  if (k > n)
+    throw new ConfigError(
+      `invalid configuration: PDM_ALERT_RAISE_K must be at most PDM_ALERT_WINDOW_N ${explain}`,
+    );
+  if (j > n)
+    throw new ConfigError(
+      `invalid configuration: PDM_ALERT_CLEAR_J must be at most PDM_ALERT_WINDOW_N ${explain}`,
+    );
   // With j > k, a raise on exactly k high scores would be cleared by the next score: a built-in flap.
-  if (j > k) throw new ConfigError(`invalid configuration: PDM_ALERT_CLEAR_J must be at most PDM_ALERT_RAISE_K ${explain}`);
+  if (j > k)
+    throw new ConfigError(
+      `invalid configuration: PDM_ALERT_CLEAR_J must be at most PDM_ALERT_RAISE_K ${explain}`,
+    );
 }
 
 /** Turns the environment (plus command-line overrides, which win) into a frozen Config, or throws ConfigError. */
@@ -270,32 +296,53 @@ export function loadConfig(
   const parsed = envSchema.safeParse(source);
   if (!parsed.success) {
     // Never echo a secret: passwords by name, and the password inside a URL (PDM_REDIS_URL) by shape.
-    const shown = (key: string) => (/PASSWORD|SECRET/.test(key) ? '***' : JSON.stringify(redactUrlPassword(source[key] ?? '')));
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}=${shown(String(i.path[0]))}: ${i.message}`);
+    const shown = (key: string) =>
+      /PASSWORD|SECRET/.test(key) ? '***' : JSON.stringify(redactUrlPassword(source[key] ?? ''));
+    const lines = parsed.error.issues.map(
+      (i) => `${i.path.join('.')}=${shown(String(i.path[0]))}: ${i.message}`,
+    );
     throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }
   const e = parsed.data;
-  const brokers = e.PDM_KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean);
+  const brokers = e.PDM_KAFKA_BROKERS.split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
   for (const broker of brokers) {
-    if (!/^[^:\s]+:\d{1,5}$/.test(broker)) throw new ConfigError(`invalid configuration: PDM_KAFKA_BROKERS entry "${broker}" is not host:port`);
+    if (!/^[^:\s]+:\d{1,5}$/.test(broker))
+      throw new ConfigError(`invalid configuration: PDM_KAFKA_BROKERS entry "${broker}" is not host:port`);
   }
   const insecure = [
-    ...(e.PDM_KAFKA_TLS && !e.PDM_KAFKA_TLS_REJECT_UNAUTHORIZED ? ['PDM_KAFKA_TLS_REJECT_UNAUTHORIZED=false'] : []),
-    ...(e.PDM_REDIS_URL.startsWith('rediss://') && !e.PDM_REDIS_TLS_REJECT_UNAUTHORIZED ? ['PDM_REDIS_TLS_REJECT_UNAUTHORIZED=false'] : []),
+    ...(e.PDM_KAFKA_TLS && !e.PDM_KAFKA_TLS_REJECT_UNAUTHORIZED
+      ? ['PDM_KAFKA_TLS_REJECT_UNAUTHORIZED=false']
+      : []),
+    ...(e.PDM_REDIS_URL.startsWith('rediss://') && !e.PDM_REDIS_TLS_REJECT_UNAUTHORIZED
+      ? ['PDM_REDIS_TLS_REJECT_UNAUTHORIZED=false']
+      : []),
   ];
   if (insecure.length && !e.PDM_ALLOW_INSECURE_TLS) {
-    throw new ConfigError(`invalid configuration: ${insecure.join(', ')} disables TLS certificate verification; set PDM_ALLOW_INSECURE_TLS=true to force it`);
+    throw new ConfigError(
+      `invalid configuration: ${insecure.join(', ')} disables TLS certificate verification; set PDM_ALLOW_INSECURE_TLS=true to force it`,
+    );
   }
   checkAlertRule(e.PDM_ALERT_RAISE_K, e.PDM_ALERT_WINDOW_N, e.PDM_ALERT_CLEAR_J);
   // A reading accepted from the future becomes the machine's newest: on-time readings behind it by more than
   // the allowed lateness would then be dead-lettered as late. The skew may never exceed the lateness.
   if (e.PDM_MAX_FUTURE_SKEW > e.PDM_ALLOWED_LATENESS) {
-    throw new ConfigError(`invalid configuration: PDM_MAX_FUTURE_SKEW (${e.PDM_MAX_FUTURE_SKEW} ms) must be at most PDM_ALLOWED_LATENESS (${e.PDM_ALLOWED_LATENESS} ms)`);
+    throw new ConfigError(
+      `invalid configuration: PDM_MAX_FUTURE_SKEW (${e.PDM_MAX_FUTURE_SKEW} ms) must be at most PDM_ALLOWED_LATENESS (${e.PDM_ALLOWED_LATENESS} ms)`,
+    );
   }
   let sasl: Config['kafka']['sasl'];
   if (e.PDM_KAFKA_SASL_MECHANISM) {
-    if (!e.PDM_KAFKA_SASL_USERNAME || !e.PDM_KAFKA_SASL_PASSWORD) throw new ConfigError('invalid configuration: PDM_KAFKA_SASL_MECHANISM needs PDM_KAFKA_SASL_USERNAME and PDM_KAFKA_SASL_PASSWORD');
-    sasl = { mechanism: e.PDM_KAFKA_SASL_MECHANISM, username: e.PDM_KAFKA_SASL_USERNAME, password: e.PDM_KAFKA_SASL_PASSWORD };
+    if (!e.PDM_KAFKA_SASL_USERNAME || !e.PDM_KAFKA_SASL_PASSWORD)
+      throw new ConfigError(
+        'invalid configuration: PDM_KAFKA_SASL_MECHANISM needs PDM_KAFKA_SASL_USERNAME and PDM_KAFKA_SASL_PASSWORD',
+      );
+    sasl = {
+      mechanism: e.PDM_KAFKA_SASL_MECHANISM,
+      username: e.PDM_KAFKA_SASL_USERNAME,
+      password: e.PDM_KAFKA_SASL_PASSWORD,
+    };
   }
   return Object.freeze({
     kafka: {
@@ -303,7 +350,11 @@ export function loadConfig(
       clientId: e.PDM_KAFKA_CLIENT_ID,
       groupId: e.PDM_GROUP_ID,
       sessionTimeoutMs: e.PDM_KAFKA_SESSION_TIMEOUT,
-      tls: { enabled: e.PDM_KAFKA_TLS, caFile: e.PDM_KAFKA_TLS_CA_FILE, rejectUnauthorized: e.PDM_KAFKA_TLS_REJECT_UNAUTHORIZED },
+      tls: {
+        enabled: e.PDM_KAFKA_TLS,
+        caFile: e.PDM_KAFKA_TLS_CA_FILE,
+        rejectUnauthorized: e.PDM_KAFKA_TLS_REJECT_UNAUTHORIZED,
+      },
       sasl,
     },
     redis: {
@@ -367,7 +418,10 @@ export function loadConfig(
       sampleRetentionMs: e.PDM_TRAIN_SAMPLE_RETENTION,
       threshold: e.PDM_THRESHOLD,
       // PDM_THRESHOLD (older) is a fixed threshold and wins when set.
-      thresholdPolicy: e.PDM_THRESHOLD !== undefined ? ({ kind: 'fixed', value: e.PDM_THRESHOLD } as const) : e.PDM_THRESHOLD_POLICY,
+      thresholdPolicy:
+        e.PDM_THRESHOLD !== undefined
+          ? ({ kind: 'fixed', value: e.PDM_THRESHOLD } as const)
+          : e.PDM_THRESHOLD_POLICY,
       calibration: e.PDM_CALIBRATION,
       searchBudgetMs: e.PDM_TRAIN_SEARCH_BUDGET,
       retrainAfterFailures: e.PDM_RETRAIN_FAILURES,
@@ -377,7 +431,8 @@ export function loadConfig(
       graceMs: e.PDM_EVAL_GRACE,
       retentionMs: e.PDM_EVAL_RETENTION,
       intervalMs: e.PDM_EVAL_INTERVAL,
-      workerGroup: e.PDM_EVAL_WORKER_GROUP === 'none' ? undefined : (e.PDM_EVAL_WORKER_GROUP ?? e.PDM_GROUP_ID),
+      workerGroup:
+        e.PDM_EVAL_WORKER_GROUP === 'none' ? undefined : (e.PDM_EVAL_WORKER_GROUP ?? e.PDM_GROUP_ID),
       driftWindowMs: e.PDM_DRIFT_WINDOW,
     },
   });

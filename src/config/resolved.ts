@@ -10,7 +10,10 @@ import type { Config } from './index';
 export const RESOLVED_CONFIG_VAR = 'PDM_RESOLVED_CONFIG';
 
 /** The environment of a child pdm process: the parent's, minus every PDM_* setting, plus the resolved config. */
-export function childEnv(config: Config, env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+export function childEnv(
+  config: Config,
+  env: Readonly<Record<string, string | undefined>>,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
     if (value !== undefined && !CONFIG_KEYS.includes(key) && key !== RESOLVED_CONFIG_VAR) out[key] = value;
@@ -33,13 +36,23 @@ export function parseResolvedConfig(text: string): Config {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`invalid configuration: ${RESOLVED_CONFIG_VAR} is not JSON (${(error as Error).message})`);
+    throw new ConfigError(
+      `invalid configuration: ${RESOLVED_CONFIG_VAR} is not JSON (${(error as Error).message})`,
+    );
   }
   // The parent is the same build of this program: checking the shape's landmarks is enough to catch a
   // variable set by hand or by another version.
   const c = value as Partial<Config> | null;
-  if (!c || typeof c !== 'object' || !Array.isArray(c.kafka?.brokers) || typeof c.model?.window !== 'number' || typeof c.topics?.readings !== 'string') {
-    throw new ConfigError(`invalid configuration: ${RESOLVED_CONFIG_VAR} does not hold a resolved pdm config`);
+  if (
+    !c ||
+    typeof c !== 'object' ||
+    !Array.isArray(c.kafka?.brokers) ||
+    typeof c.model?.window !== 'number' ||
+    typeof c.topics?.readings !== 'string'
+  ) {
+    throw new ConfigError(
+      `invalid configuration: ${RESOLVED_CONFIG_VAR} does not hold a resolved pdm config`,
+    );
   }
   return deepFreeze(c as Config);
 }
@@ -49,7 +62,14 @@ export function redactedConfig(config: Config): Config {
   const mask = (value: string | undefined) => (value === undefined ? undefined : '***');
   return {
     ...config,
-    kafka: { ...config.kafka, sasl: config.kafka.sasl ? { ...config.kafka.sasl, password: '***' } : undefined },
-    redis: { ...config.redis, url: config.redis.url.replace(/\/\/[^@/]*@/, '//***@'), password: mask(config.redis.password) },
+    kafka: {
+      ...config.kafka,
+      sasl: config.kafka.sasl ? { ...config.kafka.sasl, password: '***' } : undefined,
+    },
+    redis: {
+      ...config.redis,
+      url: config.redis.url.replace(/\/\/[^@/]*@/, '//***@'),
+      password: mask(config.redis.password),
+    },
   };
 }

@@ -35,7 +35,10 @@ export interface UnknownVariable {
  * trace. Commands warn about them at start; they do not stop, since a newer deployment may carry variables
  * that an older binary does not know.
  */
-export function unknownVariables(env: Readonly<Record<string, string | undefined>>, known: readonly string[]): UnknownVariable[] {
+export function unknownVariables(
+  env: Readonly<Record<string, string | undefined>>,
+  known: readonly string[],
+): UnknownVariable[] {
   const knownSet = new Set(known);
   return Object.keys(env)
     .filter((name) => name.startsWith('PDM_') && !knownSet.has(name) && !TOOLING_VARIABLES.has(name))
@@ -59,7 +62,11 @@ function editDistance(a: string, b: string): number {
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
     for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
     previous = current;
   }

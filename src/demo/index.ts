@@ -81,7 +81,10 @@ export async function runDemo(config: Config, opts: DemoOptions = {}): Promise<n
   const trainerPort = workerPort + 1;
   // Every child runs with this process's config, adjusted here: quiet logs, HTTP on loopback.
   const quiet: Config = { ...config, logLevel: 'warn', http: { host: '127.0.0.1', port: workerPort } };
-  const training: Config['training'] = { ...config.training, epochs: opts.trainEpochs ?? config.training.epochs };
+  const training: Config['training'] = {
+    ...config.training,
+    epochs: opts.trainEpochs ?? config.training.epochs,
+  };
   const machines = '20';
   say(
     `topics: creating ${Object.values(config.topics).filter(Boolean).join(', ')} (4 partitions) on ${config.kafka.brokers.join(',')}`,
@@ -103,25 +106,21 @@ export async function runDemo(config: Config, opts: DemoOptions = {}): Promise<n
     );
     say('train: first model (pdm train --once; a few minutes on 2 cores; progress below)');
     const summary = JSON.parse(
-      await runPdm(
-        ['train', '--once'],
-        { ...quiet, logLevel: 'info', training },
-        (line) => {
-          try {
-            const e = JSON.parse(line) as Record<string, unknown>;
-            if (e.msg === 'epoch')
-              say(
-                `train: epoch ${String(e.epoch)} loss ${Number(e.loss).toFixed(3)} val_loss ${Number(e.valLoss).toFixed(3)} val_pr_auc ${Number(e.valPrAuc).toFixed(3)} (${Number(e.seconds).toFixed(0)} s)`,
-              );
-            else if (e.msg === 'windows built' || e.msg === 'training')
-              say(
-                `train: ${String(e.msg)} ${JSON.stringify({ ...e, t: undefined, level: undefined, role: undefined, msg: undefined })}`,
-              );
-          } catch {
-            /* not a log line */
-          }
-        },
-      ),
+      await runPdm(['train', '--once'], { ...quiet, logLevel: 'info', training }, (line) => {
+        try {
+          const e = JSON.parse(line) as Record<string, unknown>;
+          if (e.msg === 'epoch')
+            say(
+              `train: epoch ${String(e.epoch)} loss ${Number(e.loss).toFixed(3)} val_loss ${Number(e.valLoss).toFixed(3)} val_pr_auc ${Number(e.valPrAuc).toFixed(3)} (${Number(e.seconds).toFixed(0)} s)`,
+            );
+          else if (e.msg === 'windows built' || e.msg === 'training')
+            say(
+              `train: ${String(e.msg)} ${JSON.stringify({ ...e, t: undefined, level: undefined, role: undefined, msg: undefined })}`,
+            );
+        } catch {
+          /* not a log line */
+        }
+      }),
     ) as { version: string; metrics: Record<string, number>; threshold: number };
     say(
       `train: ${summary.version} promoted, threshold ${summary.threshold.toFixed(3)}, holdout PR-AUC ${summary.metrics.pr_auc?.toFixed(3)}, ROC-AUC ${summary.metrics.roc_auc?.toFixed(3)}, F1 ${summary.metrics.f1?.toFixed(3)}`,

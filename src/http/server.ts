@@ -34,7 +34,8 @@ async function route(h: HttpHandlers, req: IncomingMessage, res: ServerResponse)
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname;
   if (path === '/metrics') return send(res, 200, await h.registry.metrics(), h.registry.contentType);
-  if (path === '/healthz') return h.healthy() ? send(res, 200, { status: 'ok' }) : send(res, 503, { status: 'failed' });
+  if (path === '/healthz')
+    return h.healthy() ? send(res, 200, { status: 'ok' }) : send(res, 503, { status: 'failed' });
   if (path === '/readyz') {
     const r = h.ready();
     return send(res, r.ready ? 200 : 503, r);
@@ -55,7 +56,11 @@ async function route(h: HttpHandlers, req: IncomingMessage, res: ServerResponse)
 }
 
 /** The worker's and trainer's HTTP face: /metrics, /healthz, /readyz, /machines/:id, /machines?top=N, /model. */
-export async function startHttp(h: HttpHandlers, host: string, port: number): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
+export async function startHttp(
+  h: HttpHandlers,
+  host: string,
+  port: number,
+): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
   const server = createServer((req, res) => {
     route(h, req, res).catch((error: unknown) => send(res, 500, { error: (error as Error).message }));
   });

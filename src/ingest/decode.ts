@@ -27,7 +27,13 @@ const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
  * backslash (an escape could spell one) and without the three words, no key of the document can be one.
  */
 function parseJson(text: string): unknown {
-  if (!text.includes('\\') && !text.includes('__proto__') && !text.includes('constructor') && !text.includes('prototype')) return JSON.parse(text);
+  if (
+    !text.includes('\\') &&
+    !text.includes('__proto__') &&
+    !text.includes('constructor') &&
+    !text.includes('prototype')
+  )
+    return JSON.parse(text);
   return JSON.parse(text, (key, value: unknown) => {
     if (UNSAFE_KEYS.has(key)) throw new UnsafeKeyError(`key "${key}" is not allowed`);
     return value;
@@ -49,7 +55,10 @@ function findNonFinite(value: unknown, path: string): string | undefined {
 function classify(issues: readonly ZodIssue[]): { code: InvalidCode; message: string } {
   const first = issues[0];
   const where = first?.path.join('.') ?? '';
-  const message = issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ').slice(0, 500);
+  const message = issues
+    .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+    .join('; ')
+    .slice(0, 500);
   if (where === 'machineId') return { code: 'missing_machine_id', message };
   if (where === 'ts') return { code: 'bad_ts', message };
   return { code: 'bad_shape', message };
@@ -68,7 +77,8 @@ function decodeWith<T extends { machineId: string; ts: number }>(
   fast: (doc: unknown) => T | undefined = () => undefined,
 ): Decoded<T> {
   if (!raw || raw.length === 0) return { ok: false, code: 'bad_json', message: 'empty value' };
-  if (raw.length > limits.maxRecordBytes) return { ok: false, code: 'oversize', message: `${raw.length} bytes > limit ${limits.maxRecordBytes}` };
+  if (raw.length > limits.maxRecordBytes)
+    return { ok: false, code: 'oversize', message: `${raw.length} bytes > limit ${limits.maxRecordBytes}` };
   let doc: unknown;
   try {
     doc = parseJson(raw.toString('utf8'));
@@ -78,22 +88,38 @@ function decodeWith<T extends { machineId: string; ts: number }>(
   }
   const value = fast(doc) ?? checked(doc, parse);
   if ('code' in value) return value;
-  if (!Number.isFinite(value.ts)) return { ok: false, code: 'bad_ts', message: 'ts does not parse as a date' };
+  if (!Number.isFinite(value.ts))
+    return { ok: false, code: 'bad_ts', message: 'ts does not parse as a date' };
   if (key === undefined && limits.requireKey) {
-    return { ok: false, code: 'key_mismatch', message: `record has no key; producers must key records by machineId ("${value.machineId}")` };
+    return {
+      ok: false,
+      code: 'key_mismatch',
+      message: `record has no key; producers must key records by machineId ("${value.machineId}")`,
+    };
   }
   if (key !== undefined && key !== value.machineId) {
     // Co-partitioning relies on key = machineId; a record under another key may sit on the wrong partition.
-    return { ok: false, code: 'key_mismatch', message: `key "${key.slice(0, 100)}" differs from machineId "${value.machineId}"` };
+    return {
+      ok: false,
+      code: 'key_mismatch',
+      message: `key "${key.slice(0, 100)}" differs from machineId "${value.machineId}"`,
+    };
   }
   if (value.ts > limits.now() + limits.maxFutureSkewMs) {
-    return { ok: false, code: 'future', message: `ts ${new Date(value.ts).toISOString()} is more than ${limits.maxFutureSkewMs} ms ahead of the clock` };
+    return {
+      ok: false,
+      code: 'future',
+      message: `ts ${new Date(value.ts).toISOString()} is more than ${limits.maxFutureSkewMs} ms ahead of the clock`,
+    };
   }
   return { ok: true, value };
 }
 
 /** The full checks, in the order that decides the reason code: non-finite numbers anywhere, then the schema. */
-function checked<T>(doc: unknown, parse: (doc: unknown) => { success: true; data: T } | { success: false; issues: readonly ZodIssue[] }): T | { ok: false; code: InvalidCode; message: string } {
+function checked<T>(
+  doc: unknown,
+  parse: (doc: unknown) => { success: true; data: T } | { success: false; issues: readonly ZodIssue[] },
+): T | { ok: false; code: InvalidCode; message: string } {
   const nonFinite = findNonFinite(doc, '$');
   if (nonFinite) return { ok: false, code: 'non_finite', message: `non-finite number at ${nonFinite}` };
   const parsed = parse(doc);
@@ -101,26 +127,64 @@ function checked<T>(doc: unknown, parse: (doc: unknown) => { success: true; data
 }
 
 function zodResult<T>(r: { success: true; data: T } | { success: false; error: { issues: ZodIssue[] } }) {
-  return r.success ? { success: true as const, data: r.data } : { success: false as const, issues: r.error.issues };
+  return r.success
+    ? { success: true as const, data: r.data }
+    : { success: false as const, issues: r.error.issues };
 }
 
-export function decodeReading(raw: Buffer | null, key: string | undefined, limits: DecodeLimits): Decoded<Reading> {
-  return decodeWith(raw, key, limits, (doc) => {
-    const r = zodResult(readingSchema.safeParse(doc));
-    return r.success ? { success: true, data: { machineId: r.data.machineId, ts: toMillis(r.data.ts), values: r.data.values } } : r;
-  }, fastReading);
+export function decodeReading(
+  raw: Buffer | null,
+  key: string | undefined,
+  limits: DecodeLimits,
+): Decoded<Reading> {
+  return decodeWith(
+    raw,
+    key,
+    limits,
+    (doc) => {
+      const r = zodResult(readingSchema.safeParse(doc));
+      return r.success
+        ? {
+            success: true,
+            data: { machineId: r.data.machineId, ts: toMillis(r.data.ts), values: r.data.values },
+          }
+        : r;
+    },
+    fastReading,
+  );
 }
 
-export function decodeLog(raw: Buffer | null, key: string | undefined, limits: DecodeLimits): Decoded<LogEntry> {
-  return decodeWith(raw, key, limits, (doc) => {
-    const r = zodResult(logSchema.safeParse(doc));
-    return r.success ? { success: true, data: { machineId: r.data.machineId, ts: toMillis(r.data.ts), text: r.data.text } } : r;
-  }, fastLog);
+export function decodeLog(
+  raw: Buffer | null,
+  key: string | undefined,
+  limits: DecodeLimits,
+): Decoded<LogEntry> {
+  return decodeWith(
+    raw,
+    key,
+    limits,
+    (doc) => {
+      const r = zodResult(logSchema.safeParse(doc));
+      return r.success
+        ? { success: true, data: { machineId: r.data.machineId, ts: toMillis(r.data.ts), text: r.data.text } }
+        : r;
+    },
+    fastLog,
+  );
 }
 
-export function decodeFailure(raw: Buffer | null, key: string | undefined, limits: DecodeLimits): Decoded<Failure> {
+export function decodeFailure(
+  raw: Buffer | null,
+  key: string | undefined,
+  limits: DecodeLimits,
+): Decoded<Failure> {
   return decodeWith(raw, key, limits, (doc) => {
     const r = zodResult(failureSchema.safeParse(doc));
-    return r.success ? { success: true, data: { machineId: r.data.machineId, ts: toMillis(r.data.ts), component: r.data.component } } : r;
+    return r.success
+      ? {
+          success: true,
+          data: { machineId: r.data.machineId, ts: toMillis(r.data.ts), component: r.data.component },
+        }
+      : r;
   });
 }

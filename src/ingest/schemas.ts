@@ -10,15 +10,29 @@ export const eventTime = z.union([
   z.number().int().min(0).max(8.64e15),
   z.string().max(64).regex(ISO_TS, 'ts must be ISO-8601 with a zone, or epoch milliseconds'),
 ]);
-export const machineId = z.string().trim().min(1, 'machineId is empty').max(200).regex(/^[^\s\u0000-\u001f]+$/, 'machineId has whitespace or control characters');
+export const machineId = z
+  .string()
+  .trim()
+  .min(1, 'machineId is empty')
+  .max(200)
+  .regex(/^[^\s\u0000-\u001f]+$/, 'machineId has whitespace or control characters');
 
 export const readingSchema = z.object({
   machineId,
   ts: eventTime,
-  values: z.record(z.string().min(1).max(100), z.number()).refine((v) => Object.keys(v).length > 0 && Object.keys(v).length <= 256, 'values must hold 1 to 256 sensors'),
+  values: z
+    .record(z.string().min(1).max(100), z.number())
+    .refine(
+      (v) => Object.keys(v).length > 0 && Object.keys(v).length <= 256,
+      'values must hold 1 to 256 sensors',
+    ),
 });
 export const logSchema = z.object({ machineId, ts: eventTime, text: z.string().max(20_000) });
-export const failureSchema = z.object({ machineId, ts: eventTime, component: z.string().max(200).optional() });
+export const failureSchema = z.object({
+  machineId,
+  ts: eventTime,
+  component: z.string().max(200).optional(),
+});
 
 export interface Reading {
   readonly machineId: string;

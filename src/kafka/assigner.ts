@@ -9,7 +9,10 @@ export const CO_PARTITION_ASSIGNER = 'PdmCoPartitionAssigner';
  * the same machines: whoever owns p can join them in memory. kafkajs's default round-robin assigner
  * spreads topic-partitions independently and would split a machine's readings and logs across workers.
  */
-export function assignPartitionNumbers(memberIds: readonly string[], partitionsByTopic: Readonly<Record<string, number>>): Map<string, Record<string, number[]>> {
+export function assignPartitionNumbers(
+  memberIds: readonly string[],
+  partitionsByTopic: Readonly<Record<string, number>>,
+): Map<string, Record<string, number[]>> {
   const members = [...memberIds].sort();
   const out = new Map<string, Record<string, number[]>>(members.map((m) => [m, {}]));
   if (members.length === 0) return out;
@@ -33,15 +36,27 @@ export const coPartitionAssigner = ({ cluster }: { cluster: Cluster }): Assigner
     if (distinct.size > 1) {
       // Still assign by number (partition p of each topic together); the surplus partitions of the larger
       // topic hold machines with no counterpart. `pdm topics create` refuses to create such a pair.
-      process.stderr.write(`WARNING: co-partitioned topics have different partition counts: ${JSON.stringify(counts)}\n`);
+      process.stderr.write(
+        `WARNING: co-partitioned topics have different partition counts: ${JSON.stringify(counts)}\n`,
+      );
     }
-    const plan = assignPartitionNumbers(members.map((m) => m.memberId), counts);
+    const plan = assignPartitionNumbers(
+      members.map((m) => m.memberId),
+      counts,
+    );
     return members.map(({ memberId }) => ({
       memberId,
-      memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 1, assignment: plan.get(memberId) ?? {}, userData: Buffer.alloc(0) }),
+      memberAssignment: AssignerProtocol.MemberAssignment.encode({
+        version: 1,
+        assignment: plan.get(memberId) ?? {},
+        userData: Buffer.alloc(0),
+      }),
     }));
   },
   protocol({ topics }: { topics: string[] }) {
-    return { name: CO_PARTITION_ASSIGNER, metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.alloc(0) }) };
+    return {
+      name: CO_PARTITION_ASSIGNER,
+      metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.alloc(0) }),
+    };
   },
 });

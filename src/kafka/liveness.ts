@@ -15,7 +15,12 @@ export interface ConsumerLiveness {
  * (a crash kafkajs does not restart). A constant "healthy" would let an orchestrator keep a process
  * whose consumer is gone.
  */
-export function watchConsumer(consumer: Consumer, sessionTimeoutMs: number, logger: Logger, now: () => number = Date.now): ConsumerLiveness {
+export function watchConsumer(
+  consumer: Consumer,
+  sessionTimeoutMs: number,
+  logger: Logger,
+  now: () => number = Date.now,
+): ConsumerLiveness {
   let inGroup = false;
   let lastContact = 0;
   let dead: string | undefined;
@@ -45,7 +50,8 @@ export function watchConsumer(consumer: Consumer, sessionTimeoutMs: number, logg
     reasons: () => {
       if (dead !== undefined) return [`consumer crashed and will not restart: ${dead}`];
       if (!inGroup) return ['consumer not in its group'];
-      if (now() - lastContact > sessionTimeoutMs) return ['no heartbeat or fetch answered by the broker within the session timeout'];
+      if (now() - lastContact > sessionTimeoutMs)
+        return ['no heartbeat or fetch answered by the broker within the session timeout'];
       return [];
     },
   };

@@ -40,7 +40,12 @@ export class OffsetTracker {
   }
 
   /** Refreshes high watermarks, and positions from the group's committed offsets where we know none. */
-  async refresh(admin: Admin, groupId: string, assigned: ReadonlyMap<string, readonly number[]>, startFrom: 'earliest' | 'latest'): Promise<void> {
+  async refresh(
+    admin: Admin,
+    groupId: string,
+    assigned: ReadonlyMap<string, readonly number[]>,
+    startFrom: 'earliest' | 'latest',
+  ): Promise<void> {
     const topics = [...assigned.keys()];
     if (topics.length === 0) return;
     const committed = await admin.fetchOffsets({ groupId, topics });
@@ -52,8 +57,15 @@ export class OffsetTracker {
         const k = OffsetTracker.key(topic, o.partition);
         this.high.set(k, Number(o.high));
         if (!this.next.has(k)) {
-          const c = committed.find((t) => t.topic === topic)?.partitions.find((p) => p.partition === o.partition);
-          const position = c && Number(c.offset) >= 0 ? Number(c.offset) : startFrom === 'earliest' ? Number(o.low) : Number(o.high);
+          const c = committed
+            .find((t) => t.topic === topic)
+            ?.partitions.find((p) => p.partition === o.partition);
+          const position =
+            c && Number(c.offset) >= 0
+              ? Number(c.offset)
+              : startFrom === 'earliest'
+                ? Number(o.low)
+                : Number(o.high);
           this.next.set(k, position);
         }
       }

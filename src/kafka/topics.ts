@@ -5,8 +5,12 @@ import { createKafka } from './client';
  * Creates the contract topics that do not exist. Readings and logs get the same partition count (they are
  * co-partitioned by machineId); an existing pair with different counts is an error, not a silent mismatch.
  */
-export async function createTopics(config: Config, opts: { partitions: number; replication: number }): Promise<string[]> {
-  if (!Number.isInteger(opts.partitions) || opts.partitions < 1) throw new RangeError('--partitions must be a positive integer');
+export async function createTopics(
+  config: Config,
+  opts: { partitions: number; replication: number },
+): Promise<string[]> {
+  if (!Number.isInteger(opts.partitions) || opts.partitions < 1)
+    throw new RangeError('--partitions must be a positive integer');
   const admin = createKafka(config).admin();
   await admin.connect();
   try {
@@ -17,12 +21,19 @@ export async function createTopics(config: Config, opts: { partitions: number; r
     if (missing.length) {
       await admin.createTopics({
         waitForLeaders: true,
-        topics: missing.map((topic) => ({ topic, numPartitions: opts.partitions, replicationFactor: opts.replication })),
+        topics: missing.map((topic) => ({
+          topic,
+          numPartitions: opts.partitions,
+          replicationFactor: opts.replication,
+        })),
       });
     }
     const meta = await admin.fetchTopicMetadata({ topics: [t.readings, t.logs] });
     const [a, b] = meta.topics.map((m) => m.partitions.length);
-    if (a !== b) throw new Error(`${t.readings} has ${a} partitions but ${t.logs} has ${b}: they must be co-partitioned`);
+    if (a !== b)
+      throw new Error(
+        `${t.readings} has ${a} partitions but ${t.logs} has ${b}: they must be co-partitioned`,
+      );
     return missing;
   } finally {
     await admin.disconnect();

@@ -32,7 +32,15 @@ export function createLogger(
 ): Logger {
   const emit = (at: Level, message: string, meta?: Record<string, unknown>) => {
     if (RANK[at] < RANK[level]) return;
-    write(JSON.stringify({ t: new Date().toISOString(), level: at, ...bindings, msg: message, ...(redact(meta ?? {}) as object) }));
+    write(
+      JSON.stringify({
+        t: new Date().toISOString(),
+        level: at,
+        ...bindings,
+        msg: message,
+        ...(redact(meta ?? {}) as object),
+      }),
+    );
   };
   return {
     debug: (m, meta) => emit('debug', m, meta),

@@ -11,17 +11,24 @@ import { RedisConnectGuard } from '../connect';
  */
 export function createRedis(config: Config, overrides: RedisOptions = {}): Redis {
   const r = config.redis;
-  const tls = r.url.startsWith('rediss://') ? { rejectUnauthorized: r.tlsRejectUnauthorized, ...(r.tlsCaFile ? { ca: readFileSync(r.tlsCaFile) } : {}) } : undefined;
+  const tls = r.url.startsWith('rediss://')
+    ? {
+        rejectUnauthorized: r.tlsRejectUnauthorized,
+        ...(r.tlsCaFile ? { ca: readFileSync(r.tlsCaFile) } : {}),
+      }
+    : undefined;
   // A certificate it cannot verify, refused credentials or a TLS-only port fail at once (src/connect).
   const guard = new RedisConnectGuard(r.url);
   const { retryStrategy, ...rest } = overrides;
-  return guard.attach(new Redis(r.url, {
-    maxRetriesPerRequest: 3,
-    commandTimeout: 5_000,
-    retryStrategy: guard.retryStrategy(retryStrategy ?? ((times) => Math.min(200 * times, 2_000))),
-    ...(r.username ? { username: r.username } : {}),
-    ...(r.password ? { password: r.password } : {}),
-    ...(tls ? { tls } : {}),
-    ...rest,
-  }));
+  return guard.attach(
+    new Redis(r.url, {
+      maxRetriesPerRequest: 3,
+      commandTimeout: 5_000,
+      retryStrategy: guard.retryStrategy(retryStrategy ?? ((times) => Math.min(200 * times, 2_000))),
+      ...(r.username ? { username: r.username } : {}),
+      ...(r.password ? { password: r.password } : {}),
+      ...(tls ? { tls } : {}),
+      ...rest,
+    }),
+  );
 }

@@ -7,7 +7,12 @@ import { ModelRefusedError, PromotionFencedError } from '../errors';
 import { KerasTokenizer } from '../tokenize';
 import { disposeModel, tf } from '../model/tf';
 
-const atThresholdSchema = z.object({ threshold: z.number(), precision: z.number(), recall: z.number(), f1: z.number() });
+const atThresholdSchema = z.object({
+  threshold: z.number(),
+  precision: z.number(),
+  recall: z.number(),
+  f1: z.number(),
+});
 
 /**
  * The model registry in Redis. A version is immutable once registered: topology + weights (through a tfjs
@@ -41,7 +46,9 @@ export const modelMetaSchema = z.object({
   vocabVersion: z.string(),
   branches: z.enum(['both', 'sensors', 'text']).default('both'),
   /** How the version was trained (absent for versions registered before it was recorded). */
-  training: z.object({ path: z.enum(['fused', 'layers']), dropout: z.number(), recurrentDropout: z.number() }).optional(),
+  training: z
+    .object({ path: z.enum(['fused', 'layers']), dropout: z.number(), recurrentDropout: z.number() })
+    .optional(),
   hash: z.string(),
 });
 export type ModelMeta = z.infer<typeof modelMetaSchema>;
@@ -80,13 +87,20 @@ const sha256 = (...parts: (string | Uint8Array)[]) => {
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
 }
 
-function contentHash(metaWithoutHash: Omit<ModelMeta, 'hash'>, topology: string, weights: Uint8Array, vocab: string): string {
+function contentHash(
+  metaWithoutHash: Omit<ModelMeta, 'hash'>,
+  topology: string,
+  weights: Uint8Array,
+  vocab: string,
+): string {
   const { version: _v, createdAt: _c, ...content } = metaWithoutHash;
   return sha256(canonicalJson(content), topology, weights, vocab);
 }
@@ -109,13 +123,18 @@ export class ModelRegistry {
   /** Registers a trained model; returns its meta (with version and hash). Does not promote. */
   async register(model: LayersModel, tokenizer: KerasTokenizer, meta: NewModelMeta): Promise<ModelMeta> {
     let artifacts: io.ModelArtifacts | undefined;
-    await model.save(tf.io.withSaveHandler(async (a) => {
-      artifacts = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
+    await model.save(
+      tf.io.withSaveHandler(async (a) => {
+        artifacts = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     if (!artifacts?.weightData || !artifacts.weightSpecs) throw new Error('model.save produced no weights');
     const weights = new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData));
-    const topology = JSON.stringify({ modelTopology: artifacts.modelTopology, weightSpecs: artifacts.weightSpecs });
+    const topology = JSON.stringify({
+      modelTopology: artifacts.modelTopology,
+      weightSpecs: artifacts.weightSpecs,
+    });
     const vocab = JSON.stringify(tokenizer.toJSON());
     const vocabVersion = sha256(vocab).slice(0, 16);
     const version = `v${await this.redis.incr(this.k('seq'))}`;
@@ -169,43 +188,87 @@ export class ModelRegistry {
       this.redis.get(this.k(version, 'topology')),
       this.redis.getBuffer(this.k(version, 'weights')),
     ]);
-    if (!metaBody || !topology || !weights) throw new ModelRefusedError('missing', `model ${version} is not in the registry (or incomplete)`);
+    if (!metaBody || !topology || !weights)
+      throw new ModelRefusedError('missing', `model ${version} is not in the registry (or incomplete)`);
     let meta: ModelMeta;
     try {
       meta = modelMetaSchema.parse(JSON.parse(metaBody));
     } catch (error) {
-      throw new ModelRefusedError('corrupt', `model ${version}: unreadable metadata (${(error as Error).message.slice(0, 200)})`);
+      throw new ModelRefusedError(
+        'corrupt',
+        `model ${version}: unreadable metadata (${(error as Error).message.slice(0, 200)})`,
+      );
     }
     const vocab = await this.redis.get(`${this.prefix}vocab:${meta.vocabVersion}`);
-    if (!vocab) throw new ModelRefusedError('vocab_mismatch', `model ${version}: vocabulary ${meta.vocabVersion} is missing`);
+    if (!vocab)
+      throw new ModelRefusedError(
+        'vocab_mismatch',
+        `model ${version}: vocabulary ${meta.vocabVersion} is missing`,
+      );
     const { hash, ...rest } = meta;
     if (contentHash(rest, topology, new Uint8Array(weights), vocab) !== hash) {
-      throw new ModelRefusedError('hash_mismatch', `model ${version}: content hash mismatch (corrupt or tampered weights, topology or vocabulary)`);
+      throw new ModelRefusedError(
+        'hash_mismatch',
+        `model ${version}: content hash mismatch (corrupt or tampered weights, topology or vocabulary)`,
+      );
     }
-    if (sha256(vocab).slice(0, 16) !== meta.vocabVersion) throw new ModelRefusedError('vocab_mismatch', `model ${version}: vocabulary content does not match its version`);
+    if (sha256(vocab).slice(0, 16) !== meta.vocabVersion)
+      throw new ModelRefusedError(
+        'vocab_mismatch',
+        `model ${version}: vocabulary content does not match its version`,
+      );
     if (expected && (expected.window !== meta.window || expected.textMaxLen !== meta.textMaxLen)) {
-      throw new ModelRefusedError('incompatible', `model ${version} expects window ${meta.window} and text length ${meta.textMaxLen}; this process is configured for PDM_WINDOW=${expected.window}, PDM_TEXT_MAX_LEN=${expected.textMaxLen}`);
+      throw new ModelRefusedError(
+        'incompatible',
+        `model ${version} expects window ${meta.window} and text length ${meta.textMaxLen}; this process is configured for PDM_WINDOW=${expected.window}, PDM_TEXT_MAX_LEN=${expected.textMaxLen}`,
+      );
     }
     const tokenizer = KerasTokenizer.fromJSON(JSON.parse(vocab));
     let model: LayersModel;
     try {
-      const parsed = JSON.parse(topology) as { modelTopology: object; weightSpecs: io.WeightsManifestEntry[] };
+      const parsed = JSON.parse(topology) as {
+        modelTopology: object;
+        weightSpecs: io.WeightsManifestEntry[];
+      };
       const ab = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength);
-      model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: parsed.modelTopology, weightSpecs: parsed.weightSpecs, weightData: ab }));
+      model = await tf.loadLayersModel(
+        tf.io.fromMemory({
+          modelTopology: parsed.modelTopology,
+          weightSpecs: parsed.weightSpecs,
+          weightData: ab,
+        }),
+      );
     } catch (error) {
-      throw new ModelRefusedError('corrupt', `model ${version}: cannot be rebuilt (${(error as Error).message.slice(0, 200)})`);
+      throw new ModelRefusedError(
+        'corrupt',
+        `model ${version}: cannot be rebuilt (${(error as Error).message.slice(0, 200)})`,
+      );
     }
     const [numeric, tokens] = model.inputs.map((i) => i.shape);
-    const ok = numeric?.[1] === meta.window && numeric[2] === meta.sensors.length && tokens?.[1] === meta.textMaxLen && model.outputs[0]?.shape[1] === 1;
+    const ok =
+      numeric?.[1] === meta.window &&
+      numeric[2] === meta.sensors.length &&
+      tokens?.[1] === meta.textMaxLen &&
+      model.outputs[0]?.shape[1] === 1;
     const embedding = model.layers.find((l) => l.name === 'token_embedding');
     const inputDim = (embedding?.getConfig() as { inputDim?: number } | undefined)?.inputDim;
-    if (!ok || meta.scaler.mean.length !== meta.sensors.length || meta.scaler.std.length !== meta.sensors.length) {
+    if (
+      !ok ||
+      meta.scaler.mean.length !== meta.sensors.length ||
+      meta.scaler.std.length !== meta.sensors.length
+    ) {
       disposeModel(model);
-      throw new ModelRefusedError('incompatible', `model ${version}: input shapes ${JSON.stringify([numeric, tokens])} do not match its metadata (window ${meta.window}, ${meta.sensors.length} sensors, text ${meta.textMaxLen})`);
+      throw new ModelRefusedError(
+        'incompatible',
+        `model ${version}: input shapes ${JSON.stringify([numeric, tokens])} do not match its metadata (window ${meta.window}, ${meta.sensors.length} sensors, text ${meta.textMaxLen})`,
+      );
     }
     if (inputDim !== undefined && (inputDim !== meta.vocabSize || tokenizer.numWords > inputDim)) {
       disposeModel(model);
-      throw new ModelRefusedError('vocab_mismatch', `model ${version}: embedding has ${inputDim} rows but the vocabulary allows ${tokenizer.numWords} ids`);
+      throw new ModelRefusedError(
+        'vocab_mismatch',
+        `model ${version}: embedding has ${inputDim} rows but the vocabulary allows ${tokenizer.numWords} ids`,
+      );
     }
     return { meta, model, tokenizer };
   }
@@ -227,7 +290,10 @@ export class ModelRegistry {
       version,
       fence?.token ?? '',
     )) as string | null | 0;
-    if (previous === 0) throw new PromotionFencedError(`promotion of ${version} refused: the lock ${fence?.key ?? ''} is no longer held by this run`);
+    if (previous === 0)
+      throw new PromotionFencedError(
+        `promotion of ${version} refused: the lock ${fence?.key ?? ''} is no longer held by this run`,
+      );
     return previous ?? undefined;
   }
 
@@ -236,7 +302,8 @@ export class ModelRegistry {
     const history = await this.redis.lrange(this.k('history'), 0, -1);
     const current = history[history.length - 1];
     const previous = [...history].reverse().find((v) => v !== current);
-    if (!current || !previous) throw new Error('nothing to roll back to: fewer than two promotions in the history');
+    if (!current || !previous)
+      throw new Error('nothing to roll back to: fewer than two promotions in the history');
     await this.load(previous).then((l) => disposeModel(l.model));
     await this.redis.multi().set(this.k('current'), previous).rpop(this.k('history')).exec();
     return { from: current, to: previous };

@@ -68,7 +68,11 @@ export class ScoreBatcher {
     const loaded = this.model();
     const live = batch.filter((p) => {
       if (loaded && p.request.modelVersion === loaded.meta.version) return true;
-      p.reject(new StaleModelError(`features built for ${p.request.modelVersion}, serving ${loaded?.meta.version ?? 'none'}`));
+      p.reject(
+        new StaleModelError(
+          `features built for ${p.request.modelVersion}, serving ${loaded?.meta.version ?? 'none'}`,
+        ),
+      );
       return false;
     });
     if (!loaded || live.length === 0) return;
@@ -85,7 +89,10 @@ export class ScoreBatcher {
         });
         const split = splitFor(loaded.model);
         if (split) return split.predict(numeric, tokens, live.length, window, f, textMaxLen);
-        const out = loaded.model.predict([tf.tensor3d(numeric, [live.length, window, f]), tf.tensor2d(tokens, [live.length, textMaxLen], 'int32').toFloat()]) as Tensor;
+        const out = loaded.model.predict([
+          tf.tensor3d(numeric, [live.length, window, f]),
+          tf.tensor2d(tokens, [live.length, textMaxLen], 'int32').toFloat(),
+        ]) as Tensor;
         return out.dataSync();
       });
       this.metrics?.scoreDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -93,7 +100,13 @@ export class ScoreBatcher {
       this.metrics?.scores.inc(live.length);
       // Served scores are calibrated probabilities when the model carries a calibration (its threshold is on
       // that scale); older models without one serve the raw output, as they always did.
-      live.forEach((p, i) => p.resolve({ score: applyCalibration(loaded.meta.calibration, scores[i] ?? Number.NaN), modelVersion: version, meta: loaded.meta }));
+      live.forEach((p, i) =>
+        p.resolve({
+          score: applyCalibration(loaded.meta.calibration, scores[i] ?? Number.NaN),
+          modelVersion: version,
+          meta: loaded.meta,
+        }),
+      );
     } catch (error) {
       live.forEach((p) => p.reject(error as Error));
     }

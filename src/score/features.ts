@@ -25,7 +25,11 @@ export interface Features {
  * Raw values are kept in state and scaled here, so a model swap with another scaler needs no state change.
  * A missing sensor becomes the training mean (0 after scaling); the values were validated finite upstream.
  */
-export function featurize(readings: readonly TimedValues[], words: readonly string[], spec: FeatureSpec): Features {
+export function featurize(
+  readings: readonly TimedValues[],
+  words: readonly string[],
+  spec: FeatureSpec,
+): Features {
   const f = spec.sensors.length;
   const numeric = new Float32Array(spec.window * f);
   const imputed = new Set<string>();

@@ -28,16 +28,27 @@ export class SplitModel {
   /** Splits a dual-input model built by buildDualInputModel; undefined for single-branch models. */
   static from(model: LayersModel, maxCached = 20_000): SplitModel | undefined {
     const names = new Set(model.layers.map((l) => l.name));
-    if (!['sensor_lstm', 'text_bilstm', 'join', 'hidden', 'batchnorm', 'risk'].every((n) => names.has(n))) return undefined;
+    if (!['sensor_lstm', 'text_bilstm', 'join', 'hidden', 'batchnorm', 'risk'].every((n) => names.has(n)))
+      return undefined;
     const [numericIn, tokensIn] = model.inputs;
     const textOut = model.getLayer('text_bilstm').output as SymbolicTensor;
     const textEncoder = tf.model({ inputs: tokensIn!, outputs: textOut });
     const encoding = tf.input({ shape: [textOut.shape[1] as number] });
     const numeric = tf.input({ shape: numericIn!.shape.slice(1) });
-    const sensors = sensorLstmLayers(model).reduce<SymbolicTensor>((x, layer) => layer.apply(x) as SymbolicTensor, numeric);
+    const sensors = sensorLstmLayers(model).reduce<SymbolicTensor>(
+      (x, layer) => layer.apply(x) as SymbolicTensor,
+      numeric,
+    );
     const joined = model.getLayer('join').apply([sensors, encoding]) as SymbolicTensor;
-    const out = model.getLayer('risk').apply(model.getLayer('batchnorm').apply(model.getLayer('hidden').apply(joined))) as SymbolicTensor;
-    return new SplitModel(textEncoder, tf.model({ inputs: [numeric, encoding], outputs: out }), maxCached, compileInference(model));
+    const out = model
+      .getLayer('risk')
+      .apply(model.getLayer('batchnorm').apply(model.getLayer('hidden').apply(joined))) as SymbolicTensor;
+    return new SplitModel(
+      textEncoder,
+      tf.model({ inputs: [numeric, encoding], outputs: out }),
+      maxCached,
+      compileInference(model),
+    );
   }
 
   /** Frees what the sub-models hold beyond the whole model; call after disposeModel(whole). */
@@ -53,7 +64,14 @@ export class SplitModel {
   }
 
   /** Scores n windows: numeric is n×T×F row-major, tokens n×L. Must run inside tf.tidy. */
-  predict(numeric: Float32Array, tokens: Int32Array, n: number, window: number, features: number, textMaxLen: number): Float32Array {
+  predict(
+    numeric: Float32Array,
+    tokens: Int32Array,
+    n: number,
+    window: number,
+    features: number,
+    textMaxLen: number,
+  ): Float32Array {
     const keys: string[] = [];
     const missing = new Map<string, number>();
     for (let i = 0; i < n; i++) {
@@ -65,9 +83,13 @@ export class SplitModel {
     if (missing.size > 0) {
       const rows = [...missing.values()];
       const batch = new Int32Array(rows.length * textMaxLen);
-      rows.forEach((r, j) => batch.set(tokens.subarray(r * textMaxLen, (r + 1) * textMaxLen), j * textMaxLen));
+      rows.forEach((r, j) =>
+        batch.set(tokens.subarray(r * textMaxLen, (r + 1) * textMaxLen), j * textMaxLen),
+      );
       const input = tf.tensor2d(batch, [rows.length, textMaxLen], 'int32').toFloat();
-      const encoded = (this.fast ? this.fast.encodeText(input) : (this.textEncoder.predict(input) as Tensor)).dataSync() as Float32Array;
+      const encoded = (
+        this.fast ? this.fast.encodeText(input) : (this.textEncoder.predict(input) as Tensor)
+      ).dataSync() as Float32Array;
       [...missing.keys()].forEach((key, j) => {
         if (this.cache.size >= this.maxCached) this.cache.delete(this.cache.keys().next().value as string);
         this.cache.set(key, encoded.slice(j * this.encodingSize, (j + 1) * this.encodingSize));
@@ -75,7 +97,10 @@ export class SplitModel {
     }
     const enc = new Float32Array(n * this.encodingSize);
     keys.forEach((key, i) => enc.set(this.cache.get(key)!, i * this.encodingSize));
-    const inputs = [tf.tensor3d(numeric, [n, window, features]), tf.tensor2d(enc, [n, this.encodingSize])] as const;
+    const inputs = [
+      tf.tensor3d(numeric, [n, window, features]),
+      tf.tensor2d(enc, [n, this.encodingSize]),
+    ] as const;
     const out = this.fast ? this.fast.head(inputs[0], inputs[1]) : (this.head.predict([...inputs]) as Tensor);
     return out.dataSync() as Float32Array;
   }

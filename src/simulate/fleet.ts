@@ -15,15 +15,50 @@
  *   and then a phrase that sounds like trouble but is not (the noise a text model has to see through).
  */
 
-import { ALL_SIGNAL_PHRASES, DECOYS, NOTES, P_DECOY, P_ERROR, P_NOTE, P_PART, P_ROUTINE, PARTS, ROUTINE, SIGNAL_PHRASES, SIGNAL_TEMPLATES } from './log-text';
+import {
+  ALL_SIGNAL_PHRASES,
+  DECOYS,
+  NOTES,
+  P_DECOY,
+  P_ERROR,
+  P_NOTE,
+  P_PART,
+  P_ROUTINE,
+  PARTS,
+  ROUTINE,
+  SIGNAL_PHRASES,
+  SIGNAL_TEMPLATES,
+} from './log-text';
 import { Rng, streamSeed } from './rng';
 import { FAILURE_MODES, SENSORS } from './types';
-import type { Episode, FailureEvent, FailureMode, Fleet, FleetOptions, FleetTick, MaintenanceLog, Reading, Sensor, Signature } from './types';
+import type {
+  Episode,
+  FailureEvent,
+  FailureMode,
+  Fleet,
+  FleetOptions,
+  FleetTick,
+  MaintenanceLog,
+  Reading,
+  Sensor,
+  Signature,
+} from './types';
 
 export { mulberry32 } from '../random';
 export { hasSignalPhrase, SIGNAL_PHRASES } from './log-text';
 export { FAILURE_MODES, SENSORS } from './types';
-export type { Episode, FailureEvent, FailureMode, Fleet, FleetOptions, FleetTick, MaintenanceLog, Reading, Sensor, Signature } from './types';
+export type {
+  Episode,
+  FailureEvent,
+  FailureMode,
+  Fleet,
+  FleetOptions,
+  FleetTick,
+  MaintenanceLog,
+  Reading,
+  Sensor,
+  Signature,
+} from './types';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -36,7 +71,12 @@ export const SENSOR_BASELINE: Readonly<Record<Sensor, { readonly mean: number; r
   vibration: { mean: 40, sd: 1.5 },
 };
 
-const COMPONENT_OF: Readonly<Record<Sensor, string>> = { volt: 'comp1', rotate: 'comp2', pressure: 'comp3', vibration: 'comp4' };
+const COMPONENT_OF: Readonly<Record<Sensor, string>> = {
+  volt: 'comp1',
+  rotate: 'comp2',
+  pressure: 'comp3',
+  vibration: 'comp4',
+};
 
 interface Degradation extends Episode {
   /** Direction of the shift per affected sensor (+1 / -1). */
@@ -74,31 +114,51 @@ export interface ResolvedFleetOptions {
 /** Fills the defaults and checks the ranges; a bad option is a RangeError naming it. */
 export function resolveFleetOptions(opts: FleetOptions = {}): ResolvedFleetOptions {
   const machines = opts.machines ?? 20;
-  if (!Number.isInteger(machines) || machines < 1 || machines > 1_000_000) throw new RangeError(`machines must be an integer in 1…1000000, got ${machines}`);
+  if (!Number.isInteger(machines) || machines < 1 || machines > 1_000_000)
+    throw new RangeError(`machines must be an integer in 1…1000000, got ${machines}`);
   const seed = opts.seed ?? 1;
   if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
   const start = opts.start === undefined ? Date.UTC(2026, 0, 1) : new Date(opts.start).getTime();
   if (!Number.isFinite(start)) throw new RangeError(`start is not a valid time: ${String(opts.start)}`);
   const stepMs = opts.stepMs ?? HOUR;
-  if (!Number.isFinite(stepMs) || stepMs < 60_000 || stepMs > 6 * HOUR) throw new RangeError(`step must be between 1m and 6h, got ${stepMs} ms`);
+  if (!Number.isFinite(stepMs) || stepMs < 60_000 || stepMs > 6 * HOUR)
+    throw new RangeError(`step must be between 1m and 6h, got ${stepMs} ms`);
   const failureModes = opts.failureModes ?? FAILURE_MODES;
   if (failureModes.length === 0) throw new RangeError('failureModes must name at least one mode');
   for (const mode of failureModes) {
-    if (!FAILURE_MODES.includes(mode)) throw new RangeError(`unknown failure mode "${mode}" (use ${FAILURE_MODES.join(', ')})`);
+    if (!FAILURE_MODES.includes(mode))
+      throw new RangeError(`unknown failure mode "${mode}" (use ${FAILURE_MODES.join(', ')})`);
   }
   const degradationMs = opts.degradationMs ?? { min: 24 * HOUR, max: 48 * HOUR };
-  if (!(degradationMs.min >= stepMs && degradationMs.max >= degradationMs.min && degradationMs.max <= 30 * DAY)) {
-    throw new RangeError(`degradation must satisfy step <= min <= max <= 30d, got ${degradationMs.min}…${degradationMs.max} ms`);
+  if (!(
+    degradationMs.min >= stepMs &&
+    degradationMs.max >= degradationMs.min &&
+    degradationMs.max <= 30 * DAY
+  )) {
+    throw new RangeError(
+      `degradation must satisfy step <= min <= max <= 30d, got ${degradationMs.min}…${degradationMs.max} ms`,
+    );
   }
   const minHealthyMs = opts.minHealthyMs ?? Math.max(48 * HOUR, 2 * stepMs);
   if (!(minHealthyMs >= 2 * stepMs)) throw new RangeError('minHealthyMs must be at least two steps');
   const mtbfMs = opts.mtbfMs ?? 12 * DAY;
-  if (!(Number.isFinite(mtbfMs) && mtbfMs > 0)) throw new RangeError(`mtbf must be positive, got ${mtbfMs} ms`);
+  if (!(Number.isFinite(mtbfMs) && mtbfMs > 0))
+    throw new RangeError(`mtbf must be positive, got ${mtbfMs} ms`);
   const mix = { sensor: 0.35, log: 0.35, both: 0.3, ...opts.signatureMix };
   if (Object.values(mix).some((w) => !(w >= 0)) || mix.sensor + mix.log + mix.both <= 0) {
     throw new RangeError('signatureMix weights must be non-negative and not all zero');
   }
-  return { machines, seed, start, stepMs, failureModes: [...failureModes], degradationMs, mtbfMs, minHealthyMs, signatureMix: mix };
+  return {
+    machines,
+    seed,
+    start,
+    stepMs,
+    failureModes: [...failureModes],
+    degradationMs,
+    mtbfMs,
+    minHealthyMs,
+    signatureMix: mix,
+  };
 }
 
 export function createFleet(options: FleetOptions = {}): Fleet {
@@ -111,15 +171,25 @@ export function createFleet(options: FleetOptions = {}): Fleet {
     return i === -1 ? 0 : (ep.signs[i] ?? 1);
   };
 
-  const drawEpisode = (m: { id: string; rng: Rng; hazard: number }, after: number, firstRun: boolean): Degradation => {
+  const drawEpisode = (
+    m: { id: string; rng: Rng; hazard: number },
+    after: number,
+    firstRun: boolean,
+  ): Degradation => {
     const { rng } = m;
     const duration = rng.uniform(o.degradationMs.min, o.degradationMs.max);
     const mean = o.mtbfMs / m.hazard;
-    const healthy = firstRun ? rng.exponential(mean) : o.minHealthyMs + rng.exponential(Math.max(mean - o.minHealthyMs - duration, o.stepMs));
+    const healthy = firstRun
+      ? rng.exponential(mean)
+      : o.minHealthyMs + rng.exponential(Math.max(mean - o.minHealthyMs - duration, o.stepMs));
     // A failure falls strictly inside a step (never on a reading's timestamp) and leaves room for the repair log.
     const raw = after + healthy + duration;
-    const stepIndex = Math.max(Math.ceil((raw - o.start) / o.stepMs), Math.floor((after - o.start) / o.stepMs) + 1);
-    const failAt = Math.round((o.start + stepIndex * o.stepMs + rng.uniform(0.25, 0.6) * o.stepMs) / 1000) * 1000;
+    const stepIndex = Math.max(
+      Math.ceil((raw - o.start) / o.stepMs),
+      Math.floor((after - o.start) / o.stepMs) + 1,
+    );
+    const failAt =
+      Math.round((o.start + stepIndex * o.stepMs + rng.uniform(0.25, 0.6) * o.stepMs) / 1000) * 1000;
     const primary = rng.pick(SENSORS);
     const sensors: Sensor[] = [primary];
     if (rng.chance(0.35)) sensors.push(rng.pick(SENSORS.filter((s) => s !== primary)));
@@ -185,7 +255,8 @@ export function createFleet(options: FleetOptions = {}): Fleet {
             noise = sd * (1 + g * 4 * progress);
             break;
           case 'spikes':
-            if (m.rng.chance(g * (0.08 + 0.45 * progress))) shift = (s === 'vibration' ? 1 : m.rng.chance(0.5) ? 1 : -1) * sd * m.rng.uniform(4, 8);
+            if (m.rng.chance(g * (0.08 + 0.45 * progress)))
+              shift = (s === 'vibration' ? 1 : m.rng.chance(0.5) ? 1 : -1) * sd * m.rng.uniform(4, 8);
             break;
           case 'regime':
             if (progress >= ep.regimeAt) {
@@ -209,7 +280,8 @@ export function createFleet(options: FleetOptions = {}): Fleet {
     const hours = (to - from) / HOUR;
     const emit = (text: string) => out.push({ at: from + rng.uniform(0, 1) * (to - from), text });
     if (rng.chance(P_ROUTINE * hours)) emit(rng.pick(ROUTINE));
-    if (rng.chance(P_PART * hours)) emit(`replaced ${rng.pick(Object.values(COMPONENT_OF))} ${rng.pick(PARTS)}`);
+    if (rng.chance(P_PART * hours))
+      emit(`replaced ${rng.pick(Object.values(COMPONENT_OF))} ${rng.pick(PARTS)}`);
     if (rng.chance(P_NOTE * hours)) emit(rng.pick(NOTES));
     const degrading = from >= ep.degradeFrom;
     const progress = degrading ? Math.min(1, (from - ep.degradeFrom) / (ep.failAt - ep.degradeFrom)) : 0;
@@ -244,10 +316,17 @@ export function createFleet(options: FleetOptions = {}): Fleet {
       readings.push(reading(m, t));
       const ep = m.episode;
       if (ep.failAt < end) {
-        for (const l of logsBetween(m, t, ep.failAt)) logs.push({ machineId: m.id, ts: iso(l.at), text: l.text });
+        for (const l of logsBetween(m, t, ep.failAt))
+          logs.push({ machineId: m.id, ts: iso(l.at), text: l.text });
         failures.push({ machineId: m.id, ts: iso(ep.failAt), component: ep.component });
-        const repairedAt = Math.min(ep.failAt + Math.round(m.rng.uniform(0.05, 0.2) * o.stepMs / 1000) * 1000, end - 1000);
-        const others = ep.sensors.slice(1).map((s) => `; checked ${COMPONENT_OF[s]}`).join('');
+        const repairedAt = Math.min(
+          ep.failAt + Math.round((m.rng.uniform(0.05, 0.2) * o.stepMs) / 1000) * 1000,
+          end - 1000,
+        );
+        const others = ep.sensors
+          .slice(1)
+          .map((s) => `; checked ${COMPONENT_OF[s]}`)
+          .join('');
         logs.push({
           machineId: m.id,
           ts: iso(repairedAt),

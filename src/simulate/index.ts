@@ -13,7 +13,18 @@ import type { SimulateOptions } from './options';
 export { createFleet, FAILURE_MODES, SENSORS, SIGNAL_PHRASES, hasSignalPhrase } from './fleet';
 export { parseSimulateArgs, SIMULATE_FLAGS, SIMULATE_NOTES } from './options';
 export type { SimulateOptions } from './options';
-export type { Episode, FailureEvent, FailureMode, Fleet, FleetOptions, FleetTick, MaintenanceLog, Reading, Sensor, Signature } from './fleet';
+export type {
+  Episode,
+  FailureEvent,
+  FailureMode,
+  Fleet,
+  FleetOptions,
+  FleetTick,
+  MaintenanceLog,
+  Reading,
+  Sensor,
+  Signature,
+} from './fleet';
 
 /** Messages per produce request during backfill. */
 const BATCH = 1000;
@@ -60,7 +71,11 @@ async function ensureTopics(config: Config, logger: Logger): Promise<void> {
     }
     const meta = await admin.fetchTopicMetadata({ topics: [readings, logs] });
     const [a, b] = meta.topics.map((m) => m.partitions.length);
-    if (a !== b) logger.warn('readings and logs topics are not co-partitioned; the worker needs them to be', { readings: a, logs: b });
+    if (a !== b)
+      logger.warn('readings and logs topics are not co-partitioned; the worker needs them to be', {
+        readings: a,
+        logs: b,
+      });
   } finally {
     await admin.disconnect();
   }
@@ -137,7 +152,12 @@ function truncateTick(tick: FleetTick, n: number): FleetTick {
  * messages; live mode paces readings at `rate` per second. Each topic gets each machine's events in
  * event-time order (one request in flight at a time, key = machineId).
  */
-export async function simulate(config: Config, options: SimulateOptions, signal?: AbortSignal, logger?: Logger): Promise<SimulateSummary> {
+export async function simulate(
+  config: Config,
+  options: SimulateOptions,
+  signal?: AbortSignal,
+  logger?: Logger,
+): Promise<SimulateSummary> {
   const log = (logger ?? createLogger(config.logLevel)).child({ stage: 'simulate' });
   const fleet: Fleet = createFleet({
     machines: options.machines,
@@ -154,7 +174,10 @@ export async function simulate(config: Config, options: SimulateOptions, signal?
   // One request in flight and every send awaited: each machine's events stay in order in each topic, even
   // across retries. Key-hashed like the Java client (murmur2), so readings and logs of a machine land on
   // the same partition number of the co-partitioned topics.
-  const producer = createKafka(config, log, '-simulate').producer({ maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = createKafka(config, log, '-simulate').producer({
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   await producer.connect();
   const out = new Outbox(producer, config.topics);
   let queued = 0; // readings handed to the outbox
@@ -172,7 +195,11 @@ export async function simulate(config: Config, options: SimulateOptions, signal?
   try {
     if (options.backfillEnd !== undefined) {
       const end = options.backfillEnd;
-      log.info('backfill', { machines: options.machines, from: new Date(options.start).toISOString(), to: new Date(end).toISOString() });
+      log.info('backfill', {
+        machines: options.machines,
+        from: new Date(options.start).toISOString(),
+        to: new Date(end).toISOString(),
+      });
       while (!signal?.aborted && fleet.nextTs < end && queued < limit) {
         const tick = truncateTick(fleet.tick(), limit - queued);
         out.addEvents(tick);
@@ -189,12 +216,21 @@ export async function simulate(config: Config, options: SimulateOptions, signal?
 
     if ((options.backfillEnd === undefined || options.follow) && !signal?.aborted && queued < limit) {
       const liveStart = performance.now();
-      const deadline = options.durationMs === undefined ? Number.POSITIVE_INFINITY : liveStart + options.durationMs;
-      log.info('live', { machines: options.machines, rate: options.rate, from: new Date(fleet.nextTs).toISOString() });
+      const deadline =
+        options.durationMs === undefined ? Number.POSITIVE_INFINITY : liveStart + options.durationMs;
+      log.info('live', {
+        machines: options.machines,
+        rate: options.rate,
+        from: new Date(fleet.nextTs).toISOString(),
+      });
       let pending: FleetTick['readings'] = [];
       let liveQueued = 0;
       while (!signal?.aborted && queued < limit && performance.now() < deadline) {
-        const due = Math.min(Math.floor(((performance.now() - liveStart) * options.rate) / 1000) - liveQueued, limit - queued, BATCH);
+        const due = Math.min(
+          Math.floor(((performance.now() - liveStart) * options.rate) / 1000) - liveQueued,
+          limit - queued,
+          BATCH,
+        );
         let moved = 0;
         while (moved < due) {
           if (pending.length === 0) {

@@ -44,9 +44,20 @@ export const NOTES = [
   'coolant topped up',
   'new operator trained on this machine',
 ];
-export const SIGNAL_TEMPLATES = ['{p}', 'operator reports {p}', '{p} during shift', '{p} monitoring', 'noticed {p} again'];
+export const SIGNAL_TEMPLATES = [
+  '{p}',
+  'operator reports {p}',
+  '{p} during shift',
+  '{p} monitoring',
+  'noticed {p} again',
+];
 /** Trouble words in a harmless context: healthy machines write these too. */
-export const DECOYS = ['{p} reported inspected nothing found', '{p} false alarm', 'operator reports {p}', '{p}'];
+export const DECOYS = [
+  '{p} reported inspected nothing found',
+  '{p} false alarm',
+  'operator reports {p}',
+  '{p}',
+];
 
 // Healthy log rates, per machine per hour.
 export const P_ROUTINE = 0.03;

@@ -16,7 +16,10 @@ export interface StackOptions {
 /** PDM_KAFKA_VERSION as a StackOptions value, or a ConfigError naming it. */
 export function kafkaVersionFrom(text: string | undefined): string {
   if (text === undefined || text === '') return DEFAULT_KAFKA_VERSION;
-  if (!/^[34]\.\d+\.\d+$/.test(text)) throw new ConfigError(`invalid configuration: PDM_KAFKA_VERSION="${text}" is not a Kafka 3.x or 4.x release such as 4.4.0 or 3.9.1`);
+  if (!/^[34]\.\d+\.\d+$/.test(text))
+    throw new ConfigError(
+      `invalid configuration: PDM_KAFKA_VERSION="${text}" is not a Kafka 3.x or 4.x release such as 4.4.0 or 3.9.1`,
+    );
   return text;
 }
 
@@ -25,7 +28,11 @@ export function localStack(config: Config, options: StackOptions = {}): readonly
   return [kafkaComponent(config.kafka.brokers, options.kafkaVersion), redisComponent(config.redis.url)];
 }
 
-export async function stackUp(config: Config, say: (e: StackEvent) => void, options: StackOptions = {}): Promise<void> {
+export async function stackUp(
+  config: Config,
+  say: (e: StackEvent) => void,
+  options: StackOptions = {},
+): Promise<void> {
   for (const component of localStack(config, options)) await component.up(say);
 }
 

@@ -27,7 +27,11 @@ export function isLoopback(host: string): boolean {
 
 /** Runs one of scripts/setup/*.sh, streaming its progress lines; throws with its last line on failure. */
 export function runSetupScript(name: string, env: Readonly<Record<string, string>> = {}): void {
-  const result = spawnSync('bash', [join(projectRoot, 'scripts', 'setup', name)], { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8', env: { ...process.env, ...env } });
+  const result = spawnSync('bash', [join(projectRoot, 'scripts', 'setup', name)], {
+    stdio: ['ignore', 'inherit', 'pipe'],
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
   process.stderr.write(result.stderr ?? '');
   if (result.status !== 0) {
     const last = (result.stderr ?? '').trim().split('\n').pop() ?? `exit ${result.status}`;
@@ -36,7 +40,12 @@ export function runSetupScript(name: string, env: Readonly<Record<string, string
 }
 
 /** Starts a long-lived daemon detached from this process, logging to `logFile`, and records its pid. */
-export function startDaemon(command: string, args: readonly string[], pidFile: string, logFile: string): number {
+export function startDaemon(
+  command: string,
+  args: readonly string[],
+  pidFile: string,
+  logFile: string,
+): number {
   mkdirSync(dirname(pidFile), { recursive: true });
   const out = openSync(logFile, 'a');
   const child = spawn(command, args, { detached: true, stdio: ['ignore', out, out] });
@@ -81,12 +90,22 @@ export async function stopDaemon(pidFile: string, graceMs = 20_000): Promise<boo
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls `check` until it returns true or `timeoutMs` passes. */
-export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, logFile?: string): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  logFile?: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
     await sleep(300);
   }
-  const tail = logFile && existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join(' | ') : '';
-  throw new Error(`${what} did not become ready in ${Math.round(timeoutMs / 1000)} s${tail ? `; last log lines: ${tail}` : ''}`);
+  const tail =
+    logFile && existsSync(logFile)
+      ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join(' | ')
+      : '';
+  throw new Error(
+    `${what} did not become ready in ${Math.round(timeoutMs / 1000)} s${tail ? `; last log lines: ${tail}` : ''}`,
+  );
 }

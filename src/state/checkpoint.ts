@@ -58,7 +58,10 @@ export class CheckpointStore {
   }
 
   /** Loads the checkpoints that exist; an unreadable one is reported and treated as absent (never fatal). */
-  async load(machineIds: readonly string[], onCorrupt: (id: string, why: string) => void = () => undefined): Promise<Map<string, MachineState>> {
+  async load(
+    machineIds: readonly string[],
+    onCorrupt: (id: string, why: string) => void = () => undefined,
+  ): Promise<Map<string, MachineState>> {
     const out = new Map<string, MachineState>();
     if (machineIds.length === 0) return out;
     for (let from = 0; from < machineIds.length; from += CHUNK) {

@@ -60,7 +60,14 @@ export function newAlertState(): AlertState {
 }
 
 export function newMachineState(machineId: string): MachineState {
-  return { machineId, readings: [], logs: [], alert: newAlertState(), lastScore: undefined, applied: { readings: -1, logs: -1 } };
+  return {
+    machineId,
+    readings: [],
+    logs: [],
+    alert: newAlertState(),
+    lastScore: undefined,
+    applied: { readings: -1, logs: -1 },
+  };
 }
 
 export function newestTs(state: MachineState): number | undefined {
@@ -90,7 +97,8 @@ export function addReading(state: MachineState, reading: Reading, limits: Window
   if (newest === undefined || reading.ts > newest) {
     // The common case, a new newest reading: append and drop the oldest, no search and no splice.
     state.readings.push({ ts: reading.ts, values: reading.values });
-    if (state.readings.length > limits.window) state.readings.splice(0, state.readings.length - limits.window);
+    if (state.readings.length > limits.window)
+      state.readings.splice(0, state.readings.length - limits.window);
     if (state.logs.length > 0) pruneLogs(state, limits);
     return state.readings.length === limits.window ? 'score' : 'stored';
   }
@@ -106,7 +114,12 @@ export function addReading(state: MachineState, reading: Reading, limits: Window
 }
 
 /** Adds a tokenised log; keeps logs in event-time order and bounded by lookback and a token budget. */
-export function addLog(state: MachineState, ts: number, words: readonly string[], limits: WindowLimits): 'stored' | 'duplicate' | 'late' {
+export function addLog(
+  state: MachineState,
+  ts: number,
+  words: readonly string[],
+  limits: WindowLimits,
+): 'stored' | 'duplicate' | 'late' {
   const newest = newestTs(state);
   if (newest !== undefined && ts <= newest - limits.logLookbackMs - limits.allowedLatenessMs) return 'late';
   const at = lowerBound(state.logs, ts);

@@ -49,7 +49,9 @@ export class MachineStore {
 
   /** Dirty states to checkpoint; the caller clears them with `clean` once the write succeeded. */
   dirtyStates(): MachineState[] {
-    return [...this.dirty].map((id) => this.states.get(id)?.state).filter((s): s is MachineState => s !== undefined);
+    return [...this.dirty]
+      .map((id) => this.states.get(id)?.state)
+      .filter((s): s is MachineState => s !== undefined);
   }
 
   clean(machineIds: Iterable<string>): void {

@@ -18,7 +18,12 @@ export interface DatasetSummary {
   logs: number;
   failures: number;
   windows: { positive: number; negative: number; censored: number };
-  failuresIgnored: { unknownMachine: number; noPrecedingReadings: number; beforeFirstWindow: number; duplicate: number };
+  failuresIgnored: {
+    unknownMachine: number;
+    noPrecedingReadings: number;
+    beforeFirstWindow: number;
+    duplicate: number;
+  };
   duplicateReadings: number;
 }
 
@@ -44,7 +49,12 @@ function groupBy<T extends { machineId: string }>(items: readonly T[]): Map<stri
  * least the horizon after r with no failure in that span; otherwise censored — never a negative, because
  * "no failure seen yet" at the end of the data is not "no failure".
  */
-export function buildWindows(readings: readonly Reading[], logs: readonly LogEntry[], failures: readonly Failure[], spec: LabelSpec): { windows: RawWindow[]; summary: DatasetSummary } {
+export function buildWindows(
+  readings: readonly Reading[],
+  logs: readonly LogEntry[],
+  failures: readonly Failure[],
+  spec: LabelSpec,
+): { windows: RawWindow[]; summary: DatasetSummary } {
   const summary: DatasetSummary = {
     machines: 0,
     readings: readings.length,
@@ -57,7 +67,8 @@ export function buildWindows(readings: readonly Reading[], logs: readonly LogEnt
   const byMachine = groupBy(readings);
   const logsBy = groupBy(logs);
   const failuresBy = groupBy(failures);
-  for (const id of failuresBy.keys()) if (!byMachine.has(id)) summary.failuresIgnored.unknownMachine += failuresBy.get(id)!.length;
+  for (const id of failuresBy.keys())
+    if (!byMachine.has(id)) summary.failuresIgnored.unknownMachine += failuresBy.get(id)!.length;
   summary.machines = byMachine.size;
   const windows: RawWindow[] = [];
   for (const [machineId, list] of byMachine) {
@@ -75,7 +86,9 @@ export function buildWindows(readings: readonly Reading[], logs: readonly LogEnt
       if (f <= firstTs) summary.failuresIgnored.noPrecedingReadings++;
       else if (f <= firstWindowTs) summary.failuresIgnored.beforeFirstWindow++;
     }
-    const machineLogs = (logsBy.get(machineId) ?? []).map((l) => ({ ts: l.ts, words: textToWordSequence(l.text) })).sort((a, b) => a.ts - b.ts);
+    const machineLogs = (logsBy.get(machineId) ?? [])
+      .map((l) => ({ ts: l.ts, words: textToWordSequence(l.text) }))
+      .sort((a, b) => a.ts - b.ts);
     const lastTs = series[series.length - 1]!.ts;
     let fi = 0; // first failure with f > r
     let lo = 0; // first log with ts > r - lookback
@@ -113,13 +126,20 @@ export interface Split {
  * Splits by time: train, then validation, then holdout, by window end time. A window whose label looks
  * past the next split's start (r + horizon >= boundary) is dropped, so no label uses the future split.
  */
-export function splitByTime(windows: readonly RawWindow[], horizonMs: number, fractions = { validation: 0.15, holdout: 0.15 }): Split {
+export function splitByTime(
+  windows: readonly RawWindow[],
+  horizonMs: number,
+  fractions = { validation: 0.15, holdout: 0.15 },
+): Split {
   const n = windows.length;
-  const validationFrom = windows[Math.floor(n * (1 - fractions.validation - fractions.holdout))]?.endTs ?? Infinity;
+  const validationFrom =
+    windows[Math.floor(n * (1 - fractions.validation - fractions.holdout))]?.endTs ?? Infinity;
   const holdoutFrom = windows[Math.floor(n * (1 - fractions.holdout))]?.endTs ?? Infinity;
   return {
     train: windows.filter((w) => w.endTs < validationFrom && w.endTs + horizonMs < validationFrom),
-    validation: windows.filter((w) => w.endTs >= validationFrom && w.endTs < holdoutFrom && w.endTs + horizonMs < holdoutFrom),
+    validation: windows.filter(
+      (w) => w.endTs >= validationFrom && w.endTs < holdoutFrom && w.endTs + horizonMs < holdoutFrom,
+    ),
     holdout: windows.filter((w) => w.endTs >= holdoutFrom),
     boundaries: { validationFrom, holdoutFrom },
   };

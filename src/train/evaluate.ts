@@ -6,7 +6,7 @@ export function rocAuc(labels: ArrayLike<number>, scores: ArrayLike<number>): nu
   let neg = 0;
   let rankSum = 0;
   // Average ranks for ties (Mann–Whitney U).
-  for (let i = 0; i < idx.length; ) {
+  for (let i = 0; i < idx.length;) {
     let j = i;
     while (j + 1 < idx.length && scores[idx[j + 1]!] === scores[idx[i]!]) j++;
     const rank = (i + j) / 2 + 1;
@@ -31,7 +31,7 @@ export function prAuc(labels: ArrayLike<number>, scores: ArrayLike<number>): num
   let fp = 0;
   let ap = 0;
   let prevRecall = 0;
-  for (let i = 0; i < idx.length; ) {
+  for (let i = 0; i < idx.length;) {
     let j = i;
     while (j + 1 < idx.length && scores[idx[j + 1]!] === scores[idx[i]!]) j++;
     for (let k = i; k <= j; k++) {
@@ -53,7 +53,11 @@ export interface AtThreshold {
   readonly f1: number;
 }
 
-export function atThreshold(labels: ArrayLike<number>, scores: ArrayLike<number>, threshold: number): AtThreshold {
+export function atThreshold(
+  labels: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  threshold: number,
+): AtThreshold {
   let tp = 0;
   let fp = 0;
   let fn = 0;
@@ -65,7 +69,12 @@ export function atThreshold(labels: ArrayLike<number>, scores: ArrayLike<number>
   }
   const precision = tp + fp === 0 ? 0 : tp / (tp + fp);
   const recall = tp + fn === 0 ? 0 : tp / (tp + fn);
-  return { threshold, precision, recall, f1: precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall) };
+  return {
+    threshold,
+    precision,
+    recall,
+    f1: precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall),
+  };
 }
 
 export interface LeadTimes {
@@ -81,7 +90,13 @@ export interface LeadTimes {
  * Warning time per failure: for each failure, the earliest window of that machine ending in
  * [failure − horizon, failure) that scores at or above the threshold. Windows must be those scored.
  */
-export function leadTimes(windows: readonly { machineId: string; endTs: number }[], scores: ArrayLike<number>, failures: readonly { machineId: string; ts: number }[], threshold: number, horizonMs: number): LeadTimes {
+export function leadTimes(
+  windows: readonly { machineId: string; endTs: number }[],
+  scores: ArrayLike<number>,
+  failures: readonly { machineId: string; ts: number }[],
+  threshold: number,
+  horizonMs: number,
+): LeadTimes {
   const byMachine = new Map<string, { endTs: number; score: number }[]>();
   windows.forEach((w, i) => {
     const list = byMachine.get(w.machineId) ?? [];
@@ -91,14 +106,19 @@ export function leadTimes(windows: readonly { machineId: string; endTs: number }
   const leads: number[] = [];
   let counted = 0;
   for (const f of failures) {
-    const inHorizon = (byMachine.get(f.machineId) ?? []).filter((w) => w.endTs < f.ts && w.endTs >= f.ts - horizonMs);
+    const inHorizon = (byMachine.get(f.machineId) ?? []).filter(
+      (w) => w.endTs < f.ts && w.endTs >= f.ts - horizonMs,
+    );
     if (inHorizon.length === 0) continue;
     counted++;
-    const first = inHorizon.filter((w) => w.score >= threshold).reduce<number | undefined>((m, w) => (m === undefined || w.endTs < m ? w.endTs : m), undefined);
+    const first = inHorizon
+      .filter((w) => w.score >= threshold)
+      .reduce<number | undefined>((m, w) => (m === undefined || w.endTs < m ? w.endTs : m), undefined);
     if (first !== undefined) leads.push((f.ts - first) / 3_600_000);
   }
   leads.sort((a, b) => a - b);
   const mid = leads.length >> 1;
-  const medianHours = leads.length === 0 ? null : leads.length % 2 ? leads[mid]! : (leads[mid - 1]! + leads[mid]!) / 2;
+  const medianHours =
+    leads.length === 0 ? null : leads.length % 2 ? leads[mid]! : (leads[mid - 1]! + leads[mid]!) / 2;
   return { failures: counted, detected: leads.length, medianHours };
 }

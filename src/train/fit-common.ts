@@ -26,8 +26,16 @@ export interface TrainingSets {
 export type Trained = Omit<FitResult, 'model'>;
 
 /** The sizes and labels both paths read back: training (class weights, shuffles), validation (PR-AUC, loss). */
-export function labelsOf({ tr, va }: TrainingSets): { n: number; labels: Float32Array; valLabels: Float32Array } {
-  return { n: tr.numeric.shape[0], labels: tr.labels.dataSync() as Float32Array, valLabels: va.labels.dataSync() as Float32Array };
+export function labelsOf({ tr, va }: TrainingSets): {
+  n: number;
+  labels: Float32Array;
+  valLabels: Float32Array;
+} {
+  return {
+    n: tr.numeric.shape[0],
+    labels: tr.labels.dataSync() as Float32Array,
+    valLabels: va.labels.dataSync() as Float32Array,
+  };
 }
 
 /** Progress after each training batch: windows `done` of `total` in epoch `epoch` of `epochs`, seconds since the fit began. */
@@ -40,7 +48,6 @@ export interface FitProgress {
 }
 
 export type TrainingPath = 'fused' | 'layers';
-
 
 /** The training settings both paths take (FitOptions without the model's shape and inputs). */
 export interface TrainOptions {
@@ -132,7 +139,12 @@ export function meanBce(labels: Float32Array, scores: Float32Array): number {
 }
 
 /** What either training path reports: the kept epoch, throughput over the epochs run, and how it trained. */
-export function fitResult(kept: number, windows: number, epochSeconds: readonly number[], record: TrainingRecord): Omit<FitResult, 'model'> {
+export function fitResult(
+  kept: number,
+  windows: number,
+  epochSeconds: readonly number[],
+  record: TrainingRecord,
+): Omit<FitResult, 'model'> {
   const trainSeconds = epochSeconds.reduce((a, b) => a + b, 0);
   return {
     epochs: kept,

@@ -4,7 +4,15 @@ import type { ModelForward } from '../model/forward';
 import { tf } from '../model/tf';
 import { mulberry32 } from '../random';
 import { prAuc } from './evaluate';
-import { BestEpoch, classWeights, fitResult, labelsOf, meanBce, scoreForward, yieldToLoop } from './fit-common';
+import {
+  BestEpoch,
+  classWeights,
+  fitResult,
+  labelsOf,
+  meanBce,
+  scoreForward,
+  yieldToLoop,
+} from './fit-common';
 import type { Tensors, Trained, TrainingSets, TrainOptions } from './fit-common';
 
 /** Shuffles and dropout seeds repeat for a given PDM_TRAIN_SEED (seed 0 draws as seed 1). */
@@ -14,7 +22,13 @@ const rng = (seed: number) => mulberry32(seed >>> 0 || 1);
  * The native backend's path: every LSTM as a fused TensorFlow kernel with its fused gradient
  * (src/model/fused-lstm.ts), Adam steps in a loop of our own, early stopping on validation PR-AUC.
  */
-export async function fitFused(model: LayersModel, forward: ModelForward, sets: TrainingSets, opts: TrainOptions, logger: Logger): Promise<Trained> {
+export async function fitFused(
+  model: LayersModel,
+  forward: ModelForward,
+  sets: TrainingSets,
+  opts: TrainOptions,
+  logger: Logger,
+): Promise<Trained> {
   const { tr, va } = sets;
   const { n, labels, valLabels } = labelsOf(sets);
   const weights = classWeights(labels);

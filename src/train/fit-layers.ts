@@ -5,7 +5,12 @@ import { BestEpoch, classWeights, fitResult, labelsOf, predict } from './fit-com
 import type { Trained, TrainingSets, TrainOptions } from './fit-common';
 
 /** tfjs-layers' model.fit: the path where the fused kernels cannot run. */
-export async function fitLayers(model: LayersModel, sets: TrainingSets, opts: TrainOptions, logger: Logger): Promise<Trained> {
+export async function fitLayers(
+  model: LayersModel,
+  sets: TrainingSets,
+  opts: TrainOptions,
+  logger: Logger,
+): Promise<Trained> {
   const { tr, va } = sets;
   const { n, labels, valLabels } = labelsOf(sets);
   const best = new BestEpoch(model, opts.patience);

@@ -14,7 +14,14 @@ import { fitFused } from './fit-fused';
 import { fitLayers } from './fit-layers';
 
 export { predict } from './fit-common';
-export type { FitProgress, FitResult, Tensors, TrainingPath, TrainingRecord, TrainOptions } from './fit-common';
+export type {
+  FitProgress,
+  FitResult,
+  Tensors,
+  TrainingPath,
+  TrainingRecord,
+  TrainOptions,
+} from './fit-common';
 
 export interface Scaler {
   readonly mean: number[];

@@ -42,20 +42,40 @@ export interface TrainSummary {
   operatingPoint: { validation: AtThreshold; holdout: AtThreshold };
   /** A policy the validation split could not satisfy, and anything else the user should read. */
   warnings: string[];
-  calibration: { fitted: Calibration | null; brierHoldout: { raw: number | null; served: number | null }; reliabilityHoldout: ReliabilityBin[] };
+  calibration: {
+    fitted: Calibration | null;
+    brierHoldout: { raw: number | null; served: number | null };
+    reliabilityHoldout: ReliabilityBin[];
+  };
   metrics: Record<string, number | null>;
   comparedWith: { version: string; prAuc: number | null } | null;
-  data: DatasetSummary & { split: Record<string, { windows: number; positives: number }>; invalidRecords: Record<string, number> };
+  data: DatasetSummary & {
+    split: Record<string, { windows: number; positives: number }>;
+    invalidRecords: Record<string, number>;
+  };
   /** Every configuration tried by `--search N`, the chosen one marked. */
   search?: SearchTrial[];
-  training: { epochs: number; epochsRun: number; samplesPerSecond: number; secondsPerEpoch: number; seconds: number; backend: string; branches: Branches; windows: TrainingBound } & TrainingRecord;
+  training: {
+    epochs: number;
+    epochsRun: number;
+    samplesPerSecond: number;
+    secondsPerEpoch: number;
+    seconds: number;
+    backend: string;
+    branches: Branches;
+    windows: TrainingBound;
+  } & TrainingRecord;
 }
 
 export const labelsOf = (ws: readonly RawWindow[]) => Float32Array.from(ws, (w) => w.label);
 const positivesOf = (ws: readonly RawWindow[]) => ws.filter((w) => w.label === 1).length;
 
 /** Scores raw windows through a model's own pipeline (its scaler and vocabulary). */
-export function scoreWith(model: LayersModel, spec: FeatureSpec, windows: readonly RawWindow[]): Float32Array {
+export function scoreWith(
+  model: LayersModel,
+  spec: FeatureSpec,
+  windows: readonly RawWindow[],
+): Float32Array {
   const t = toTensors(windows, spec);
   try {
     return predict(model, t);
@@ -70,15 +90,44 @@ export function scoreWith(model: LayersModel, spec: FeatureSpec, windows: readon
  * on validation, evaluate on the later holdout, register, and promote when the new model is at least as
  * good as the serving one on the same holdout.
  */
-export async function trainOnce(config: Config, logger: Logger, opts: { branches?: Branches; promote?: boolean; snapshot?: TopicSnapshot; search?: number; onProgress?: (p: FitProgress) => void } = {}): Promise<TrainSummary> {
+export async function trainOnce(
+  config: Config,
+  logger: Logger,
+  opts: {
+    branches?: Branches;
+    promote?: boolean;
+    snapshot?: TopicSnapshot;
+    search?: number;
+    onProgress?: (p: FitProgress) => void;
+  } = {},
+): Promise<TrainSummary> {
   const started = Date.now();
   const branches = opts.branches ?? 'both';
   const redis = createRedis(config, { commandTimeout: 30_000 });
-  const lock = new RedisLock(redis, `${config.redis.prefix}train:lock`, 60_000, (reason) => logger.warn('training lock lost: this run will not promote', { reason }));
+  const lock = new RedisLock(redis, `${config.redis.prefix}train:lock`, 60_000, (reason) =>
+    logger.warn('training lock lost: this run will not promote', { reason }),
+  );
   try {
-    if (!(await lock.acquire())) throw new TrainingError('locked', `another training run holds the lock (${config.redis.prefix}train:lock, holder ${await lock.holder()}); try again when it finishes`);
+    if (!(await lock.acquire()))
+      throw new TrainingError(
+        'locked',
+        `another training run holds the lock (${config.redis.prefix}train:lock, holder ${await lock.holder()}); try again when it finishes`,
+      );
     try {
-      return await trainLocked(config, logger, redis, { branches, allowPromote: opts.promote ?? true, search: opts.search ?? 1, fence: lock.fence(), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) }, opts.snapshot, started);
+      return await trainLocked(
+        config,
+        logger,
+        redis,
+        {
+          branches,
+          allowPromote: opts.promote ?? true,
+          search: opts.search ?? 1,
+          fence: lock.fence(),
+          ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+        },
+        opts.snapshot,
+        started,
+      );
     } finally {
       await lock.release().catch(() => undefined);
     }
@@ -105,24 +154,55 @@ export interface PreparedTraining {
  * cannot give a model worth registering.
  */
 export function prepareTraining(snapshot: TopicSnapshot, config: Config, logger: Logger): PreparedTraining {
-  const spec = { window: config.model.window, horizonMs: config.horizonMs, logLookbackMs: config.logLookbackMs };
+  const spec = {
+    window: config.model.window,
+    horizonMs: config.horizonMs,
+    logLookbackMs: config.logLookbackMs,
+  };
   const { windows, summary } = buildWindows(snapshot.readings, snapshot.logs, snapshot.failures, spec);
   logger.info('windows built', { ...summary.windows, failuresIgnored: summary.failuresIgnored });
-  if (windows.length === 0) throw new TrainingError('no_data', `no labelled windows: ${summary.readings} readings in ${config.topics.readings}, window ${spec.window}`);
+  if (windows.length === 0)
+    throw new TrainingError(
+      'no_data',
+      `no labelled windows: ${summary.readings} readings in ${config.topics.readings}, window ${spec.window}`,
+    );
   const split = splitByTime(windows, config.horizonMs);
   const trainPositives = positivesOf(split.train);
   if (trainPositives < config.training.minPositives) {
-    throw new TrainingError('too_few_positives', `too few positive windows to train: ${trainPositives} in the training split, PDM_TRAIN_MIN_POSITIVES=${config.training.minPositives} (failures seen: ${summary.failures}); the current model is untouched`);
+    throw new TrainingError(
+      'too_few_positives',
+      `too few positive windows to train: ${trainPositives} in the training split, PDM_TRAIN_MIN_POSITIVES=${config.training.minPositives} (failures seen: ${summary.failures}); the current model is untouched`,
+    );
   }
-  if (positivesOf(split.validation) === 0) throw new TrainingError('no_validation_positives', 'the validation period holds no failure, so no threshold can be chosen; wait for more labelled failures');
-  const sensors = [...new Set(split.train.flatMap((w) => Object.keys(w.readings[w.readings.length - 1]?.values ?? {})))].sort();
+  if (positivesOf(split.validation) === 0)
+    throw new TrainingError(
+      'no_validation_positives',
+      'the validation period holds no failure, so no threshold can be chosen; wait for more labelled failures',
+    );
+  const sensors = [
+    ...new Set(split.train.flatMap((w) => Object.keys(w.readings[w.readings.length - 1]?.values ?? {}))),
+  ].sort();
   const bytesPerWindow = 4 * (config.model.window * sensors.length + config.model.textMaxLen + 1); // float32 numeric, tokens, label
-  const { windows: train, bound } = boundTrainingSet(split.train, { maxBytes: config.training.maxBytes, maxWindows: config.training.maxWindows, bytesPerWindow });
-  if (bound.negativesDropped > 0) logger.warn('training split bounded: negatives subsampled per machine and time', { ...bound });
+  const { windows: train, bound } = boundTrainingSet(split.train, {
+    maxBytes: config.training.maxBytes,
+    maxWindows: config.training.maxWindows,
+    bytesPerWindow,
+  });
+  if (bound.negativesDropped > 0)
+    logger.warn('training split bounded: negatives subsampled per machine and time', { ...bound });
   const trainTexts = snapshot.logs.filter((l) => l.ts < split.boundaries.validationFrom).map((l) => l.text);
-  const tokenizer = KerasTokenizer.fit(trainTexts, { numWords: config.model.vocabSize, ...(config.oovToken ? { oovToken: config.oovToken } : {}) });
+  const tokenizer = KerasTokenizer.fit(trainTexts, {
+    numWords: config.model.vocabSize,
+    ...(config.oovToken ? { oovToken: config.oovToken } : {}),
+  });
   const scaler = fitScaler(train, sensors);
-  const featureSpec: FeatureSpec = { sensors, scaler, window: config.model.window, textMaxLen: config.model.textMaxLen, tokenizer };
+  const featureSpec: FeatureSpec = {
+    sensors,
+    scaler,
+    window: config.model.window,
+    textMaxLen: config.model.textMaxLen,
+    tokenizer,
+  };
   return { split, train, bound, sensors, tokenizer, scaler, featureSpec, summary };
 }
 
@@ -135,36 +215,88 @@ interface RunOptions {
   readonly onProgress?: (p: FitProgress) => void;
 }
 
-async function trainLocked(config: Config, logger: Logger, redis: Redis, run: RunOptions, given: TopicSnapshot | undefined, started: number): Promise<TrainSummary> {
+async function trainLocked(
+  config: Config,
+  logger: Logger,
+  redis: Redis,
+  run: RunOptions,
+  given: TopicSnapshot | undefined,
+  started: number,
+): Promise<TrainSummary> {
   const { branches, allowPromote } = run;
   const snapshot = given ?? (await readWithSampleStore(config, logger, redis));
-  const { split, train, bound, sensors, tokenizer, scaler, featureSpec, summary } = prepareTraining(snapshot, config, logger);
-  logger.info('training', { train: train.length, trainPositives: positivesOf(train), validation: split.validation.length, holdout: split.holdout.length, sensors, vocabulary: tokenizer.wordIndex.size, branches, backend: backendName() });
-  const valLabels = labelsOf(split.validation);
-  const searched = await searchModels(searchCandidates(baseSearchConfig(config.model, config.training.epochs), run.search, config.training.seed), config.training.searchBudgetMs, logger, async (candidate) => {
-    const fitted = await fitModel(train, split.validation, {
-      shape: { ...config.model, lstmLayers: candidate.lstmLayers, lstmUnits: candidate.lstmUnits, textLstmUnits: candidate.textLstmUnits, denseUnits: candidate.denseUnits },
-      sensors,
-      scaler,
-      tokenizer,
-      epochs: candidate.epochs,
-      batchSize: config.training.batchSize,
-      patience: config.training.patience,
-      seed: config.training.seed,
-      branches,
-      onEpoch: (e) => logger.info('epoch', e),
-      ...(run.onProgress ? { onProgress: run.onProgress } : {}),
-    }, logger);
-    const valRaw = scoreWith(fitted.model, featureSpec, split.validation);
-    return { ...fitted, valRaw, valPrAuc: prAuc(valLabels, valRaw) };
+  const { split, train, bound, sensors, tokenizer, scaler, featureSpec, summary } = prepareTraining(
+    snapshot,
+    config,
+    logger,
+  );
+  logger.info('training', {
+    train: train.length,
+    trainPositives: positivesOf(train),
+    validation: split.validation.length,
+    holdout: split.holdout.length,
+    sensors,
+    vocabulary: tokenizer.wordIndex.size,
+    branches,
+    backend: backendName(),
   });
+  const valLabels = labelsOf(split.validation);
+  const searched = await searchModels(
+    searchCandidates(
+      baseSearchConfig(config.model, config.training.epochs),
+      run.search,
+      config.training.seed,
+    ),
+    config.training.searchBudgetMs,
+    logger,
+    async (candidate) => {
+      const fitted = await fitModel(
+        train,
+        split.validation,
+        {
+          shape: {
+            ...config.model,
+            lstmLayers: candidate.lstmLayers,
+            lstmUnits: candidate.lstmUnits,
+            textLstmUnits: candidate.textLstmUnits,
+            denseUnits: candidate.denseUnits,
+          },
+          sensors,
+          scaler,
+          tokenizer,
+          epochs: candidate.epochs,
+          batchSize: config.training.batchSize,
+          patience: config.training.patience,
+          seed: config.training.seed,
+          branches,
+          onEpoch: (e) => logger.info('epoch', e),
+          ...(run.onProgress ? { onProgress: run.onProgress } : {}),
+        },
+        logger,
+      );
+      const valRaw = scoreWith(fitted.model, featureSpec, split.validation);
+      return { ...fitted, valRaw, valPrAuc: prAuc(valLabels, valRaw) };
+    },
+  );
   const fitted = searched.best;
   try {
     const holdoutLabels = labelsOf(split.holdout);
     const holdoutRaw = scoreWith(fitted.model, featureSpec, split.holdout);
-    const op = operatingPoint(config.training.thresholdPolicy, config.training.calibration, { labels: valLabels, raw: fitted.valRaw }, { labels: holdoutLabels, raw: holdoutRaw });
-    if (op.warning) logger.warn('threshold policy not met on validation', { policy: op.policy, warning: op.warning });
-    const lead = leadTimes(split.holdout, op.holdoutScores, snapshot.failures, op.threshold, config.horizonMs);
+    const op = operatingPoint(
+      config.training.thresholdPolicy,
+      config.training.calibration,
+      { labels: valLabels, raw: fitted.valRaw },
+      { labels: holdoutLabels, raw: holdoutRaw },
+    );
+    if (op.warning)
+      logger.warn('threshold policy not met on validation', { policy: op.policy, warning: op.warning });
+    const lead = leadTimes(
+      split.holdout,
+      op.holdoutScores,
+      snapshot.failures,
+      op.threshold,
+      config.horizonMs,
+    );
     const metrics = {
       roc_auc: rocAuc(holdoutLabels, holdoutRaw),
       pr_auc: prAuc(holdoutLabels, holdoutRaw),
@@ -202,8 +334,14 @@ async function trainLocked(config: Config, logger: Logger, redis: Redis, run: Ru
       threshold: Math.min(THRESHOLD_MAX, Math.max(THRESHOLD_MIN, op.threshold)),
       thresholdPolicy: op.policy,
       ...(op.calibration ? { calibration: op.calibration } : {}),
-      operatingPoint: { validation: op.validation, holdout: op.holdout, ...(op.warning ? { warning: op.warning } : {}) },
-      metrics: Object.fromEntries(Object.entries(metrics).filter((e): e is [string, number] => e[1] !== null)),
+      operatingPoint: {
+        validation: op.validation,
+        holdout: op.holdout,
+        ...(op.warning ? { warning: op.warning } : {}),
+      },
+      metrics: Object.fromEntries(
+        Object.entries(metrics).filter((e): e is [string, number] => e[1] !== null),
+      ),
       dataSummary: { ...data, ...(chosen && run.search > 1 ? { searchChosen: chosen } : {}) },
       branches,
       training: fitted.record,
@@ -213,7 +351,11 @@ async function trainLocked(config: Config, logger: Logger, redis: Redis, run: Ru
     let fencedReason: string | undefined;
     if (allowPromote && decision.promote) {
       try {
-        await registry.promote(meta.version, { window: config.model.window, textMaxLen: config.model.textMaxLen }, run.fence);
+        await registry.promote(
+          meta.version,
+          { window: config.model.window, textMaxLen: config.model.textMaxLen },
+          run.fence,
+        );
         promoted = true;
       } catch (error) {
         if (!(error instanceof PromotionFencedError)) throw error;
@@ -230,7 +372,11 @@ async function trainLocked(config: Config, logger: Logger, redis: Redis, run: Ru
       thresholdPolicy: op.policy,
       operatingPoint: { validation: op.validation, holdout: op.holdout },
       warnings: op.warning ? [op.warning] : [],
-      calibration: { fitted: op.calibration ?? null, brierHoldout: op.brier, reliabilityHoldout: op.reliability },
+      calibration: {
+        fitted: op.calibration ?? null,
+        brierHoldout: op.brier,
+        reliabilityHoldout: op.reliability,
+      },
       metrics,
       comparedWith: decision.compared,
       data,
@@ -262,7 +408,12 @@ interface Candidate extends FitResult {
  * configured model stays unless another is better). The budget is checked before each start: the
  * configured model always trains, the rest only while time is left.
  */
-async function searchModels(configs: readonly SearchConfig[], budgetMs: number, logger: Logger, train: (c: SearchConfig) => Promise<Candidate>): Promise<{ best: Candidate; trials: SearchTrial[] }> {
+async function searchModels(
+  configs: readonly SearchConfig[],
+  budgetMs: number,
+  logger: Logger,
+  train: (c: SearchConfig) => Promise<Candidate>,
+): Promise<{ best: Candidate; trials: SearchTrial[] }> {
   const started = Date.now();
   const results: { config: SearchConfig; candidate: Candidate; seconds: number }[] = [];
   let best: Candidate | undefined;
@@ -288,39 +439,99 @@ async function searchModels(configs: readonly SearchConfig[], budgetMs: number, 
     throw error;
   }
   const winner = best!;
-  return { best: winner, trials: results.map((r) => ({ config: r.config, valPrAuc: r.candidate.valPrAuc, epochsRun: r.candidate.epochsRun, bestEpoch: r.candidate.epochs, seconds: r.seconds, chosen: r.candidate === winner })) };
+  return {
+    best: winner,
+    trials: results.map((r) => ({
+      config: r.config,
+      valPrAuc: r.candidate.valPrAuc,
+      epochsRun: r.candidate.epochsRun,
+      bestEpoch: r.candidate.epochs,
+      seconds: r.seconds,
+      chosen: r.candidate === winner,
+    })),
+  };
 }
 
 /** Reads only what arrived since the last run and merges it into the bounded sample store. */
 async function readWithSampleStore(config: Config, logger: Logger, redis: Redis): Promise<TopicSnapshot> {
-  const store = new SampleStore(redis, `${config.redis.prefix}train:samples:${config.topics.readings}`, config.training.sampleRetentionMs);
+  const store = new SampleStore(
+    redis,
+    `${config.redis.prefix}train:samples:${config.topics.readings}`,
+    config.training.sampleRetentionMs,
+  );
   const stored = await store.load();
   const fresh = await readTopicsToEnd(config, logger, stored?.offsets);
   const merged = await store.save(stored?.snapshot, fresh, fresh.next);
-  logger.info('sample store', { stored: stored?.snapshot.readings.length ?? 0, fresh: fresh.readings.length, kept: merged.readings.length, retentionMs: config.training.sampleRetentionMs });
+  logger.info('sample store', {
+    stored: stored?.snapshot.readings.length ?? 0,
+    fresh: fresh.readings.length,
+    kept: merged.readings.length,
+    retentionMs: config.training.sampleRetentionMs,
+  });
   return merged;
 }
 
 /** The promotion gate: beat (or tie) the serving model's PR-AUC on the same holdout windows. */
-async function decidePromotion(registry: ModelRegistry, holdout: readonly RawWindow[], newPrAuc: number | null, config: Config, logger: Logger): Promise<{ promote: boolean; reason: string; previous: string | null; compared: { version: string; prAuc: number | null } | null }> {
+async function decidePromotion(
+  registry: ModelRegistry,
+  holdout: readonly RawWindow[],
+  newPrAuc: number | null,
+  config: Config,
+  logger: Logger,
+): Promise<{
+  promote: boolean;
+  reason: string;
+  previous: string | null;
+  compared: { version: string; prAuc: number | null } | null;
+}> {
   const current = await registry.currentVersion();
   if (!current) return { promote: true, reason: 'no model was serving', previous: null, compared: null };
   let loaded: LoadedModel;
   try {
-    loaded = await registry.load(current, { window: config.model.window, textMaxLen: config.model.textMaxLen });
+    loaded = await registry.load(current, {
+      window: config.model.window,
+      textMaxLen: config.model.textMaxLen,
+    });
   } catch (error) {
     if (!(error instanceof ModelRefusedError)) throw error;
-    logger.warn('serving model cannot be evaluated; promoting the new one', { current, error: error.message });
-    return { promote: true, reason: `serving model ${current} unusable: ${error.message}`, previous: current, compared: null };
+    logger.warn('serving model cannot be evaluated; promoting the new one', {
+      current,
+      error: error.message,
+    });
+    return {
+      promote: true,
+      reason: `serving model ${current} unusable: ${error.message}`,
+      previous: current,
+      compared: null,
+    };
   }
   try {
-    const currentPrAuc = prAuc(labelsOf(holdout), scoreWith(loaded.model, { ...loaded.meta, tokenizer: loaded.tokenizer }, holdout));
+    const currentPrAuc = prAuc(
+      labelsOf(holdout),
+      scoreWith(loaded.model, { ...loaded.meta, tokenizer: loaded.tokenizer }, holdout),
+    );
     const compared = { version: current, prAuc: currentPrAuc };
-    if (newPrAuc === null) return { promote: false, reason: 'holdout has no positives: cannot compare', previous: current, compared };
+    if (newPrAuc === null)
+      return {
+        promote: false,
+        reason: 'holdout has no positives: cannot compare',
+        previous: current,
+        compared,
+      };
     if (currentPrAuc !== null && newPrAuc < currentPrAuc) {
-      return { promote: false, reason: `holdout PR-AUC ${newPrAuc.toFixed(4)} < serving ${current} ${currentPrAuc.toFixed(4)}`, previous: current, compared };
+      return {
+        promote: false,
+        reason: `holdout PR-AUC ${newPrAuc.toFixed(4)} < serving ${current} ${currentPrAuc.toFixed(4)}`,
+        previous: current,
+        compared,
+      };
     }
-    return { promote: true, reason: `holdout PR-AUC ${newPrAuc.toFixed(4)} >= serving ${current} ${currentPrAuc?.toFixed(4) ?? 'n/a'}`, previous: current, compared };
+    return {
+      promote: true,
+      reason: `holdout PR-AUC ${newPrAuc.toFixed(4)} >= serving ${current} ${currentPrAuc?.toFixed(4) ?? 'n/a'}`,
+      previous: current,
+      compared,
+    };
   } finally {
     disposeModel(loaded.model);
   }

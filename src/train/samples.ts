@@ -23,7 +23,10 @@ export class SampleStore {
     const body = await this.redis.getBuffer(this.key);
     if (!body) return undefined;
     try {
-      const parsed = JSON.parse(gunzipSync(body).toString('utf8')) as { snapshot: TopicSnapshot; offsets: Offsets };
+      const parsed = JSON.parse(gunzipSync(body).toString('utf8')) as {
+        snapshot: TopicSnapshot;
+        offsets: Offsets;
+      };
       return { snapshot: { ...parsed.snapshot, invalid: {} }, offsets: parsed.offsets };
     } catch {
       return undefined; // unreadable: start over from the topics
@@ -31,14 +34,24 @@ export class SampleStore {
   }
 
   /** Merges a fresh read into the stored samples, trims to the bound and stores the result. */
-  async save(previous: TopicSnapshot | undefined, fresh: TopicSnapshot, offsets: Offsets): Promise<TopicSnapshot> {
+  async save(
+    previous: TopicSnapshot | undefined,
+    fresh: TopicSnapshot,
+    offsets: Offsets,
+  ): Promise<TopicSnapshot> {
     const merged = trim(merge(previous, fresh), this.maxAgeMs);
-    await this.redis.set(this.key, gzipSync(JSON.stringify({ snapshot: { ...merged, invalid: {} }, offsets })));
+    await this.redis.set(
+      this.key,
+      gzipSync(JSON.stringify({ snapshot: { ...merged, invalid: {} }, offsets })),
+    );
     return merged;
   }
 }
 
-function dedupe<T extends { machineId: string; ts: number }>(items: readonly T[], extra: (t: T) => string = () => ''): T[] {
+function dedupe<T extends { machineId: string; ts: number }>(
+  items: readonly T[],
+  extra: (t: T) => string = () => '',
+): T[] {
   const seen = new Set<string>();
   return items.filter((item) => {
     const k = `${item.machineId}\u0000${item.ts}\u0000${extra(item)}`;
@@ -60,7 +73,14 @@ export function merge(previous: TopicSnapshot | undefined, fresh: TopicSnapshot)
 
 export function trim(snapshot: TopicSnapshot, maxAgeMs: number): TopicSnapshot {
   const newest = new Map<string, number>();
-  for (const r of snapshot.readings) newest.set(r.machineId, Math.max(newest.get(r.machineId) ?? -Infinity, r.ts));
-  const keep = (x: { machineId: string; ts: number }) => x.ts >= (newest.get(x.machineId) ?? Infinity) - maxAgeMs;
-  return { readings: snapshot.readings.filter(keep), logs: snapshot.logs.filter(keep), failures: snapshot.failures.filter(keep), invalid: snapshot.invalid };
+  for (const r of snapshot.readings)
+    newest.set(r.machineId, Math.max(newest.get(r.machineId) ?? -Infinity, r.ts));
+  const keep = (x: { machineId: string; ts: number }) =>
+    x.ts >= (newest.get(x.machineId) ?? Infinity) - maxAgeMs;
+  return {
+    readings: snapshot.readings.filter(keep),
+    logs: snapshot.logs.filter(keep),
+    failures: snapshot.failures.filter(keep),
+    invalid: snapshot.invalid,
+  };
 }

@@ -20,7 +20,11 @@ export type Offsets = Record<string, number>;
  * throw-away consumer group (deleted afterwards) so that the worker's group offsets are never touched.
  * Invalid records are counted, not fatal: the worker dead-letters them; training just skips them.
  */
-export async function readTopicsToEnd(config: Config, logger: Logger, from: Offsets = {}): Promise<TopicSnapshot & { next: Offsets }> {
+export async function readTopicsToEnd(
+  config: Config,
+  logger: Logger,
+  from: Offsets = {},
+): Promise<TopicSnapshot & { next: Offsets }> {
   const kafka = createKafka(config, logger);
   const admin = kafka.admin();
   await admin.connect();
@@ -41,7 +45,13 @@ export async function readTopicsToEnd(config: Config, logger: Logger, from: Offs
       if (start > low) seekTo.set(key, start);
     }
   }
-  const snapshot = { readings: [] as Reading[], logs: [] as LogEntry[], failures: [] as Failure[], invalid: {} as Record<string, number>, next };
+  const snapshot = {
+    readings: [] as Reading[],
+    logs: [] as LogEntry[],
+    failures: [] as Failure[],
+    invalid: {} as Record<string, number>,
+    next,
+  };
   const total = [...remaining.values()].length;
   if (remaining.size === 0) {
     await admin.disconnect();
@@ -49,7 +59,11 @@ export async function readTopicsToEnd(config: Config, logger: Logger, from: Offs
   }
   const groupId = `${config.kafka.groupId}.train.${randomUUID().slice(0, 8)}`;
   const consumer = kafka.consumer({ groupId, maxBytesPerPartition: 4 << 20 });
-  const limits = { maxRecordBytes: config.maxRecordBytes, maxFutureSkewMs: config.maxFutureSkewMs, now: Date.now };
+  const limits = {
+    maxRecordBytes: config.maxRecordBytes,
+    maxFutureSkewMs: config.maxFutureSkewMs,
+    now: Date.now,
+  };
   let count = 0;
   let lastReport = Date.now();
   let finish: () => void = () => undefined;
@@ -68,7 +82,12 @@ export async function readTopicsToEnd(config: Config, logger: Logger, from: Offs
           if (last === undefined || Number(m.offset) > last) break;
           if (Number(m.offset) < first) continue; // fetched before the seek took effect
           const k = m.key?.toString();
-          const d = batch.topic === t.readings ? decodeReading(m.value, k, limits) : batch.topic === t.logs ? decodeLog(m.value, k, limits) : decodeFailure(m.value, k, limits);
+          const d =
+            batch.topic === t.readings
+              ? decodeReading(m.value, k, limits)
+              : batch.topic === t.logs
+                ? decodeLog(m.value, k, limits)
+                : decodeFailure(m.value, k, limits);
           if (!d.ok) snapshot.invalid[d.code] = (snapshot.invalid[d.code] ?? 0) + 1;
           else if ('values' in d.value) snapshot.readings.push(d.value);
           else if ('text' in d.value) snapshot.logs.push(d.value);
@@ -80,14 +99,22 @@ export async function readTopicsToEnd(config: Config, logger: Logger, from: Offs
         await payload.heartbeat();
         if (Date.now() - lastReport > 3_000) {
           lastReport = Date.now();
-          logger.info('reading topics', { records: count, partitionsLeft: remaining.size, partitions: total });
+          logger.info('reading topics', {
+            records: count,
+            partitionsLeft: remaining.size,
+            partitions: total,
+          });
         }
         if (remaining.size === 0) finish();
       },
     });
     for (const [key, offset] of seekTo) {
       const cut = key.lastIndexOf('/');
-      consumer.seek({ topic: key.slice(0, cut), partition: Number(key.slice(cut + 1)), offset: String(offset) });
+      consumer.seek({
+        topic: key.slice(0, cut),
+        partition: Number(key.slice(cut + 1)),
+        offset: String(offset),
+      });
     }
     await done;
   } finally {
@@ -95,6 +122,11 @@ export async function readTopicsToEnd(config: Config, logger: Logger, from: Offs
     await admin.deleteGroups([groupId]).catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
   }
-  logger.info('topics read', { readings: snapshot.readings.length, logs: snapshot.logs.length, failures: snapshot.failures.length, invalid: snapshot.invalid });
+  logger.info('topics read', {
+    readings: snapshot.readings.length,
+    logs: snapshot.logs.length,
+    failures: snapshot.failures.length,
+    invalid: snapshot.invalid,
+  });
   return snapshot;
 }

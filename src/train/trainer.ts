@@ -22,7 +22,11 @@ export interface TrainingRun {
  * work, and off this process's event loop it cannot delay kafkajs heartbeats or HTTP probes here. The child
  * trains with this process's resolved config (flags included), not with the environment's.
  */
-export function runTrainingChild(config: Config, logger: Logger, onSpawn: (child: ChildProcess) => void = () => undefined): Promise<TrainingRun> {
+export function runTrainingChild(
+  config: Config,
+  logger: Logger,
+  onSpawn: (child: ChildProcess) => void = () => undefined,
+): Promise<TrainingRun> {
   const started = Date.now();
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
@@ -44,15 +48,25 @@ export function runTrainingChild(config: Config, logger: Logger, onSpawn: (child
     });
     child.on('close', (code) => {
       loop.disable();
-      const last = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+      const last = stdout
+        .trim()
+        .split('\n')
+        .reverse()
+        .find((l) => l.startsWith('{'));
       let summary: Record<string, unknown> | undefined;
       try {
         summary = last ? (JSON.parse(last) as Record<string, unknown>) : undefined;
       } catch {
         summary = undefined;
       }
-      const outcome = code === 0 ? (summary?.promoted ? 'promoted' : 'registered') : code === 3 ? 'skipped' : 'failed';
-      resolve({ outcome, seconds: (Date.now() - started) / 1000, summary, eventLoopP99Ms: loop.percentile(99) / 1e6 });
+      const outcome =
+        code === 0 ? (summary?.promoted ? 'promoted' : 'registered') : code === 3 ? 'skipped' : 'failed';
+      resolve({
+        outcome,
+        seconds: (Date.now() - started) / 1000,
+        summary,
+        eventLoopP99Ms: loop.percentile(99) / 1e6,
+      });
     });
   });
 }
@@ -82,19 +96,26 @@ export class Trainer {
   async start(): Promise<void> {
     const kafka = createKafka(this.config, this.logger.child({ stage: 'kafka' }));
     // Its own group: counting new failures must not take partitions from the workers.
-    this.consumer = kafka.consumer({ groupId: `${this.config.kafka.groupId}.trainer`, sessionTimeout: this.config.kafka.sessionTimeoutMs });
+    this.consumer = kafka.consumer({
+      groupId: `${this.config.kafka.groupId}.trainer`,
+      sessionTimeout: this.config.kafka.sessionTimeoutMs,
+    });
     this.liveness = watchConsumer(this.consumer, this.config.kafka.sessionTimeoutMs, this.logger);
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.config.topics.failures, fromBeginning: false });
     await this.consumer.run({
       eachMessage: async () => {
         this.newFailures++;
-        if (this.newFailures >= this.config.training.retrainAfterFailures) this.trigger(`${this.newFailures} new failures`);
+        if (this.newFailures >= this.config.training.retrainAfterFailures)
+          this.trigger(`${this.newFailures} new failures`);
       },
     });
-    this.timer = setInterval(() => {
-      if (Date.now() - this.lastRunAt >= this.config.training.retrainIntervalMs) this.trigger('interval');
-    }, Math.min(60_000, this.config.training.retrainIntervalMs));
+    this.timer = setInterval(
+      () => {
+        if (Date.now() - this.lastRunAt >= this.config.training.retrainIntervalMs) this.trigger('interval');
+      },
+      Math.min(60_000, this.config.training.retrainIntervalMs),
+    );
     this.trigger('start');
   }
 
@@ -105,7 +126,9 @@ export class Trainer {
 
   /** Ready while it counts failures: its consumer is in the group and the broker answers. */
   readiness(): { ready: boolean; reasons: string[] } {
-    const reasons = this.stopped ? ['trainer is stopping'] : (this.liveness?.reasons() ?? ['trainer not started']);
+    const reasons = this.stopped
+      ? ['trainer is stopping']
+      : (this.liveness?.reasons() ?? ['trainer not started']);
     return { ready: reasons.length === 0, reasons };
   }
 
@@ -121,7 +144,14 @@ export class Trainer {
       this.running = undefined;
       this.metrics.trainingRuns.inc({ outcome: run.outcome });
       this.metrics.trainingDuration.observe(run.seconds);
-      this.logger.info('training run finished', { reason, outcome: run.outcome, seconds: run.seconds, eventLoopDelayP99Ms: Math.round(run.eventLoopP99Ms * 10) / 10, version: run.summary?.version ?? null, metrics: run.summary?.metrics ?? run.summary?.message ?? null });
+      this.logger.info('training run finished', {
+        reason,
+        outcome: run.outcome,
+        seconds: run.seconds,
+        eventLoopDelayP99Ms: Math.round(run.eventLoopP99Ms * 10) / 10,
+        version: run.summary?.version ?? null,
+        metrics: run.summary?.metrics ?? run.summary?.message ?? null,
+      });
     });
   }
 
@@ -147,7 +177,11 @@ export async function runTrainer(config: Config, logger: Logger, metrics: Metric
     config.http.host,
     config.http.port,
   );
-  logger.info('trainer running', { retrainAfterFailures: config.training.retrainAfterFailures, retrainIntervalMs: config.training.retrainIntervalMs, http: http.port });
+  logger.info('trainer running', {
+    retrainAfterFailures: config.training.retrainAfterFailures,
+    retrainIntervalMs: config.training.retrainIntervalMs,
+    http: http.port,
+  });
   await trainer.start();
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve());

@@ -250,7 +250,8 @@ export class BatchStep {
       if (!transition) return;
       if (transition === 'raised' && isFlap(clearedBefore, ts, policy.flapWindowMs))
         this.metrics.alertFlaps.inc();
-      const attribution = transition === 'raised' ? this.ports.model.explain?.(s, result.modelVersion) : undefined;
+      const attribution =
+        transition === 'raised' ? this.ports.model.explain?.(s, result.modelVersion) : undefined;
       alerts.push(alertRecord(s, result, transition, this.ports.clock.now(), attribution));
       alertsProducedAt.push(s.producedAt);
       this.metrics.alerts.inc({ state: transition });

@@ -38,7 +38,11 @@ export function explanation(
     logWords: s.words.length,
     recentWords: s.words.slice(-12),
     ...(attribution && {
-      attributions: attribution.attributions.map((a) => ({ kind: a.kind, name: a.name, drop: round(a.drop) })),
+      attributions: attribution.attributions.map((a) => ({
+        kind: a.kind,
+        name: a.name,
+        drop: round(a.drop),
+      })),
       attributionPasses: attribution.passes,
       attributionSkipped: attribution.skipped,
     }),

@@ -21,7 +21,11 @@ export class ServingModel implements ModelSource {
   explain(s: Scoring, modelVersion: string): Explanation | undefined {
     const loaded = this.models.current;
     if (this.explainMaxPasses === 0 || !loaded || loaded.meta.version !== modelVersion) return undefined;
-    return explainWindow(loaded, { readings: s.readings, words: s.words }, { maxPasses: this.explainMaxPasses, top: 5 });
+    return explainWindow(
+      loaded,
+      { readings: s.readings, words: s.words },
+      { maxPasses: this.explainMaxPasses, top: 5 },
+    );
   }
 
   hasModel(): boolean {

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { commandHelp, configFlagName, configOverrides, parseCommandArgs, UsageError } from '../../src/cli/args';
+import {
+  commandHelp,
+  configFlagName,
+  configOverrides,
+  parseCommandArgs,
+  UsageError,
+} from '../../src/cli/args';
 import type { CommandSpec } from '../../src/cli/args';
 
 const spec: CommandSpec = {
@@ -14,7 +20,8 @@ const spec: CommandSpec = {
 };
 const KEYS = ['PDM_WINDOW', 'PDM_KAFKA_BROKERS'];
 const parse = (argv: string[], s: CommandSpec = spec) => parseCommandArgs(argv, s, KEYS);
-const usage = (pattern: RegExp) => (error: unknown) => error instanceof UsageError && pattern.test(error.message);
+const usage = (pattern: RegExp) => (error: unknown) =>
+  error instanceof UsageError && pattern.test(error.message);
 
 test('flags, switches and config flags parse; values keep their text', () => {
   const a = parse(['--once', '--search', '4', '--window=12', '--kafka-brokers', 'h:9092']);
@@ -36,7 +43,13 @@ test('an unknown flag, a missing value, a value on a switch and a stray word are
   assert.throws(() => parse(['--search', '--once']), usage(/^flag --search needs a value$/));
   assert.throws(() => parse(['--once=yes']), usage(/^flag --once takes no value$/));
   assert.throws(() => parse(['--once', 'now']), usage(/^unexpected argument "now"$/));
-  const stack: CommandSpec = { name: 'stack', args: 'up | down | status', maxPositionals: 1, summary: 's', flags: {} };
+  const stack: CommandSpec = {
+    name: 'stack',
+    args: 'up | down | status',
+    maxPositionals: 1,
+    summary: 's',
+    flags: {},
+  };
   assert.deepEqual(parse(['up'], stack).positional, ['up']);
   assert.throws(() => parse(['up', 'now'], stack), usage(/unexpected argument "now"/));
 });

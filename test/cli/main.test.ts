@@ -24,7 +24,8 @@ test('pdm <command> --help answers for every command with each of its flags and 
     assert.match(text, new RegExp(`^usage: pdm ${command.name}\\b`), command.name);
     for (const [name, flag] of Object.entries(command.flags)) {
       assert.ok(text.includes(`--${name}`), `${command.name} --help lists --${name}`);
-      if (flag.default !== undefined) assert.ok(text.includes(`(default ${flag.default})`), `${command.name} --${name} default`);
+      if (flag.default !== undefined)
+        assert.ok(text.includes(`(default ${flag.default})`), `${command.name} --${name} default`);
     }
     assert.equal((await output(['help', command.name])).text, text);
   }
@@ -34,8 +35,20 @@ test('pdm <command> --help answers for every command with each of its flags and 
   for (const command of COMMANDS) assert.match(top.text, new RegExp(`^ {2}${command.name}\\b`, 'm'));
 });
 
-test('usage errors of any command exit 2 with that command\'s usage; config errors exit 2; others 1', async () => {
-  const cases: string[][] = [[], ['nope'], ['topics'], ['topics', 'delete'], ['topics', 'create', '--partitions', 'x'], ['train'], ['train', '--search', '0', '--once'], ['worker', '--bogus'], ['stack', 'sideways'], ['model'], ['model', 'promote']];
+test("usage errors of any command exit 2 with that command's usage; config errors exit 2; others 1", async () => {
+  const cases: string[][] = [
+    [],
+    ['nope'],
+    ['topics'],
+    ['topics', 'delete'],
+    ['topics', 'create', '--partitions', 'x'],
+    ['train'],
+    ['train', '--search', '0', '--once'],
+    ['worker', '--bogus'],
+    ['stack', 'sideways'],
+    ['model'],
+    ['model', 'promote'],
+  ];
   for (const argv of cases) {
     await assert.rejects(output(argv), (error: unknown) => {
       assert.ok(error instanceof UsageError, `${argv.join(' ')} → ${String(error)}`);
@@ -56,7 +69,10 @@ test('node bin/pdm.js train --help prints the flags and exits 0; a bad flag exit
   assert.equal(help.status, 0, help.stderr);
   assert.match(help.stdout, /^usage: pdm train --once \[flags\]/);
   assert.match(help.stdout, /--branches B .*\(default both\)/);
-  const bad = spawnSync(process.execPath, [bin, 'topics', 'create', '--partitons', '3'], { encoding: 'utf8', timeout: 60_000 });
+  const bad = spawnSync(process.execPath, [bin, 'topics', 'create', '--partitons', '3'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /^pdm: unknown flag --partitons\n\nusage: pdm topics create/);
   assert.equal(bad.stdout, '');

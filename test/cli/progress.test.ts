@@ -98,13 +98,11 @@ test('simulate backfill: its progress events become a line with the share of eve
     .child({ stage: 'simulate' })
     .info('backfill', { machines: 3, from: '2026-01-01T00:00:00.000Z', to: '2026-01-02T00:00:00.000Z' });
   clock = 3_000;
-  log
-    .child({ stage: 'simulate' })
-    .info('progress', {
-      phase: 'backfill',
-      readings: 36,
-      readingsPerSecond: 12,
-      eventTime: '2026-01-01T12:00:00.000Z',
-    });
+  log.child({ stage: 'simulate' }).info('progress', {
+    phase: 'backfill',
+    readings: 36,
+    readingsPerSecond: 12,
+    eventTime: '2026-01-01T12:00:00.000Z',
+  });
   assert.match(t.writes.join(''), /\rsimulate {2}backfill \[#{12}-{12}\] 50% .*ETA 0:03/);
 });

@@ -77,7 +77,8 @@ test('renderTop merges the sources into one ranking and says which source is unr
 
 test('pdm top flags: bad --top and --interval are usage errors; workers default to the HTTP port', () => {
   const config = loadConfig({ PDM_HTTP_PORT: '9500' });
-  const parse = (argv: string[]) => parseTopArgs(parseCommandArgs(argv, { name: 'top', summary: '', flags: TOP_FLAGS }, []), config);
+  const parse = (argv: string[]) =>
+    parseTopArgs(parseCommandArgs(argv, { name: 'top', summary: '', flags: TOP_FLAGS }, []), config);
   assert.deepEqual(parse([]).workers, ['http://127.0.0.1:9500']);
   assert.deepEqual(parse(['--workers', 'h1:1,http://h2:2/']).workers, ['http://h1:1', 'http://h2:2']);
   assert.throws(() => parse(['--top', '0']), /--top/);

@@ -6,7 +6,12 @@ import { childEnv, parseResolvedConfig, RESOLVED_CONFIG_VAR } from '../../src/co
 
 test('a child environment carries the resolved config and none of the PDM_* settings it came from', () => {
   const config = loadConfig({ PDM_WINDOW: '30', PDM_HORIZON: '12h' }, { PDM_WINDOW: '12' });
-  const env = childEnv(config, { PATH: '/bin', PDM_WINDOW: '30', PDM_HORIZON: '12h', TF_CPP_MIN_LOG_LEVEL: '2' });
+  const env = childEnv(config, {
+    PATH: '/bin',
+    PDM_WINDOW: '30',
+    PDM_HORIZON: '12h',
+    TF_CPP_MIN_LOG_LEVEL: '2',
+  });
   assert.deepEqual(Object.keys(env).sort(), ['PATH', RESOLVED_CONFIG_VAR, 'TF_CPP_MIN_LOG_LEVEL']);
   const back = parseResolvedConfig(env[RESOLVED_CONFIG_VAR]!);
   assert.deepEqual(back, JSON.parse(JSON.stringify(config)));
@@ -17,11 +22,14 @@ test('a child environment carries the resolved config and none of the PDM_* sett
 
 test('a resolved config that is not JSON, or not a config, is a ConfigError naming the variable', () => {
   for (const text of ['{', '{"window":12}', 'null']) {
-    assert.throws(() => parseResolvedConfig(text), (e: unknown) => e instanceof ConfigError && e.message.includes(RESOLVED_CONFIG_VAR));
+    assert.throws(
+      () => parseResolvedConfig(text),
+      (e: unknown) => e instanceof ConfigError && e.message.includes(RESOLVED_CONFIG_VAR),
+    );
   }
 });
 
-test('a child pdm process runs with the parent\'s flags, not its environment (pdm trainer --window 12)', async () => {
+test("a child pdm process runs with the parent's flags, not its environment (pdm trainer --window 12)", async () => {
   const saved = process.env.PDM_WINDOW;
   process.env.PDM_WINDOW = '30';
   try {

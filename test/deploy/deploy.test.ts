@@ -503,10 +503,15 @@ test('docker-compose.yml refuses to start without a Grafana password and publish
   const refused = run(cmd, [...pre, '-f', COMPOSE_FILE, 'config', '-q'], REPO_ROOT, env);
   assert.notEqual(refused.status, 0, 'compose must refuse to start Grafana with no password');
   assert.match(refused.output, /PDM_GRAFANA_PASSWORD/);
-  const resolved = run(cmd, [...pre, '-f', COMPOSE_FILE, 'config'], REPO_ROOT, { ...env, PDM_GRAFANA_PASSWORD: 'x' });
+  const resolved = run(cmd, [...pre, '-f', COMPOSE_FILE, 'config'], REPO_ROOT, {
+    ...env,
+    PDM_GRAFANA_PASSWORD: 'x',
+  });
   assert.equal(resolved.status, 0, resolved.output);
   // docker-compose 1.x prints the short syntax (`- 127.0.0.1:9092:9092/tcp`), the compose plugin the long one.
-  const short = [...resolved.output.matchAll(/^\s*- (?:(\S+):)?\d+:\d+(?:\/tcp)?$/gm)].map((m) => m[1] ?? '0.0.0.0');
+  const short = [...resolved.output.matchAll(/^\s*- (?:(\S+):)?\d+:\d+(?:\/tcp)?$/gm)].map(
+    (m) => m[1] ?? '0.0.0.0',
+  );
   const long = [...resolved.output.matchAll(/host_ip: (\S+)/g)].map((m) => m[1] ?? '');
   const hosts = short.length > 0 ? short : long;
   const published = hosts.length;
@@ -519,7 +524,10 @@ test('docker-compose.yml refuses to start without a Grafana password and publish
 test('docker-compose.yml has the whole stack, started in order, with container-friendly settings', () => {
   const text = readFileSync(COMPOSE_FILE, 'utf8');
   // The same release as the local stack's default (deploy/kafka/pom.xml).
-  assert.ok(text.includes(`image: apache/kafka:${DEFAULT_KAFKA_VERSION}`), `compose runs apache/kafka:${DEFAULT_KAFKA_VERSION}`);
+  assert.ok(
+    text.includes(`image: apache/kafka:${DEFAULT_KAFKA_VERSION}`),
+    `compose runs apache/kafka:${DEFAULT_KAFKA_VERSION}`,
+  );
   assert.match(text, /KAFKA_PROCESS_ROLES:\s*broker,controller/);
   assert.match(text, /--partitions", "\$\{PDM_PARTITIONS:-4\}"/);
   assert.match(text, /--requirepass/);

@@ -303,7 +303,16 @@ before(async () => {
   servers.push(trainerHttp);
   const evaluatorRegistry = createMetrics().registry;
   evaluatorMetrics = createEvaluatorMetrics(evaluatorRegistry);
-  const evaluatorHttp = await startHttp({ registry: evaluatorRegistry, healthy: () => true, ready: () => ({ ready: true, reasons: [] }), model: () => ({}) }, '127.0.0.1', 0);
+  const evaluatorHttp = await startHttp(
+    {
+      registry: evaluatorRegistry,
+      healthy: () => true,
+      ready: () => ({ ready: true, reasons: [] }),
+      model: () => ({}),
+    },
+    '127.0.0.1',
+    0,
+  );
   servers.push(evaluatorHttp);
 
   scratch = mkdtempSync(join(tmpdir(), 'pdm-prometheus-live-'));
@@ -570,16 +579,13 @@ test(
     assert.deepEqual(loaded.map((x) => x.name).sort(), rules.map((x) => x.name).sort());
 
     // Returning data is not enough for the model age: the worker's gauge must be the serving model's age.
-    await t.test(
-      "the worker's pdm_model_age_seconds is the age of its serving model",
-      async () => {
-        const r = await query('max(pdm_model_age_seconds{job="pdm-worker"})');
-        const [age] = valuesOf(r);
-        assert.ok(
-          age !== undefined && age > 0,
-          `pdm_model_age_seconds{job="pdm-worker"} = ${age}, but the served model was registered seconds before the worker started`,
-        );
-      },
-    );
+    await t.test("the worker's pdm_model_age_seconds is the age of its serving model", async () => {
+      const r = await query('max(pdm_model_age_seconds{job="pdm-worker"})');
+      const [age] = valuesOf(r);
+      assert.ok(
+        age !== undefined && age > 0,
+        `pdm_model_age_seconds{job="pdm-worker"} = ${age}, but the served model was registered seconds before the worker started`,
+      );
+    });
   },
 );

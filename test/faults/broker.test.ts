@@ -1,5 +1,16 @@
 import assert from 'node:assert/strict';
-import { brokerAnswers, faultTest, kafkaPid, KNOWN_THRESHOLD, ReadingStream, report, seconds, sleep, stackUp, STREAM_RATE } from './harness';
+import {
+  brokerAnswers,
+  faultTest,
+  kafkaPid,
+  KNOWN_THRESHOLD,
+  ReadingStream,
+  report,
+  seconds,
+  sleep,
+  stackUp,
+  STREAM_RATE,
+} from './harness';
 import { assertNoLostOrExtraAlerts, checkAlerts, hourlyFleet } from './oracle';
 
 const SPEC = hourlyFleet('2025-10-01T00:00:00Z', 60, 11);
@@ -13,7 +24,8 @@ faultTest(
     name: 'broker',
     // Whatever happened, leave a broker running for whoever comes next.
     beforeCleanup: async ({ bench }) => {
-      if (!(await brokerAnswers(bench.kafka))) console.log(`[faults] broker down at cleanup; stack up: ${(await stackUp()).output}`);
+      if (!(await brokerAnswers(bench.kafka)))
+        console.log(`[faults] broker down at cleanup; stack up: ${(await stackUp()).output}`);
     },
   },
   async ({ bench, workers, knownRun, startWorkers, alerts }) => {

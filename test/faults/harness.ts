@@ -62,7 +62,19 @@ export interface FaultEnv {
 /** testSetup for one fault test: its own topics, group and Redis prefix, the small model, env for worker processes. */
 export function faultEnv(name: string, overrides: Record<string, string> = {}): FaultEnv {
   const tag = `f${name}${randomUUID().slice(0, 6)}`;
-  return { tag, ...testSetup({ PDM_ALERT_COOLDOWN: '3h', PDM_MODEL_POLL_INTERVAL: '500ms', PDM_LOG_LEVEL: 'info', ...SMALL_MODEL, ...overrides }, tag) };
+  return {
+    tag,
+    ...testSetup(
+      {
+        PDM_ALERT_COOLDOWN: '3h',
+        PDM_MODEL_POLL_INTERVAL: '500ms',
+        PDM_LOG_LEVEL: 'info',
+        ...SMALL_MODEL,
+        ...overrides,
+      },
+      tag,
+    ),
+  };
 }
 
 export function freePort(): Promise<number> {
@@ -585,7 +597,12 @@ export class ReadingStream {
 
   constructor(bench: Bench, readings: readonly Reading[], ratePerSec: number) {
     this.finished = bench
-      .stream(bench.config.topics.readings, readings.map(readingMessage), ratePerSec, (sent) => (this.progress = sent / readings.length))
+      .stream(
+        bench.config.topics.readings,
+        readings.map(readingMessage),
+        ratePerSec,
+        (sent) => (this.progress = sent / readings.length),
+      )
       .finally(() => (this.done = true));
   }
 
@@ -635,13 +652,20 @@ export async function faultScenario(t: TestContext, options: ScenarioOptions): P
       const meta = await registerKnownModel(bench.redis, f.config, { threshold });
       const readings = generateReadings(spec);
       assertSeparated(readings, [threshold], f.config.alerts.hysteresis);
-      const expected = expectedAlerts(readings, f.config.model.window, f.config.alerts, () => ({ version: meta.version, threshold }));
+      const expected = expectedAlerts(readings, f.config.model.window, f.config.alerts, () => ({
+        version: meta.version,
+        threshold,
+      }));
       return { version: meta.version, threshold, readings, expected };
     },
     startWorkers: async (which = workers, ms = 90_000) => {
       await Promise.all(which.map((w) => w.start()));
       const ready = await Promise.all(which.map((w) => w.waitReady(ms)));
-      assert.deepEqual(ready, which.map(() => true), `workers ${which.map((w) => w.name).join(', ')} ready`);
+      assert.deepEqual(
+        ready,
+        which.map(() => true),
+        `workers ${which.map((w) => w.name).join(', ')} ready`,
+      );
     },
     alerts: async () => (await bench.readAll<ObservedAlert>(f.config.topics.alerts)).map((m) => m.value!),
   };
@@ -658,8 +682,14 @@ export async function faultScenario(t: TestContext, options: ScenarioOptions): P
  * One fault test: skipped unless the fault suite runs (SKIP), `minutes` at most, and its scenario set up
  * (faultScenario) before `body` runs and torn down after it, whatever happens.
  */
-export function faultTest(title: string, options: ScenarioOptions & { readonly minutes: number }, body: (scenario: Scenario) => Promise<void>): void {
-  test(title, { skip: SKIP, timeout: options.minutes * 60_000 }, async (t) => body(await faultScenario(t, options)));
+export function faultTest(
+  title: string,
+  options: ScenarioOptions & { readonly minutes: number },
+  body: (scenario: Scenario) => Promise<void>,
+): void {
+  test(title, { skip: SKIP, timeout: options.minutes * 60_000 }, async (t) =>
+    body(await faultScenario(t, options)),
+  );
 }
 
 // ---------------------------------------------------------------- the local stack

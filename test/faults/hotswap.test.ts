@@ -2,7 +2,17 @@ import assert from 'node:assert/strict';
 import { knownScore, registerKnownModel } from '../known-model';
 import { faultTest, metricSum, report, seconds, sleep, STREAM_RATE } from './harness';
 import type { Bench, WorkerProc } from './harness';
-import { alertKey, assertNoLostOrExtraAlerts, assertSeparated, checkAlerts, expectedAlerts, generateReadings, hourlyFleet, readingMessage, SAFE_THRESHOLDS } from './oracle';
+import {
+  alertKey,
+  assertNoLostOrExtraAlerts,
+  assertSeparated,
+  checkAlerts,
+  expectedAlerts,
+  generateReadings,
+  hourlyFleet,
+  readingMessage,
+  SAFE_THRESHOLDS,
+} from './oracle';
 import type { ObservedAlert } from './oracle';
 
 const SPEC = hourlyFleet('2025-09-01T00:00:00Z', 60, 7, 100);
@@ -16,7 +26,9 @@ interface ScoreMessage {
 }
 
 /** Everything on the scores and alerts topics once the workers are done. */
-async function readOutputs(bench: Bench): Promise<{ scoreMsgs: { value: ScoreMessage | null }[]; alerts: ObservedAlert[] }> {
+async function readOutputs(
+  bench: Bench,
+): Promise<{ scoreMsgs: { value: ScoreMessage | null }[]; alerts: ObservedAlert[] }> {
   const [scoreMsgs, alertMsgs] = await Promise.all([
     bench.readAll<ScoreMessage>(bench.config.topics.scores!),
     bench.readAll<ObservedAlert>(bench.config.topics.alerts),
@@ -25,21 +37,37 @@ async function readOutputs(bench: Bench): Promise<{ scoreMsgs: { value: ScoreMes
 }
 
 /** Alerts whose threshold is not the threshold of the version that scored them, with a few described. */
-function thresholdMismatches(alerts: readonly ObservedAlert[], thresholds: ReadonlyMap<string, number>, shown: number) {
+function thresholdMismatches(
+  alerts: readonly ObservedAlert[],
+  thresholds: ReadonlyMap<string, number>,
+  shown: number,
+) {
   const mismatch = alerts.filter((a) => thresholds.get(a.modelVersion) !== a.threshold);
   const examples = mismatch
     .slice(0, shown)
-    .map((a) => `${alertKey(a.machineId, Date.parse(a.ts), a.state)} ${a.modelVersion} threshold ${a.threshold} (version's ${thresholds.get(a.modelVersion)})`);
+    .map(
+      (a) =>
+        `${alertKey(a.machineId, Date.parse(a.ts), a.state)} ${a.modelVersion} threshold ${a.threshold} (version's ${thresholds.get(a.modelVersion)})`,
+    );
   return { mismatch, examples };
 }
 
 /** Every window scored, every alert with its own version's threshold, none lost or extra. */
 function assertVersionedAlerts(
-  seen: { missingScores: number; thresholdMismatch: readonly ObservedAlert[]; examples: readonly string[]; result: ReturnType<typeof checkAlerts> },
+  seen: {
+    missingScores: number;
+    thresholdMismatch: readonly ObservedAlert[];
+    examples: readonly string[];
+    result: ReturnType<typeof checkAlerts>;
+  },
   scoredMessage: string,
 ): void {
   assert.equal(seen.missingScores, 0, scoredMessage);
-  assert.equal(seen.thresholdMismatch.length, 0, `alerts carry their version's threshold; e.g. ${seen.examples.join('; ')}`);
+  assert.equal(
+    seen.thresholdMismatch.length,
+    0,
+    `alerts carry their version's threshold; e.g. ${seen.examples.join('; ')}`,
+  );
   assertNoLostOrExtraAlerts(seen.result);
 }
 

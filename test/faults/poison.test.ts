@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { registerKnownModel } from '../known-model';
 import { faultTest, KNOWN_THRESHOLD, metricSum, report } from './harness';
 import type { FaultResult } from './harness';
-import { assertNoLostOrExtraAlerts, checkAlerts, HOUR, hourlyFleet, machineName, readingMessage } from './oracle';
+import {
+  assertNoLostOrExtraAlerts,
+  checkAlerts,
+  HOUR,
+  hourlyFleet,
+  machineName,
+  readingMessage,
+} from './oracle';
 import type { ObservedAlert, Reading } from './oracle';
 
 const SPEC = hourlyFleet('2025-07-01T00:00:00Z', 40, 6, 60);
@@ -211,7 +218,8 @@ faultTest(
     const checkCode = (label: string, fault: string, topic: string, code: string, want: number) => {
       const got = dlqCount(topic, code);
       const metric = metricSum(metrics, 'pdm_records_invalid_total', { topic, code });
-      if (got !== want || metric !== want) problems.push(`${label} ${code}: injected ${want}, dead-lettered ${got}, metric ${metric}`);
+      if (got !== want || metric !== want)
+        problems.push(`${label} ${code}: injected ${want}, dead-lettered ${got}, metric ${metric}`);
       rows.push({
         test: 'poison',
         fault,
@@ -224,9 +232,16 @@ faultTest(
         notes: `dead-lettered ${got}, pdm_records_invalid_total ${metric}`,
       });
     };
-    for (const code of readingCodes) checkCode('readings', `poison ${code}`, config.topics.readings, code, injected.get(code) ?? 0);
+    for (const code of readingCodes)
+      checkCode('readings', `poison ${code}`, config.topics.readings, code, injected.get(code) ?? 0);
     for (const code of new Set(LOG_POISON.map((p) => p.code)))
-      checkCode('logs', `poison (logs) ${code}`, config.topics.logs, code, LOG_POISON.filter((p) => p.code === code).length);
+      checkCode(
+        'logs',
+        `poison (logs) ${code}`,
+        config.topics.logs,
+        code,
+        LOG_POISON.filter((p) => p.code === code).length,
+      );
     const unexpectedDlq =
       dlq.length - [...readingCodes].reduce((s, c) => s + (injected.get(c) ?? 0), 0) - LOG_POISON.length;
     if (unexpectedDlq !== 0) problems.push(`dead letters beyond the injected ones: ${unexpectedDlq}`);

@@ -28,16 +28,20 @@ function droppingSockets(): { factory: ISocketFactory; arm: () => void; closeAll
     sockets.add(socket);
     let swallowing = false;
     const write = socket.write.bind(socket) as (chunk: Buffer, cb?: () => void) => boolean;
-    socket.write = ((chunk: Buffer, ...rest: unknown[]) => {
+    socket.write = (chunk: Buffer, ...rest: unknown[]) => {
       if (armed && Buffer.isBuffer(chunk) && chunk.length > 6 && chunk.readInt16BE(4) === PRODUCE) {
         armed = false;
         swallowing = true; // the broker gets the request; its answer is never delivered
-        setTimeout(() => socket.destroy(new Error('injected: connection dropped before the produce answer')), 200);
+        setTimeout(
+          () => socket.destroy(new Error('injected: connection dropped before the produce answer')),
+          200,
+        );
       }
       return write(chunk, ...(rest as [() => void]));
-    });
+    };
     const emit = socket.emit.bind(socket);
-    socket.emit = ((event: string, ...args: unknown[]) => (swallowing && event === 'data' ? true : emit(event, ...args))) as typeof socket.emit;
+    socket.emit = ((event: string, ...args: unknown[]) =>
+      swallowing && event === 'data' ? true : emit(event, ...args)) as typeof socket.emit;
     return socket;
   };
   // kafkajs can leave a connection it reopened during the retry open after disconnect(): close them all.
@@ -69,9 +73,17 @@ async function readAll(kafka: Kafka, topic: string, expectAtLeast: number): Prom
 }
 
 /** Batch A is written but its answer lost; batch B (same size) is sent while A waits to retry. */
-async function dropThenConcurrent(send: (p: Producer, b: ProducerBatch) => Promise<RecordMetadata[]>): Promise<string[]> {
+async function dropThenConcurrent(
+  send: (p: Producer, b: ProducerBatch) => Promise<RecordMetadata[]>,
+): Promise<string[]> {
   const { factory, arm, closeAll } = droppingSockets();
-  const kafka = new Kafka({ clientId: 'idem-test', brokers, logLevel: logLevel.NOTHING, socketFactory: factory, retry: { initialRetryTime: 300, retries: 8 } });
+  const kafka = new Kafka({
+    clientId: 'idem-test',
+    brokers,
+    logLevel: logLevel.NOTHING,
+    socketFactory: factory,
+    retry: { initialRetryTime: 300, retries: 8 },
+  });
   const topic = await freshTopic(new Kafka({ clientId: 'idem-admin', brokers, logLevel: logLevel.NOTHING }));
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
@@ -94,7 +106,17 @@ function row(path: string, seen: readonly string[], notes: string): FaultResult 
   const count = (v: string) => seen.filter((s) => s === v).length;
   const missing = ['A', 'B'].filter((v) => count(v) === 0).length;
   const duplicated = ['A', 'B'].reduce((n, v) => n + Math.max(0, count(v) - 1), 0);
-  return { test: 'producer', fault: `produce answer lost, concurrent send: ${path}`, injected: 1, missing, extra: 0, duplicated, recoverySeconds: null, pass: path.startsWith('SerialSender') ? missing === 0 && duplicated === 0 : true, notes };
+  return {
+    test: 'producer',
+    fault: `produce answer lost, concurrent send: ${path}`,
+    injected: 1,
+    missing,
+    extra: 0,
+    duplicated,
+    recoverySeconds: null,
+    pass: path.startsWith('SerialSender') ? missing === 0 && duplicated === 0 : true,
+    notes,
+  };
 }
 
 after(async () => {
@@ -107,7 +129,9 @@ after(async () => {
 test('kafkajs alone: a concurrent batch takes the rolled-back sequence, so B is lost and A written twice', async () => {
   const seen = await dropThenConcurrent((p, b) => p.sendBatch(b));
   // Both sends resolved successfully; this is what the broker holds (the defect SerialSender exists for).
-  report([row('kafkajs sendBatch, concurrent', seen, 'control: shows the defect (B acknowledged, never written)')]);
+  report([
+    row('kafkajs sendBatch, concurrent', seen, 'control: shows the defect (B acknowledged, never written)'),
+  ]);
   assert.deepEqual(seen, ['warm-up', 'A', 'A']);
 });
 
@@ -117,6 +141,6 @@ test('through SerialSender: the same failure writes every record exactly once, i
     if (!senders.has(p)) senders.set(p, new SerialSender(p));
     return senders.get(p)!.sendBatch(b);
   });
-  report([row('SerialSender (the worker\'s path)', seen, 'one send at a time')]);
+  report([row("SerialSender (the worker's path)", seen, 'one send at a time')]);
   assert.deepEqual(seen, ['warm-up', 'A', 'B']);
 });

@@ -1,6 +1,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { faultScenario, KNOWN_THRESHOLD, pauseDaemon, ReadingStream, redisPid, report, resumeDaemon, seconds, SKIP, sleep, STREAM_RATE } from './harness';
+import {
+  faultScenario,
+  KNOWN_THRESHOLD,
+  pauseDaemon,
+  ReadingStream,
+  redisPid,
+  report,
+  resumeDaemon,
+  seconds,
+  SKIP,
+  sleep,
+  STREAM_RATE,
+} from './harness';
 import { assertNoLostOrExtraAlerts, checkAlerts, hourlyFleet } from './oracle';
 
 const SPEC = hourlyFleet('2025-11-01T00:00:00Z', 60, 13);

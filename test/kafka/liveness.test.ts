@@ -7,8 +7,17 @@ import { createLogger } from '../../src/log';
 /** The consumer's instrumentation events only (pure logic: what the events mean for /healthz and /readyz). */
 function fakeConsumer() {
   const handlers = new Map<string, (e: { payload: unknown }) => void>();
-  const events = { GROUP_JOIN: 'join', HEARTBEAT: 'hb', FETCH: 'fetch', REBALANCING: 'rebalancing', CRASH: 'crash' };
-  const consumer = { events, on: (name: string, fn: (e: { payload: unknown }) => void) => void handlers.set(name, fn) } as unknown as Consumer;
+  const events = {
+    GROUP_JOIN: 'join',
+    HEARTBEAT: 'hb',
+    FETCH: 'fetch',
+    REBALANCING: 'rebalancing',
+    CRASH: 'crash',
+  };
+  const consumer = {
+    events,
+    on: (name: string, fn: (e: { payload: unknown }) => void) => void handlers.set(name, fn),
+  } as unknown as Consumer;
   const emit = (name: keyof typeof events, payload: unknown = {}) => handlers.get(events[name])!({ payload });
   return { consumer, emit };
 }

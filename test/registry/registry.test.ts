@@ -6,7 +6,14 @@ import { ModelRefusedError, ModelRegistry } from '../../src/registry';
 import { registerKnownModel } from '../known-model';
 import { testConfig, withTimeout } from '../helpers';
 
-const config = testConfig({ PDM_WINDOW: '4', PDM_LSTM_UNITS: '2', PDM_TEXT_LSTM_UNITS: '2', PDM_DENSE_UNITS: '2', PDM_TEXT_MAX_LEN: '4', PDM_VOCAB_SIZE: '20' });
+const config = testConfig({
+  PDM_WINDOW: '4',
+  PDM_LSTM_UNITS: '2',
+  PDM_TEXT_LSTM_UNITS: '2',
+  PDM_DENSE_UNITS: '2',
+  PDM_TEXT_MAX_LEN: '4',
+  PDM_VOCAB_SIZE: '20',
+});
 const redis = createRedis(config);
 const registry = new ModelRegistry(redis, config.redis.prefix);
 const expected = { window: 4, textMaxLen: 4 };
@@ -23,7 +30,13 @@ test('register, promote, list and rollback', async () => {
   const v2 = await registerKnownModel(redis, config, { threshold: 0.6 });
   assert.equal(await registry.currentVersion(), v2.version);
   const listed = await registry.list();
-  assert.deepEqual(listed.map((r) => [r.meta.version, r.current]), [[v1.version, false], [v2.version, true]]);
+  assert.deepEqual(
+    listed.map((r) => [r.meta.version, r.current]),
+    [
+      [v1.version, false],
+      [v2.version, true],
+    ],
+  );
   const loaded = await registry.load(v2.version, expected);
   assert.equal(loaded.meta.threshold, 0.6);
   assert.equal(loaded.meta.hash, v2.hash);
@@ -40,13 +53,25 @@ test('a corrupt, tampered or incompatible model is refused with a clear reason; 
   assert.equal(await registry.currentVersion(), good.version);
 
   const meta = await registerKnownModel(redis, config, { promote: false });
-  await redis.set(`${config.redis.prefix}vocab:${meta.vocabVersion}`, JSON.stringify({ format: 'keras-tokenizer', version: 1, numWords: 20, oovToken: null, wordIndex: [['x', 1]] }));
+  await redis.set(
+    `${config.redis.prefix}vocab:${meta.vocabVersion}`,
+    JSON.stringify({
+      format: 'keras-tokenizer',
+      version: 1,
+      numWords: 20,
+      oovToken: null,
+      wordIndex: [['x', 1]],
+    }),
+  );
   await assert.rejects(registry.load(meta.version, expected), refused('hash_mismatch'));
   await redis.del(`${config.redis.prefix}vocab:${meta.vocabVersion}`);
   await assert.rejects(registry.load(meta.version, expected), refused('vocab_mismatch'));
 
   const other = await registerKnownModel(redis, config, { promote: false });
-  await assert.rejects(registry.load(other.version, { window: 24, textMaxLen: 4 }), (e: unknown) => refused('incompatible')(e) && /PDM_WINDOW=24/.test((e as Error).message));
+  await assert.rejects(
+    registry.load(other.version, { window: 24, textMaxLen: 4 }),
+    (e: unknown) => refused('incompatible')(e) && /PDM_WINDOW=24/.test((e as Error).message),
+  );
   await redis.set(`${config.redis.prefix}model:${other.version}:meta`, '{"version":');
   await assert.rejects(registry.load(other.version), refused('corrupt'));
   await assert.rejects(registry.load('v999'), refused('missing'));

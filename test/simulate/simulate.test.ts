@@ -9,7 +9,10 @@ import { parseSimulateArgs, runSimulate } from '../../src/simulate';
 import type { SimulateSummary } from '../../src/simulate';
 import { eventually, withTimeout } from '../helpers';
 
-const args = (flags: Record<string, string>, positional: string[] = []): ParsedArgs => ({ positional, flags });
+const args = (flags: Record<string, string>, positional: string[] = []): ParsedArgs => ({
+  positional,
+  flags,
+});
 
 test('runSimulate --history 2d --machines 3 sends what its summary says, keyed by machineId', async () => {
   const tag = `sim-${randomUUID()}`;
@@ -27,7 +30,12 @@ test('runSimulate --history 2d --machines 3 sends what its summary says, keyed b
   try {
     const lines: string[] = [];
     // A short --mtbf so two days of three machines see a few failures too.
-    const code = await runSimulate(config, args({ history: '2d', machines: '3', seed: '7', mtbf: '3d', start: '2026-01-01T00:00:00Z' }), undefined, (l) => lines.push(l));
+    const code = await runSimulate(
+      config,
+      args({ history: '2d', machines: '3', seed: '7', mtbf: '3d', start: '2026-01-01T00:00:00Z' }),
+      undefined,
+      (l) => lines.push(l),
+    );
     assert.equal(code, 0);
     assert.equal(lines.length, 1);
     assert.ok(lines[0]!.endsWith('\n'));
@@ -38,16 +46,24 @@ test('runSimulate --history 2d --machines 3 sends what its summary says, keyed b
     assert.ok(summary.logs > 0);
     assert.ok(summary.seconds > 0);
 
-    const got = new Map<string, Array<{ key: string; value: Record<string, unknown> }>>(topics.map((t) => [t, []]));
+    const got = new Map<string, Array<{ key: string; value: Record<string, unknown> }>>(
+      topics.map((t) => [t, []]),
+    );
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ topic, message }) => {
-        got.get(topic)!.push({ key: message.key!.toString(), value: JSON.parse(message.value!.toString()) as Record<string, unknown> });
+        got.get(topic)!.push({
+          key: message.key!.toString(),
+          value: JSON.parse(message.value!.toString()) as Record<string, unknown>,
+        });
       },
     });
     const total = summary.readings + summary.logs + summary.failures;
-    await eventually('every message back', () => [...got.values()].reduce((a, m) => a + m.length, 0) >= total);
+    await eventually(
+      'every message back',
+      () => [...got.values()].reduce((a, m) => a + m.length, 0) >= total,
+    );
     assert.equal(got.get(config.topics.readings)!.length, summary.readings);
     assert.equal(got.get(config.topics.logs)!.length, summary.logs);
     assert.equal(got.get(config.topics.failures)!.length, summary.failures);
@@ -57,7 +73,11 @@ test('runSimulate --history 2d --machines 3 sends what its summary says, keyed b
         assert.equal(typeof m.value.ts, 'string');
       }
     }
-    assert.deepEqual([...new Set(got.get(config.topics.readings)!.map((m) => m.key))].sort(), ['m-000', 'm-001', 'm-002']);
+    assert.deepEqual([...new Set(got.get(config.topics.readings)!.map((m) => m.key))].sort(), [
+      'm-000',
+      'm-001',
+      'm-002',
+    ]);
     // Per machine, each topic arrives in event-time order (one partition per key).
     for (const messages of got.values()) {
       const last = new Map<string, string>();
@@ -86,12 +106,17 @@ test('live mode honours --count and stops at once when the signal aborts', async
   await admin.connect();
   try {
     const lines: string[] = [];
-    await withTimeout('count run', runSimulate(config, args({ machines: '4', rate: '200', count: '30' }), undefined, (l) => lines.push(l)));
+    await withTimeout(
+      'count run',
+      runSimulate(config, args({ machines: '4', rate: '200', count: '30' }), undefined, (l) => lines.push(l)),
+    );
     assert.equal((JSON.parse(lines[0]!) as SimulateSummary).readings, 30);
 
     const controller = new AbortController();
     const started = Date.now();
-    const running = runSimulate(config, args({ machines: '4', rate: '50' }), controller.signal, (l) => lines.push(l));
+    const running = runSimulate(config, args({ machines: '4', rate: '50' }), controller.signal, (l) =>
+      lines.push(l),
+    );
     setTimeout(() => controller.abort(), 1500);
     assert.equal(await withTimeout('aborted run', running), 0);
     assert.ok(Date.now() - started < 10_000);
@@ -99,7 +124,12 @@ test('live mode honours --count and stops at once when the signal aborts', async
     // ~50 readings/s for ~1.5 s minus connection time: paced, neither a burst nor nothing.
     assert.ok(summary.readings > 5 && summary.readings < 120, `readings ${summary.readings}`);
   } finally {
-    await admin.deleteTopics({ topics: [config.topics.readings, config.topics.logs, config.topics.failures], timeout: 10_000 }).catch(() => undefined);
+    await admin
+      .deleteTopics({
+        topics: [config.topics.readings, config.topics.logs, config.topics.failures],
+        timeout: 10_000,
+      })
+      .catch(() => undefined);
     await withTimeout('admin disconnect', admin.disconnect());
   }
 });
@@ -131,7 +161,17 @@ test('bad flag values are UsageErrors naming the flag', async () => {
 
 test('flags parse into options; config flags pass through', () => {
   const now = Date.parse('2026-11-29T08:53:21.107Z');
-  const o = parseSimulateArgs(args({ history: '30d', machines: '50', follow: 'true', 'failure-modes': 'drift, spikes', 'topic-readings': 'x', degradation: '12h-36h' }), now);
+  const o = parseSimulateArgs(
+    args({
+      history: '30d',
+      machines: '50',
+      follow: 'true',
+      'failure-modes': 'drift, spikes',
+      'topic-readings': 'x',
+      degradation: '12h-36h',
+    }),
+    now,
+  );
   assert.equal(o.machines, 50);
   assert.equal(o.follow, true);
   assert.deepEqual(o.failureModes, ['drift', 'spikes']);

@@ -26,7 +26,10 @@ test('kafkajs produce → consume round trip on a fresh topic of the real broker
       },
     });
     await eventually('all 50 messages', () => received.length === 50);
-    assert.deepEqual([...received].sort((a, b) => a - b), sent.map((_, i) => i));
+    assert.deepEqual(
+      [...received].sort((a, b) => a - b),
+      sent.map((_, i) => i),
+    );
   } finally {
     await withTimeout('consumer disconnect', consumer.disconnect());
     await withTimeout('producer disconnect', producer.disconnect());

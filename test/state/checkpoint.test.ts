@@ -54,7 +54,10 @@ test('a window round-trips exactly through the binary checkpoint, sensors missin
   state.applied = { readings: 41, logs: 7 };
   await store.save([state]);
   const body = await redis.getBuffer(`${prefix}state:m-bin`);
-  assert.ok(body && body.length < Buffer.byteLength(JSON.stringify(state)), 'binary is smaller than the JSON it replaces');
+  assert.ok(
+    body && body.length < Buffer.byteLength(JSON.stringify(state)),
+    'binary is smaller than the JSON it replaces',
+  );
   assert.deepEqual((await store.load(['m-bin'])).get('m-bin'), state);
 });
 

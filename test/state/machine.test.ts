@@ -12,7 +12,10 @@ test('the window keeps the newest T readings in event-time order and asks for a 
   assert.equal(addReading(s, r(2 * H), limits), 'stored');
   assert.equal(addReading(s, r(3 * H), limits), 'score');
   assert.equal(addReading(s, r(4 * H), limits), 'score');
-  assert.deepEqual(s.readings.map((x) => x.ts / H), [2, 3, 4]);
+  assert.deepEqual(
+    s.readings.map((x) => x.ts / H),
+    [2, 3, 4],
+  );
 });
 
 test('duplicate ts is ignored; late within lateness is inserted in order without re-scoring; later is late', () => {
@@ -21,7 +24,10 @@ test('duplicate ts is ignored; late within lateness is inserted in order without
   assert.equal(addReading(s, r(5 * H, 99), limits), 'duplicate');
   assert.equal(s.readings.at(-1)!.values.volt, 1);
   assert.equal(addReading(s, r(3.5 * H), limits), 'stored');
-  assert.deepEqual(s.readings.map((x) => x.ts / H), [3.5, 4, 5]);
+  assert.deepEqual(
+    s.readings.map((x) => x.ts / H),
+    [3.5, 4, 5],
+  );
   assert.equal(addReading(s, r(2.5 * H), limits), 'late');
 });
 
@@ -36,7 +42,10 @@ test('log words in (t - lookback, t], oldest first; bounded by the token budget'
   const tight = { ...limits, maxLogTokens: 2 };
   const t = newMachineState('m');
   for (let i = 0; i < 5; i++) addLog(t, i, [`w${i}`], tight);
-  assert.deepEqual(t.logs.map((l) => l.words[0]), ['w3', 'w4']);
+  assert.deepEqual(
+    t.logs.map((l) => l.words[0]),
+    ['w3', 'w4'],
+  );
 });
 
 test('the store evicts idle machines and bounds the count, but never drops un-checkpointed state', () => {

@@ -7,7 +7,14 @@ import { RedisLock } from '../../src/train/lock';
 import { registerKnownModel } from '../known-model';
 import { testConfig, withTimeout } from '../helpers';
 
-const config = testConfig({ PDM_WINDOW: '4', PDM_LSTM_UNITS: '2', PDM_TEXT_LSTM_UNITS: '2', PDM_DENSE_UNITS: '2', PDM_TEXT_MAX_LEN: '4', PDM_VOCAB_SIZE: '20' });
+const config = testConfig({
+  PDM_WINDOW: '4',
+  PDM_LSTM_UNITS: '2',
+  PDM_TEXT_LSTM_UNITS: '2',
+  PDM_DENSE_UNITS: '2',
+  PDM_TEXT_MAX_LEN: '4',
+  PDM_VOCAB_SIZE: '20',
+});
 const redis = createRedis(config);
 const registry = new ModelRegistry(redis, config.redis.prefix);
 const expected = { window: 4, textMaxLen: 4 };
@@ -44,11 +51,17 @@ test('a trainer stalled past its lock expiry learns it lost the lock, and its pr
   assert.equal(lost.length, 1, 'the loss is reported, not swallowed');
   assert.match(a.lost ?? '', /expired or was taken/);
 
-  await assert.rejects(registry.promote(stale.version, expected, a.fence()), (e: unknown) => e instanceof PromotionFencedError && /no longer held/.test((e as Error).message));
+  await assert.rejects(
+    registry.promote(stale.version, expected, a.fence()),
+    (e: unknown) => e instanceof PromotionFencedError && /no longer held/.test((e as Error).message),
+  );
   assert.equal(await registry.currentVersion(), first.version, 'the stale run changed nothing');
   assert.equal(await registry.promote(fresh.version, expected, b.fence()), first.version);
   assert.equal(await registry.currentVersion(), fresh.version);
-  assert.deepEqual((await registry.list()).filter((r) => r.current).map((r) => r.meta.version), [fresh.version]);
+  assert.deepEqual(
+    (await registry.list()).filter((r) => r.current).map((r) => r.meta.version),
+    [fresh.version],
+  );
 
   await a.release(); // not the holder: must not delete b's lock
   assert.equal(await b.holder(), b.fence().token);

@@ -6,7 +6,17 @@ import { ModelRegistry } from '../../src/registry';
 import { trainOnce, TrainingError } from '../../src/train';
 import { fleetSnapshot, testConfig, withTimeout } from '../helpers';
 
-const config = testConfig({ PDM_WINDOW: '6', PDM_TEXT_MAX_LEN: '12', PDM_LSTM_UNITS: '4', PDM_TEXT_LSTM_UNITS: '4', PDM_DENSE_UNITS: '4', PDM_VOCAB_SIZE: '200', PDM_TRAIN_EPOCHS: '2', PDM_TRAIN_MAX_WINDOWS: '800', PDM_TRAIN_MIN_POSITIVES: '5' });
+const config = testConfig({
+  PDM_WINDOW: '6',
+  PDM_TEXT_MAX_LEN: '12',
+  PDM_LSTM_UNITS: '4',
+  PDM_TEXT_LSTM_UNITS: '4',
+  PDM_DENSE_UNITS: '4',
+  PDM_VOCAB_SIZE: '200',
+  PDM_TRAIN_EPOCHS: '2',
+  PDM_TRAIN_MAX_WINDOWS: '800',
+  PDM_TRAIN_MIN_POSITIVES: '5',
+});
 const redis = createRedis(config);
 after(async () => {
   const keys = await redis.keys(`${config.redis.prefix}*`);
@@ -20,7 +30,8 @@ test('train --once: registers, evaluates on a later holdout, promotes the first 
   const first = await trainOnce(config, logger, { snapshot });
   assert.equal(first.promoted, true);
   assert.equal(first.reason, 'no model was serving');
-  for (const k of ['roc_auc', 'pr_auc', 'precision', 'recall', 'f1']) assert.equal(typeof first.metrics[k], 'number', k);
+  for (const k of ['roc_auc', 'pr_auc', 'precision', 'recall', 'f1'])
+    assert.equal(typeof first.metrics[k], 'number', k);
   assert.ok(first.threshold > 0 && first.threshold < 1);
   // The default policy, its figures at the threshold on validation and on the later holdout, calibration.
   assert.equal(first.thresholdPolicy, 'cost:5/1');
@@ -33,7 +44,10 @@ test('train --once: registers, evaluates on a later holdout, promotes the first 
   if (fitted) assert.ok(fitted.a > 0);
   else assert.equal(brierHoldout.served, brierHoldout.raw);
   assert.equal(typeof first.metrics.brier, 'number');
-  assert.equal(first.calibration.reliabilityHoldout.reduce((n, b) => n + b.windows, 0), first.data.split.holdout!.windows);
+  assert.equal(
+    first.calibration.reliabilityHoldout.reduce((n, b) => n + b.windows, 0),
+    first.data.split.holdout!.windows,
+  );
   const { train, validation, holdout } = first.data.split;
   assert.ok(train!.positives > 0 && validation!.positives > 0 && holdout!.windows > 0);
   assert.ok(train!.windows <= 800);
@@ -44,17 +58,41 @@ test('train --once: registers, evaluates on a later holdout, promotes the first 
   assert.deepEqual(meta?.calibration ?? null, first.calibration.fitted);
   assert.deepEqual(meta?.operatingPoint?.holdout, first.operatingPoint.holdout);
   const second = await trainOnce(config, logger, { snapshot, promote: true });
-  assert.equal(second.comparedWith?.version, first.version, 'compared on the same holdout with the serving model');
+  assert.equal(
+    second.comparedWith?.version,
+    first.version,
+    'compared on the same holdout with the serving model',
+  );
   assert.equal(await registry.currentVersion(), second.promoted ? second.version : first.version);
 });
 
 test('--search N: tries up to N configurations, reports each, keeps the best by validation PR-AUC', async () => {
   const snapshot = fleetSnapshot({ machines: 12, days: 30, seed: 5, mtbfMs: 6 * 86_400_000 });
-  const searchConfig = testConfig({ PDM_REDIS_PREFIX: config.redis.prefix, PDM_WINDOW: '6', PDM_TEXT_MAX_LEN: '12', PDM_LSTM_UNITS: '4', PDM_TEXT_LSTM_UNITS: '4', PDM_DENSE_UNITS: '4', PDM_VOCAB_SIZE: '200', PDM_TRAIN_EPOCHS: '1', PDM_TRAIN_MAX_WINDOWS: '400', PDM_TRAIN_MIN_POSITIVES: '5', PDM_THRESHOLD_POLICY: 'cost:10/1' });
-  const summary = await trainOnce(searchConfig, createLogger('warn'), { snapshot, search: 2, promote: false });
+  const searchConfig = testConfig({
+    PDM_REDIS_PREFIX: config.redis.prefix,
+    PDM_WINDOW: '6',
+    PDM_TEXT_MAX_LEN: '12',
+    PDM_LSTM_UNITS: '4',
+    PDM_TEXT_LSTM_UNITS: '4',
+    PDM_DENSE_UNITS: '4',
+    PDM_VOCAB_SIZE: '200',
+    PDM_TRAIN_EPOCHS: '1',
+    PDM_TRAIN_MAX_WINDOWS: '400',
+    PDM_TRAIN_MIN_POSITIVES: '5',
+    PDM_THRESHOLD_POLICY: 'cost:10/1',
+  });
+  const summary = await trainOnce(searchConfig, createLogger('warn'), {
+    snapshot,
+    search: 2,
+    promote: false,
+  });
   const trials = summary.search ?? [];
   assert.equal(trials.length, 2);
-  assert.deepEqual(trials[0]!.config, { lstmLayers: 1, lstmUnits: 4, textLstmUnits: 4, denseUnits: 4, epochs: 1 }, 'the configured model is tried first');
+  assert.deepEqual(
+    trials[0]!.config,
+    { lstmLayers: 1, lstmUnits: 4, textLstmUnits: 4, denseUnits: 4, epochs: 1 },
+    'the configured model is tried first',
+  );
   const chosen = trials.filter((t) => t.chosen);
   assert.equal(chosen.length, 1);
   assert.equal(chosen[0]!.valPrAuc, Math.max(...trials.map((t) => t.valPrAuc ?? -1)));
@@ -67,6 +105,12 @@ test('too few positives: a clear TrainingError, the current model untouched', as
   const before = await registry.currentVersion();
   const snapshot = fleetSnapshot({ machines: 12, days: 30, seed: 5, mtbfMs: 6 * 86_400_000 });
   const none = { ...snapshot, failures: [] };
-  await assert.rejects(trainOnce(config, createLogger('warn'), { snapshot: none }), (e: unknown) => e instanceof TrainingError && e.code === 'too_few_positives' && /PDM_TRAIN_MIN_POSITIVES/.test(e.message));
+  await assert.rejects(
+    trainOnce(config, createLogger('warn'), { snapshot: none }),
+    (e: unknown) =>
+      e instanceof TrainingError &&
+      e.code === 'too_few_positives' &&
+      /PDM_TRAIN_MIN_POSITIVES/.test(e.message),
+  );
   assert.equal(await registry.currentVersion(), before);
 });

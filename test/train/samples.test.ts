@@ -13,11 +13,22 @@ const r = (m: string, h: number) => ({ machineId: m, ts: h * H, values: { v: h }
 
 test('merge drops duplicates by (machine, ts); trim keeps each machine’s newest span', () => {
   const a = { readings: [r('a', 1), r('a', 2)], logs: [], failures: [], invalid: {} };
-  const b = { readings: [r('a', 2), r('a', 3), r('b', 100)], logs: [], failures: [{ machineId: 'a', ts: 0.5 * H, component: undefined }], invalid: {} };
+  const b = {
+    readings: [r('a', 2), r('a', 3), r('b', 100)],
+    logs: [],
+    failures: [{ machineId: 'a', ts: 0.5 * H, component: undefined }],
+    invalid: {},
+  };
   const m = merge(a, b);
-  assert.deepEqual(m.readings.map((x) => `${x.machineId}${x.ts / H}`), ['a1', 'a2', 'a3', 'b100']);
+  assert.deepEqual(
+    m.readings.map((x) => `${x.machineId}${x.ts / H}`),
+    ['a1', 'a2', 'a3', 'b100'],
+  );
   const t = trim(m, 1.5 * H);
-  assert.deepEqual(t.readings.map((x) => `${x.machineId}${x.ts / H}`), ['a2', 'a3', 'b100']);
+  assert.deepEqual(
+    t.readings.map((x) => `${x.machineId}${x.ts / H}`),
+    ['a2', 'a3', 'b100'],
+  );
   assert.equal(t.failures.length, 0);
 });
 
@@ -29,7 +40,13 @@ test('a second read takes only what arrived since the stored offsets; the store 
   await producer.connect();
   const redis = createRedis(config);
   const send = (from: number, to: number) =>
-    producer.send({ topic: config.topics.readings, messages: Array.from({ length: to - from }, (_, i) => ({ key: `m-${i % 3}`, value: JSON.stringify({ machineId: `m-${i % 3}`, ts: (from + i) * H, values: { v: 1 } }) })) });
+    producer.send({
+      topic: config.topics.readings,
+      messages: Array.from({ length: to - from }, (_, i) => ({
+        key: `m-${i % 3}`,
+        value: JSON.stringify({ machineId: `m-${i % 3}`, ts: (from + i) * H, values: { v: 1 } }),
+      })),
+    });
   try {
     await send(0, 30);
     const logger = createLogger('warn');

@@ -21,24 +21,48 @@ test('two workers over 4 partitions: each machine’s readings and logs go to th
   const seen = new Map<string, Set<string>>();
   let phase = 'before';
   const make = (name: string) =>
-    new Worker(config, createLogger('warn', { worker: name }), createMetrics(undefined, false), undefined, (topic, machineId) => {
-      const key = `${phase}|${topic === config.topics.readings ? 'readings' : 'logs'}|${machineId}`;
-      const set = seen.get(key) ?? new Set<string>();
-      set.add(name);
-      seen.set(key, set);
-    });
+    new Worker(
+      config,
+      createLogger('warn', { worker: name }),
+      createMetrics(undefined, false),
+      undefined,
+      (topic, machineId) => {
+        const key = `${phase}|${topic === config.topics.readings ? 'readings' : 'logs'}|${machineId}`;
+        const set = seen.get(key) ?? new Set<string>();
+        set.add(name);
+        seen.set(key, set);
+      },
+    );
   const machines = Array.from({ length: 24 }, (_, i) => `m-${i}`);
   const send = async (hour: number) => {
-    await producer.send({ topic: config.topics.logs, messages: machines.map((m) => ({ key: m, value: JSON.stringify({ machineId: m, ts: T0 + hour * H, text: `inspection ${hour}` }) })) });
-    await producer.send({ topic: config.topics.readings, messages: machines.map((m) => ({ key: m, value: JSON.stringify({ machineId: m, ts: T0 + hour * H, values: { v: hour } }) })) });
+    await producer.send({
+      topic: config.topics.logs,
+      messages: machines.map((m) => ({
+        key: m,
+        value: JSON.stringify({ machineId: m, ts: T0 + hour * H, text: `inspection ${hour}` }),
+      })),
+    });
+    await producer.send({
+      topic: config.topics.readings,
+      messages: machines.map((m) => ({
+        key: m,
+        value: JSON.stringify({ machineId: m, ts: T0 + hour * H, values: { v: hour } }),
+      })),
+    });
   };
-  const complete = (p: string) => machines.every((m) => seen.has(`${p}|readings|${m}`) && seen.has(`${p}|logs|${m}`));
+  const complete = (p: string) =>
+    machines.every((m) => seen.has(`${p}|readings|${m}`) && seen.has(`${p}|logs|${m}`));
   const a = make('a');
   const b = make('b');
   const redis = new Redis(config.redis.url);
   try {
     await Promise.all([a.start(), b.start()]);
-    await eventually('both workers in the group', () => a.readiness().reasons.every((r) => !r.includes('group')) && b.readiness().reasons.every((r) => !r.includes('group')));
+    await eventually(
+      'both workers in the group',
+      () =>
+        a.readiness().reasons.every((r) => !r.includes('group')) &&
+        b.readiness().reasons.every((r) => !r.includes('group')),
+    );
     await send(0);
     await eventually('all machines handled before the rebalance', () => complete('before'));
     phase = 'after';

@@ -58,7 +58,9 @@ class Harness {
     const admin = createKafka(this.config).admin();
     await admin.connect();
     const t = this.config.topics;
-    await admin.deleteTopics({ topics: [t.readings, t.logs, t.failures, t.alerts, t.dlq, t.scores!] }).catch(() => undefined);
+    await admin
+      .deleteTopics({ topics: [t.readings, t.logs, t.failures, t.alerts, t.dlq, t.scores!] })
+      .catch(() => undefined);
     await admin.disconnect();
     const keys = await this.redis.keys(`${this.config.redis.prefix}*`);
     if (keys.length) await this.redis.del(...keys);
@@ -67,13 +69,19 @@ class Harness {
 }
 
 function startWorker(config: Config): Worker {
-  const worker = new Worker(config, createLogger('warn', { test: 'worker' }), createMetrics(undefined, false));
+  const worker = new Worker(
+    config,
+    createLogger('warn', { test: 'worker' }),
+    createMetrics(undefined, false),
+  );
   return worker;
 }
 
 /** Values of sensor v per hour: a machine ramps above the threshold, then back down. */
 function series(machine: number, hours: number): number[] {
-  return Array.from({ length: hours }, (_, h) => (machine % 2 === 0 ? (h >= 10 && h < 14 ? 2.5 : 0.1 * (h % 3)) : 0.2));
+  return Array.from({ length: hours }, (_, h) =>
+    machine % 2 === 0 ? (h >= 10 && h < 14 ? 2.5 : 0.1 * (h % 3)) : 0.2,
+  );
 }
 
 /** The alerts the contract promises for these inputs, computed offline. */
@@ -94,7 +102,17 @@ function expectedAlerts(config: Config, machines: number, hours: number, thresho
 let config: Config;
 let h: Harness;
 before(async () => {
-  config = testConfig({ PDM_WINDOW: '4', PDM_LSTM_UNITS: '4', PDM_TEXT_LSTM_UNITS: '4', PDM_DENSE_UNITS: '4', PDM_TEXT_MAX_LEN: '8', PDM_VOCAB_SIZE: '50', PDM_TOPIC_SCORES: `s${randomUUID().slice(0, 8)}.scores`, PDM_ALERT_COOLDOWN: '3h', PDM_MODEL_POLL_INTERVAL: '200ms' });
+  config = testConfig({
+    PDM_WINDOW: '4',
+    PDM_LSTM_UNITS: '4',
+    PDM_TEXT_LSTM_UNITS: '4',
+    PDM_DENSE_UNITS: '4',
+    PDM_TEXT_MAX_LEN: '8',
+    PDM_VOCAB_SIZE: '50',
+    PDM_TOPIC_SCORES: `s${randomUUID().slice(0, 8)}.scores`,
+    PDM_ALERT_COOLDOWN: '3h',
+    PDM_MODEL_POLL_INTERVAL: '200ms',
+  });
   h = new Harness(config);
   await h.start();
 });
@@ -110,12 +128,24 @@ test('end to end: exact alerts and scores from a model whose scores are known; p
     Array.from({ length: machines }, (_, m) =>
       series(m, hours)
         .slice(from, to)
-        .map((v, i) => ({ key: `m-${m}`, value: JSON.stringify({ machineId: `m-${m}`, ts: new Date(T0 + (from + i) * H).toISOString(), values: { v } }) })),
+        .map((v, i) => ({
+          key: `m-${m}`,
+          value: JSON.stringify({
+            machineId: `m-${m}`,
+            ts: new Date(T0 + (from + i) * H).toISOString(),
+            values: { v },
+          }),
+        })),
     ).flat();
   const worker = startWorker(config);
   await worker.start();
   try {
-    await h.send(config.topics.logs, [{ key: 'm-0', value: JSON.stringify({ machineId: 'm-0', ts: T0, text: 'Grinding noise near bearing!' }) }]);
+    await h.send(config.topics.logs, [
+      {
+        key: 'm-0',
+        value: JSON.stringify({ machineId: 'm-0', ts: T0, text: 'Grinding noise near bearing!' }),
+      },
+    ]);
     await h.send(config.topics.readings, readings(0, 12));
     await h.send(config.topics.readings, [
       { key: 'p-1', value: '{not json' },
@@ -162,18 +192,33 @@ test('end to end: exact alerts and scores from a model whose scores are known; p
   // Alerts: exactly the expected set, every one named with the model version; no duplicates in this run.
   const got = new Set(h.out.alerts.map((a) => `${String(a.machineId)}|${String(a.ts)}|${String(a.state)}`));
   assert.deepEqual([...got].sort(), [...expectedAlerts(config, machines, hours, 0.5)].sort());
-  assert.ok(h.out.alerts.every((a) => a.modelVersion === meta.version && typeof a.alertId === 'string' && a.threshold === 0.5));
+  assert.ok(
+    h.out.alerts.every(
+      (a) => a.modelVersion === meta.version && typeof a.alertId === 'string' && a.threshold === 0.5,
+    ),
+  );
   // Explanations: the model depends on sensor v alone, so every raised alert's occlusion attribution names v
   // first (occluding it sends the score to sigmoid(b)); log words, which this model ignores, drop nothing.
   const raised = h.out.alerts.filter((a) => a.state === 'raised');
   assert.ok(raised.length > 0);
   for (const a of raised) {
-    const attributions = (a.explain as { attributions: { kind: string; name: string; drop: number }[] }).attributions;
+    const attributions = (a.explain as { attributions: { kind: string; name: string; drop: number }[] })
+      .attributions;
     assert.deepEqual([attributions[0]?.kind, attributions[0]?.name], ['sensor', 'v']);
-    assert.ok(Math.abs(attributions[0]!.drop - ((a.score as number) - knownScore(0))) < 1e-3, JSON.stringify(a.explain));
-    assert.ok(attributions.slice(1).every((x) => x.kind === 'word' && Math.abs(x.drop) < 1e-3), JSON.stringify(a.explain));
+    assert.ok(
+      Math.abs(attributions[0]!.drop - ((a.score as number) - knownScore(0))) < 1e-3,
+      JSON.stringify(a.explain),
+    );
+    assert.ok(
+      attributions.slice(1).every((x) => x.kind === 'word' && Math.abs(x.drop) < 1e-3),
+      JSON.stringify(a.explain),
+    );
   }
-  assert.ok(h.out.alerts.filter((a) => a.state === 'cleared').every((a) => !('attributions' in (a.explain as object))));
+  assert.ok(
+    h.out.alerts
+      .filter((a) => a.state === 'cleared')
+      .every((a) => !('attributions' in (a.explain as object))),
+  );
   // Dead letters: one per poison record, with its reason code.
   const codes = h.out.dlq.map((d) => (d.error as { code: string }).code).sort();
   assert.deepEqual(codes, ['bad_json', 'bad_shape', 'late', 'non_finite', 'unsafe_key']);
@@ -185,11 +230,17 @@ test('10,000 scorings leave the tensor count at its baseline', async () => {
   const meta = await registerKnownModel(h.redis, config, { promote: false });
   const loaded = await new ModelRegistry(h.redis, config.redis.prefix).load(meta.version);
   const batcher = new ScoreBatcher(() => loaded, 256, 5);
-  const features = { numeric: new Float32Array(config.model.window).fill(1), tokens: new Int32Array(config.model.textMaxLen), imputed: [] };
+  const features = {
+    numeric: new Float32Array(config.model.window).fill(1),
+    tokens: new Int32Array(config.model.textMaxLen),
+    imputed: [],
+  };
   await batcher.score({ features, modelVersion: meta.version }); // warm-up creates the model's cached constants
   const baseline = tf.memory().numTensors;
   for (let round = 0; round < 10; round++) {
-    const results = await Promise.all(Array.from({ length: 1000 }, () => batcher.score({ features, modelVersion: meta.version })));
+    const results = await Promise.all(
+      Array.from({ length: 1000 }, () => batcher.score({ features, modelVersion: meta.version })),
+    );
     assert.ok(results.every((r) => Math.abs(r.score - knownScore(1)) < 1e-4));
   }
   assert.equal(tf.memory().numTensors, baseline);
@@ -201,10 +252,25 @@ test('hot swaps: each score names the version that scored it, a corrupt version 
   const { ModelHolder } = await import('../../src/worker/model-holder');
   const { ModelRegistry } = await import('../../src/registry');
   const metrics = createMetrics(undefined, false);
-  const holder = new ModelHolder(new ModelRegistry(h.redis, config.redis.prefix), { window: config.model.window, textMaxLen: config.model.textMaxLen }, createLogger('error'), metrics, 0);
+  const holder = new ModelHolder(
+    new ModelRegistry(h.redis, config.redis.prefix),
+    { window: config.model.window, textMaxLen: config.model.textMaxLen },
+    createLogger('error'),
+    metrics,
+    0,
+  );
   const batcher = new ScoreBatcher(() => holder.current, 64, 2);
-  const features = { numeric: new Float32Array(config.model.window).fill(2), tokens: new Int32Array(config.model.textMaxLen), imputed: [] };
-  const scoreAll = () => Promise.all(Array.from({ length: 200 }, () => batcher.score({ features, modelVersion: holder.current!.meta.version })));
+  const features = {
+    numeric: new Float32Array(config.model.window).fill(2),
+    tokens: new Int32Array(config.model.textMaxLen),
+    imputed: [],
+  };
+  const scoreAll = () =>
+    Promise.all(
+      Array.from({ length: 200 }, () =>
+        batcher.score({ features, modelVersion: holder.current!.meta.version }),
+      ),
+    );
   await registerKnownModel(h.redis, config, { threshold: 0.3 });
   await holder.sync();
   await scoreAll();
@@ -215,7 +281,9 @@ test('hot swaps: each score names the version that scored it, a corrupt version 
     await holder.sync();
     assert.equal(holder.current?.meta.version, meta.version);
     const results = await scoreAll();
-    assert.ok(results.every((r) => r.modelVersion === meta.version && Math.abs(r.score - knownScore(2)) < 1e-4));
+    assert.ok(
+      results.every((r) => r.modelVersion === meta.version && Math.abs(r.score - knownScore(2)) < 1e-4),
+    );
     served.push(meta.version);
     assert.equal(tf.memory().numTensors, baseline, `after swap to ${meta.version}`);
   }
@@ -224,6 +292,9 @@ test('hot swaps: each score names the version that scored it, a corrupt version 
   await h.redis.set(`${config.redis.prefix}model:current`, corrupt.version);
   await holder.sync();
   assert.equal(holder.current?.meta.version, served.at(-1));
-  assert.equal((await metrics.modelLoadFailures.get()).values.find((v) => v.labels.reason === 'hash_mismatch')?.value, 1);
+  assert.equal(
+    (await metrics.modelLoadFailures.get()).values.find((v) => v.labels.reason === 'hash_mismatch')?.value,
+    1,
+  );
   holder.dispose();
 });
