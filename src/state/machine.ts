@@ -122,10 +122,13 @@ export function addLog(
 ): 'stored' | 'duplicate' | 'late' {
   const newest = newestTs(state);
   if (newest !== undefined && ts <= newest - limits.logLookbackMs - limits.allowedLatenessMs) return 'late';
+  // One log may not exceed the token budget by itself: keep its most recent words, as the text input's
+  // pre-truncation would.
+  const kept = words.length > limits.maxLogTokens ? words.slice(-limits.maxLogTokens) : words;
   const at = lowerBound(state.logs, ts);
   const same = state.logs[at];
-  if (same && same.ts === ts && same.words.join(' ') === words.join(' ')) return 'duplicate';
-  state.logs.splice(at, 0, { ts, words });
+  if (same && same.ts === ts && same.words.join(' ') === kept.join(' ')) return 'duplicate';
+  state.logs.splice(at, 0, { ts, words: kept });
   pruneLogs(state, limits);
   return 'stored';
 }
@@ -137,8 +140,11 @@ function pruneLogs(state: MachineState, limits: WindowLimits): void {
     const keepFrom = lowerBound(state.logs, newest - limits.logLookbackMs - limits.allowedLatenessMs + 1);
     if (keepFrom > 0) state.logs.splice(0, keepFrom);
   }
-  let tokens = state.logs.reduce((n, l) => n + l.words.length, 0);
-  while (tokens > limits.maxLogTokens && state.logs.length > 1) tokens -= state.logs.shift()!.words.length;
+  // Each log costs at least one unit of the budget, so logs without a token ("!!! ???") are bounded too,
+  // also before the machine's first reading (when the lookback cannot prune anything yet).
+  const cost = (l: { words: readonly string[] }) => Math.max(1, l.words.length);
+  let tokens = state.logs.reduce((n, l) => n + cost(l), 0);
+  while (tokens > limits.maxLogTokens && state.logs.length > 1) tokens -= cost(state.logs.shift()!);
 }
 
 /** The words of the logs with ts in (t - lookback, t], oldest first: the text input for the window ending at t. */
