@@ -1,6 +1,7 @@
 import type { Config } from '../config';
 import { startHttp } from '../http/server';
 import { createLogger } from '../log';
+import { runUntilStopped, StopLatch } from '../lifecycle';
 import { createMetrics } from '../metrics';
 import { Evaluator } from './evaluator';
 import { createEvaluatorMetrics } from './metrics';
@@ -14,13 +15,8 @@ export async function runEvaluator(config: Config): Promise<number> {
   const logger = createLogger(config.logLevel, { role: 'evaluator' });
   const base = createMetrics();
   const metrics = createEvaluatorMetrics(base.registry);
-  let failed: Error | undefined;
-  let wake: () => void = () => undefined;
-  const done = new Promise<void>((r) => (wake = r));
-  const evaluator = new Evaluator(config, logger, metrics, (error) => {
-    failed = error;
-    wake();
-  });
+  const latch = new StopLatch();
+  const evaluator = new Evaluator(config, logger, metrics, latch.fail);
   const http = await startHttp(
     {
       registry: base.registry,
@@ -38,34 +34,5 @@ export async function runEvaluator(config: Config): Promise<number> {
     url: `http://${config.http.host}:${http.port}`,
     endpoints: ['/metrics', '/healthz', '/readyz', '/model'],
   });
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
-      logger.error('second signal: exiting now', { signal });
-      process.exit(1);
-    }
-    logger.info('draining', { signal });
-    wake();
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  try {
-    await evaluator.start();
-  } catch (error) {
-    failed = error as Error;
-    logger.error('evaluator could not start', { error: failed.message });
-  }
-  if (!failed) await done;
-  const deadline = setTimeout(() => {
-    logger.error('shutdown deadline missed: exiting', { timeoutMs: config.shutdownTimeoutMs });
-    process.exit(1);
-  }, config.shutdownTimeoutMs);
-  deadline.unref();
-  await evaluator.stop();
-  await http.close();
-  clearTimeout(deadline);
-  process.off('SIGTERM', onSignal);
-  process.off('SIGINT', onSignal);
-  logger.info('stopped', { failed: failed?.message ?? null });
-  return failed ? 1 : 0;
+  return runUntilStopped('evaluator', evaluator, latch, http, config.shutdownTimeoutMs, logger);
 }
