@@ -20,6 +20,8 @@ export function watchConsumer(
   sessionTimeoutMs: number,
   logger: Logger,
   now: () => number = Date.now,
+  /** Called once the consumer is dead for good (instead of logging it), e.g. to fail the process. */
+  onDead?: (error: Error) => void,
 ): ConsumerLiveness {
   let inGroup = false;
   let lastContact = 0;
@@ -43,7 +45,8 @@ export function watchConsumer(
       return;
     }
     dead = payload.error.message;
-    logger.error('consumer crashed and will not restart', { error: dead });
+    if (onDead) onDead(new Error(`consumer crashed and will not restart: ${dead}`));
+    else logger.error('consumer crashed and will not restart', { error: dead });
   });
   return {
     healthy: () => dead === undefined,

@@ -2,6 +2,8 @@ import type { Admin, Consumer, EachBatchPayload, Producer } from 'kafkajs';
 import type Redis from 'ioredis';
 import type { Config } from '../config';
 import type { DecodeLimits } from '../ingest';
+import { watchConsumer } from '../kafka/liveness';
+import type { ConsumerLiveness } from '../kafka/liveness';
 import { OffsetTracker } from '../kafka/offsets';
 import { SerialSender } from '../kafka/serial-sender';
 import type { Logger } from '../log';
@@ -44,9 +46,8 @@ export class Worker {
   private readonly partitionOf = new Map<string, number>();
   private readonly join: JoinGate;
   private assigned = new Map<string, number[]>();
-  private inGroup = false;
-  /** Last heartbeat or fetch answered by the broker: /readyz turns 503 when the broker is gone. */
-  private lastBrokerContact = 0;
+  /** Group membership and broker contact, from the consumer's events: /readyz turns 503 when the broker is gone. */
+  private liveness: ConsumerLiveness | undefined;
   private timers: NodeJS.Timeout[] = [];
   private stopping: Promise<void> | undefined;
   /** Why fetching is paused (a model was promoted but none can serve), while it is. */
@@ -126,25 +127,10 @@ export class Worker {
 
   async start(): Promise<void> {
     const { consumer, config } = this;
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      this.onAssignment(payload.memberAssignment);
-      this.inGroup = true;
-      this.lastBrokerContact = Date.now();
-    });
-    const contact = () => {
-      this.lastBrokerContact = Date.now();
-    };
-    consumer.on(consumer.events.HEARTBEAT, contact);
-    consumer.on(consumer.events.FETCH, contact);
-    consumer.on(consumer.events.REBALANCING, () => {
-      this.inGroup = false;
-    });
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      this.inGroup = false;
-      if (!payload.restart)
-        this.fail(new Error(`consumer crashed and will not restart: ${payload.error.message}`));
-      else this.logger.warn('consumer crashed; kafkajs restarts it', { error: payload.error.message });
-    });
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => this.onAssignment(payload.memberAssignment));
+    this.liveness = watchConsumer(consumer, config.kafka.sessionTimeoutMs, this.logger, Date.now, (error) =>
+      this.fail(error),
+    );
     await this.redis.ping();
     this.models.onChecked(() => this.followModel());
     await this.models.sync();
@@ -272,9 +258,7 @@ export class Worker {
   readiness(): Readiness {
     const reasons: string[] = [];
     if (this.state !== 'running') reasons.push(`worker is ${this.state}`);
-    if (!this.inGroup) reasons.push('consumer not in its group');
-    else if (Date.now() - this.lastBrokerContact > this.config.kafka.sessionTimeoutMs)
-      reasons.push('no heartbeat or fetch answered by the broker within the session timeout');
+    reasons.push(...(this.liveness?.reasons() ?? ['consumer not in its group']));
     if (!this.models.current) reasons.push('no model loaded');
     if (this.pausedFor !== undefined) reasons.push(`partitions paused: ${this.pausedFor}`);
     return { ready: reasons.length === 0, reasons };
