@@ -759,6 +759,29 @@ test('k8s manifests parse and carry the fields that keep workers healthy', (t) =
     'trainer pods must not match the worker PDB',
   );
 
+  // The evaluator, like the trainer, is one replica replaced with Recreate (its Redis state is not partitioned),
+  // and its pods must not count as workers.
+  const evaluator = find('Deployment', 'pdm-evaluator');
+  assert.equal(evaluator?.spec?.replicas, 1);
+  assert.equal(evaluator?.spec?.strategy?.type, 'Recreate');
+  const evaluatorContainer = evaluator?.spec?.template?.spec?.containers?.[0];
+  assert.deepEqual(evaluatorContainer?.args, ['evaluator']);
+  assert.equal(evaluatorContainer?.livenessProbe?.httpGet?.path, '/healthz');
+  const evaluatorLabels = evaluator?.spec?.template?.metadata?.labels;
+  assert.ok(
+    matches(evaluator?.spec?.selector?.matchLabels, evaluatorLabels),
+    'the evaluator Deployment selects its own pods',
+  );
+  assert.ok(
+    !matches(worker?.spec?.selector?.matchLabels, evaluatorLabels) &&
+      !matches(pdb?.spec?.selector?.matchLabels, evaluatorLabels),
+    'evaluator pods must not match the worker selector or PDB',
+  );
+  assert.ok(
+    matches(find('Service', 'pdm-evaluator-metrics')?.spec?.selector, evaluatorLabels),
+    'the evaluator metrics Service selects the evaluator pods',
+  );
+
   const kustomization = objects.find(({ file }) => file === 'kustomization.yaml')?.o as
     { resources?: string[] } | undefined;
   const resources = kustomization?.resources ?? [];
@@ -771,6 +794,7 @@ test('k8s manifests parse and carry the fields that keep workers healthy', (t) =
     'worker-pdb.yaml',
     'service.yaml',
     'trainer-deployment.yaml',
+    'evaluator-deployment.yaml',
   ]) {
     assert.ok(resources.includes(resource), `kustomization.yaml must list ${resource}`);
   }

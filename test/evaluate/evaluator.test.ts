@@ -216,7 +216,11 @@ const redis = new Redis(config.redis.url);
 let admin: Admin;
 let producer: Producer;
 
+/** Every evaluator the test starts: stopped in `after`, so a failed assertion cannot leave one running and hang the runner. */
+const started: Evaluator[] = [];
+
 after(async () => {
+  await Promise.all(started.map((e) => withTimeout('evaluator stop', e.stop()).catch(() => undefined)));
   await withTimeout('producer disconnect', producer.disconnect());
   await admin
     .deleteGroups([`${config.kafka.groupId}.evaluator`, `${config.kafka.groupId}-lost.evaluator`])
@@ -233,6 +237,7 @@ function startEvaluator(withConfig = config): { evaluator: Evaluator; registry: 
     createLogger('warn', { role: 'evaluator-test' }),
     createEvaluatorMetrics(registry),
   );
+  started.push(evaluator);
   return { evaluator, registry };
 }
 
