@@ -9,6 +9,8 @@ import { ModelRegistry } from '../registry';
 import { retry } from '../retry';
 import { DemoTally, formatCounts } from './tally';
 import type { SeenAlert } from './tally';
+import { formatLive } from '../evaluate/tally';
+import type { LiveFigures } from '../evaluate/tally';
 
 const DAY = 86_400_000;
 const say = (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)}  ${line}\n`);
@@ -79,6 +81,7 @@ export interface DemoOptions {
 export async function runDemo(config: Config, opts: DemoOptions = {}): Promise<number> {
   const workerPort = config.http.port;
   const trainerPort = workerPort + 1;
+  const evaluatorPort = workerPort + 2;
   // Every child runs with this process's config, adjusted here: quiet logs, HTTP on loopback.
   const quiet: Config = { ...config, logLevel: 'warn', http: { host: '127.0.0.1', port: workerPort } };
   const training: Config['training'] = {
@@ -180,6 +183,8 @@ export async function runDemo(config: Config, opts: DemoOptions = {}): Promise<n
         http: { host: '127.0.0.1', port: trainerPort },
         training: { ...training, retrainAfterFailures: 5 },
       }),
+      // Joins the worker's alerts with the simulator's failures: the live recall, precision and lead time below.
+      startPdm(['evaluator'], { ...quiet, http: { host: '127.0.0.1', port: evaluatorPort } }),
       startPdm(
         ['simulate', '--machines', machines, '--seed', '8', '--start', liveStart, '--rate', '20'],
         quiet,
@@ -189,6 +194,9 @@ export async function runDemo(config: Config, opts: DemoOptions = {}): Promise<n
       `worker:  http://127.0.0.1:${workerPort}/metrics  /readyz  /model  /machines/m-000  /machines?top=10  (pdm top)`,
     );
     say(`trainer: http://127.0.0.1:${trainerPort}/metrics`);
+    say(
+      `evaluator: http://127.0.0.1:${evaluatorPort}/model  (live recall, precision, lead time per version)`,
+    );
     say(
       `live: 20 readings/s (one simulated hour per second); alerts appear below. ${opts.runForMs ? `Stops after ${opts.runForMs / 1000} s.` : 'Ctrl-C stops everything.'}`,
     );
@@ -202,7 +210,8 @@ export async function runDemo(config: Config, opts: DemoOptions = {}): Promise<n
       last = { consumed, at: Date.now() };
       // The worker's own figures (per process) are labelled as such; every count after them is what this
       // demo read off the topics, the same messages the lines above print.
-      return `model ${model?.version ?? '-'} (${model?.backend ?? '?'})  worker consumed ${consumed} (${rate.toFixed(0)}/s) scored ${m.pdm_scores_total ?? 0}  |  ${formatCounts(tally.counts())}`;
+      const live = liveLine(await getJson(evaluatorPort, '/model'));
+      return `model ${model?.version ?? '-'} (${model?.backend ?? '?'})  worker consumed ${consumed} (${rate.toFixed(0)}/s) scored ${m.pdm_scores_total ?? 0}  |  ${formatCounts(tally.counts())}${live ? `  |  ${live}` : ''}`;
     };
     const ticker = setInterval(() => void status().then((line) => say(`status: ${line}`)), 10_000);
     await new Promise<void>((resolve) => {
@@ -212,7 +221,7 @@ export async function runDemo(config: Config, opts: DemoOptions = {}): Promise<n
       for (const c of children)
         c.once('exit', (code) => code && say(`a child exited with ${code}; stopping`) && resolve());
     });
-    say('stopping: simulator, trainer, worker (draining)');
+    say('stopping: simulator, evaluator, trainer, worker (draining)');
     clearInterval(ticker);
     await Promise.all(
       children.map(
@@ -245,6 +254,14 @@ export async function runDemo(config: Config, opts: DemoOptions = {}): Promise<n
     await settleWithin(admin.deleteGroups([observerGroup]), 10_000); // a throw-away group: leave nothing behind
     await settleWithin(admin.disconnect(), 10_000);
   }
+}
+
+/** The serving version's live figures from the evaluator's `/model` (one line), '' before any decision. */
+function liveLine(view: Record<string, unknown> | undefined): string {
+  const versions = (view?.versions ?? []) as readonly LiveFigures[];
+  const v = versions.find((x) => x.version === view?.serving);
+  if (!v || v.detected + v.missed + v.trueAlarms + v.falseAlarms === 0) return '';
+  return `${v.version} ${formatLive(v)}`;
 }
 
 /** "topic/partition" → high watermark (the next offset). */

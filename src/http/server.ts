@@ -11,6 +11,7 @@ export interface HttpHandlers {
   readonly machine?: (id: string) => Promise<unknown>;
   /** `GET /machines?top=N` (N already validated). */
   readonly fleet?: (top: number) => unknown;
+  /** `GET /model`: may read Redis (the live figures), hence a promise. */
   readonly model: () => unknown;
 }
 
@@ -40,7 +41,7 @@ async function route(h: HttpHandlers, req: IncomingMessage, res: ServerResponse)
     const r = h.ready();
     return send(res, r.ready ? 200 : 503, r);
   }
-  if (path === '/model') return send(res, 200, h.model());
+  if (path === '/model') return send(res, 200, await h.model());
   if (path === '/machines' && h.fleet) {
     const parsed = parseTop(url.searchParams.get('top'));
     return 'error' in parsed ? send(res, 400, { error: parsed.error }) : send(res, 200, h.fleet(parsed.top));

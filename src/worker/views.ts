@@ -3,6 +3,7 @@ import { fleetEntry, rankFleet } from '../fleet';
 import type { FleetEntry, FleetView } from '../fleet';
 import type { HttpHandlers } from '../http/server';
 import { backendName } from '../model/tf';
+import type { LiveFigures } from '../evaluate/tally';
 import type { ModelMeta } from '../registry';
 import type { MachineState, MachineStore } from '../state';
 import { iso } from './messages';
@@ -29,6 +30,8 @@ export interface WorkerViewSource {
   readonly store: Pick<MachineStore, 'get' | 'ids' | 'size'>;
   readonly checkpoints: Pick<CheckpointPort, 'load'>;
   readonly model: () => ModelMeta | undefined;
+  /** The live figures `pdm evaluator` keeps in Redis per version; empty when no evaluator runs. */
+  readonly live: () => Promise<ReadonlyMap<string, LiveFigures>>;
   readonly lag: () => readonly { topic: string; partition: number; lag: number }[];
   readonly readingsTopic: string;
   readonly window: number;
@@ -77,11 +80,26 @@ export function fleetView(src: WorkerViewSource, top: number): FleetView {
   };
 }
 
-/** `GET /model`: the serving version's metadata without its scaler arrays, and the backend in use. */
-export function modelView(meta: ModelMeta | undefined): Record<string, unknown> {
+/**
+ * `GET /model`: the serving version's metadata without its scaler arrays, the backend in use, and `live`, the
+ * version's live figures as `pdm evaluator` decided them so far (null when no evaluator has any for it).
+ */
+export function modelView(
+  meta: ModelMeta | undefined,
+  live?: ReadonlyMap<string, LiveFigures>,
+): Record<string, unknown> {
   if (!meta) return { version: null, threshold: null, backend: backendName(), ready: false };
   const { scaler: _scaler, hash, ...rest } = meta;
-  return { ...rest, hash, backend: backendName() };
+  return { ...rest, hash, backend: backendName(), live: live?.get(meta.version) ?? null };
+}
+
+/** The live figures, or none when Redis cannot answer now: `/model` must not fail for want of them. */
+async function liveOrNone(src: WorkerViewSource): Promise<ReadonlyMap<string, LiveFigures> | undefined> {
+  try {
+    return await src.live();
+  } catch {
+    return undefined;
+  }
 }
 
 /** The worker as its HTTP face sees it. */
@@ -99,6 +117,6 @@ export function workerHandlers(worker: WorkerFace, registry: Registry): HttpHand
     ready: () => worker.readiness(),
     machine: (id) => machineView(worker.view, id),
     fleet: (top) => fleetView(worker.view, top),
-    model: () => modelView(worker.view.model()),
+    model: async () => modelView(worker.view.model(), await liveOrNone(worker.view)),
   };
 }

@@ -1,6 +1,7 @@
 import type { Admin, Consumer, EachBatchPayload, Producer } from 'kafkajs';
 import type Redis from 'ioredis';
 import type { Config } from '../config';
+import { readLiveFigures } from '../evaluate/store';
 import type { DecodeLimits } from '../ingest';
 import { watchConsumer } from '../kafka/liveness';
 import type { ConsumerLiveness } from '../kafka/liveness';
@@ -119,6 +120,7 @@ export class Worker {
       store: this.store,
       checkpoints,
       model: () => this.models.current?.meta,
+      live: () => readLiveFigures(this.redis, config.redis.prefix),
       lag: () => this.offsets.entries(),
       readingsTopic: config.topics.readings,
       window: config.model.window,
