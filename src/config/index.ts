@@ -147,6 +147,18 @@ const envSchema = z.object({
   PDM_TRAIN_SEARCH_BUDGET: duration('30m', '1s', '7d'),
   PDM_RETRAIN_FAILURES: int(10, 1, 1_000_000),
   PDM_RETRAIN_INTERVAL: duration('24h', '1m', '365d'),
+  // Drift as a retraining trigger (off by default): docs/evaluation.md "Drift as a retraining trigger".
+  PDM_RETRAIN_DRIFT_PSI: z
+    .string()
+    .default('off')
+    .transform((text, ctx) => {
+      if (text.trim() === 'off') return undefined;
+      const psi = /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(text) ? Number(text) : NaN;
+      if (psi >= 0.01 && psi <= 10) return psi;
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: "'off' or a PSI between 0.01 and 10" });
+      return z.NEVER;
+    }),
+  PDM_RETRAIN_DRIFT_MIN_VALUES: int(1000, 1, 1_000_000_000),
   // `pdm evaluator` (live evaluation on delayed labels, drift): docs/configuration.md "Evaluator".
   PDM_EVAL_GRACE: duration('1h', '0ms', '30d'),
   PDM_EVAL_RETENTION: duration('30d', '1h', '3650d'),
@@ -250,6 +262,10 @@ export interface Config {
     readonly searchBudgetMs: number;
     readonly retrainAfterFailures: number;
     readonly retrainIntervalMs: number;
+    /** Retrain when a sensor's PSI (from `pdm evaluator`) reaches this, once per serving version; undefined: off. */
+    readonly retrainDriftPsi: number | undefined;
+    /** Live values a sensor's PSI needs in the drift window before it may trigger a round. */
+    readonly retrainDriftMinValues: number;
   };
   readonly evaluator: {
     /** Event time a decision waits past its deadline, for late failures and late readings. */
@@ -426,6 +442,8 @@ export function loadConfig(
       searchBudgetMs: e.PDM_TRAIN_SEARCH_BUDGET,
       retrainAfterFailures: e.PDM_RETRAIN_FAILURES,
       retrainIntervalMs: e.PDM_RETRAIN_INTERVAL,
+      retrainDriftPsi: e.PDM_RETRAIN_DRIFT_PSI,
+      retrainDriftMinValues: e.PDM_RETRAIN_DRIFT_MIN_VALUES,
     },
     evaluator: {
       graceMs: e.PDM_EVAL_GRACE,

@@ -14,7 +14,7 @@ import { Ledger, NO_VERSION } from './ledger';
 import type { LedgerEvent, Position } from './ledger';
 import { countEvents, publishDrift, publishFigures } from './metrics';
 import type { EvaluatorMetrics } from './metrics';
-import { EvaluationStore } from './store';
+import { EvaluationStore, saveDrift } from './store';
 import { figures, Tally } from './tally';
 import type { LiveFigures } from './tally';
 import { alertSchema } from './view';
@@ -270,6 +270,13 @@ export class Evaluator {
     const gate = await this.gate();
     const events = gate ? this.ledger.decide(gate, this.serving) : [];
     await this.persist(events);
+    // For the trainer's drift trigger (PDM_RETRAIN_DRIFT_PSI). Not part of the decisions: a failed write
+    // only delays that trigger to the next tick.
+    const drift = this.drift.snapshot();
+    if (drift)
+      await saveDrift(this.redis, this.config.redis.prefix, drift).catch((error: unknown) =>
+        this.logger.warn('drift figures not written', { error: (error as Error).message }),
+      );
   }
 
   /**

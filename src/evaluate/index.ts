@@ -14,6 +14,7 @@ export type {
 export { countEvents, createEvaluatorMetrics, LEAD_TIME_BUCKETS, publishFigures } from './metrics';
 export type { EvaluatorMetrics } from './metrics';
 export { runEvaluator } from './run';
-export { EvaluationStore, readLiveFigures } from './store';
+export { EvaluationStore, readDrift, readLiveFigures, saveDrift } from './store';
+export type { StoredDrift } from './store';
 export { emptyCounts, figures, formatLive, Tally } from './tally';
 export type { LiveFigures, VersionCounts } from './tally';

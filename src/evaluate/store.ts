@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import { z } from 'zod';
+import type { DriftSnapshot } from '../drift';
 import type { MachineLedger } from './ledger';
 import { figures, Tally } from './tally';
 import type { LiveFigures } from './tally';
@@ -94,6 +95,40 @@ export class EvaluationStore {
     const results = (await tx.exec()) ?? [];
     const failed = results.find(([error]) => error);
     if (failed?.[0]) throw failed[0];
+  }
+}
+
+/** The drift figures as the evaluator last published them, with the wall time it wrote them. */
+export interface StoredDrift extends DriftSnapshot {
+  readonly writtenAt: number;
+}
+
+const driftSchema = z.object({
+  version: z.string(),
+  sensors: z.array(z.object({ sensor: z.string(), psi: z.number(), meanShift: z.number(), n: z.number() })),
+  oovRatio: z.number().nullable(),
+  tokens: z.number(),
+  writtenAt: z.number(),
+});
+
+/** Overwrites the published drift figures (one small document: readers want the latest only). */
+export async function saveDrift(
+  redis: Redis,
+  prefix: string,
+  snapshot: DriftSnapshot,
+  now = Date.now(),
+): Promise<void> {
+  await redis.set(`${prefix}eval:drift`, JSON.stringify({ ...snapshot, writtenAt: now }));
+}
+
+/** The drift figures the evaluator last published; undefined when none (or unreadable: a reader must not fail). */
+export async function readDrift(redis: Redis, prefix: string): Promise<StoredDrift | undefined> {
+  const body = await redis.get(`${prefix}eval:drift`);
+  if (!body) return undefined;
+  try {
+    return driftSchema.parse(JSON.parse(body));
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type Redis from 'ioredis';
 import type { Consumer } from 'kafkajs';
 import type { Config } from '../config';
 import { startHttp } from '../http/server';
@@ -8,6 +9,9 @@ import { watchConsumer } from '../kafka/liveness';
 import type { ConsumerLiveness } from '../kafka/liveness';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
+import { createRedis } from '../redis/client';
+import { ModelRegistry } from '../registry';
+import { DriftTrigger } from './drift-trigger';
 import { spawnPdm } from '../cli/child';
 
 export interface TrainingRun {
@@ -85,6 +89,8 @@ export class Trainer {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private liveness: ConsumerLiveness | undefined;
+  /** Only with PDM_RETRAIN_DRIFT_PSI set: reads the evaluator's drift figures and the serving version. */
+  private drift: { redis: Redis; trigger: DriftTrigger; registry: ModelRegistry } | undefined;
   lastRun: TrainingRun | undefined;
 
   constructor(
@@ -110,13 +116,43 @@ export class Trainer {
           this.trigger(`${this.newFailures} new failures`);
       },
     });
+    this.drift = this.driftTrigger();
     this.timer = setInterval(
       () => {
         if (Date.now() - this.lastRunAt >= this.config.training.retrainIntervalMs) this.trigger('interval');
+        else void this.checkDrift();
       },
       Math.min(60_000, this.config.training.retrainIntervalMs),
     );
     this.trigger('start');
+  }
+
+  private driftTrigger(): Trainer['drift'] {
+    const { retrainDriftPsi: psi, retrainDriftMinValues: minValues } = this.config.training;
+    if (psi === undefined) return undefined;
+    const redis = createRedis(this.config);
+    redis.on('error', (error: Error) =>
+      this.logger.warn('redis error', { stage: 'drift', error: error.message }),
+    );
+    const { prefix } = this.config.redis;
+    // Figures the evaluator has not refreshed for ten of its intervals (at least 5 min) no longer say anything.
+    const maxAgeMs = Math.max(300_000, 10 * this.config.evaluator.intervalMs);
+    return {
+      redis,
+      registry: new ModelRegistry(redis, prefix),
+      trigger: new DriftTrigger(redis, prefix, { psi, minValues, maxAgeMs }),
+    };
+  }
+
+  /** Starts a round when the serving version's inputs drifted (PDM_RETRAIN_DRIFT_PSI); Redis trouble waits. */
+  private async checkDrift(): Promise<void> {
+    if (!this.drift || this.running || this.stopped) return;
+    try {
+      const reason = await this.drift.trigger.check(await this.drift.registry.currentVersion());
+      if (reason) this.trigger(reason);
+    } catch (error) {
+      this.logger.warn('drift check failed; next check in a minute', { error: (error as Error).message });
+    }
   }
 
   /** False once its failures consumer is dead for good: the orchestrator should restart the process. */
@@ -162,6 +198,7 @@ export class Trainer {
     this.child?.kill('SIGTERM');
     await this.consumer?.disconnect().catch(() => undefined);
     await this.running;
+    await this.drift?.redis.quit().catch(() => undefined);
   }
 }
 
@@ -180,6 +217,7 @@ export async function runTrainer(config: Config, logger: Logger, metrics: Metric
   logger.info('trainer running', {
     retrainAfterFailures: config.training.retrainAfterFailures,
     retrainIntervalMs: config.training.retrainIntervalMs,
+    retrainDriftPsi: config.training.retrainDriftPsi ?? 'off',
     http: http.port,
   });
   await trainer.start();

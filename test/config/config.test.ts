@@ -145,3 +145,15 @@ test('a misspelt PDM_ variable is reported with the setting it most likely meant
     { name: 'PDM_WINDOWS', suggestion: 'PDM_WINDOW' },
   ]);
 });
+
+test('the drift trigger is off by default, takes a PSI, and refuses anything else naming the variable', () => {
+  assert.equal(loadConfig({}).training.retrainDriftPsi, undefined);
+  assert.equal(loadConfig({ PDM_RETRAIN_DRIFT_PSI: 'off' }).training.retrainDriftPsi, undefined);
+  assert.equal(loadConfig({ PDM_RETRAIN_DRIFT_PSI: '0.25' }).training.retrainDriftPsi, 0.25);
+  for (const bad of ['high', '0', '11', '-1'])
+    assert.throws(
+      () => loadConfig({ PDM_RETRAIN_DRIFT_PSI: bad }),
+      /PDM_RETRAIN_DRIFT_PSI.*'off' or a PSI between 0\.01 and 10/,
+      bad,
+    );
+});

@@ -11,6 +11,7 @@ import {
   Evaluator,
   figures,
   LEAD_TIME_BUCKETS,
+  readDrift,
   readLiveFigures,
 } from '../../src/evaluate';
 import type { LiveFigures } from '../../src/evaluate';
@@ -404,6 +405,13 @@ test('live recall, precision, false alarms per machine-day and lead times equal 
     if (Math.floor(r.ts / HOUR) >= oldestSlot)
       counts[decileBin((r.volt - SENSOR_BASELINE.volt.mean) / SENSOR_BASELINE.volt.sd)]!++;
   assert.ok(Math.abs(drift.sensors[0]!.psi - psiOfCounts(counts)) < 1e-9);
+  // …and publishes them in Redis for the trainer's drift trigger (written every tick).
+  await eventually('drift figures in Redis', async () => {
+    const stored = await readDrift(redis, config.redis.prefix);
+    return (
+      stored?.version === 'v1' && stored.sensors[0]?.psi === second.evaluator.view().drift?.sensors[0]?.psi
+    );
+  });
 
   // `pdm model list` reads the same figures from Redis.
   assert.deepEqual(pick((await readLiveFigures(redis, config.redis.prefix)).get('v1')), pick(full.v1));
