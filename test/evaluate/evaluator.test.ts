@@ -350,8 +350,9 @@ test('live recall, precision, false alarms per machine-day and lead times equal 
   assert.deepEqual(pick(v('v0')), pick(full.v0));
   assert.deepEqual(second.evaluator.view().ignored, full.ignored);
 
-  // The metrics: the counters and the histogram continue across the restart and equal the offline values.
-  const metrics = await second.registry.getMetricsAsJSON();
+  // The metrics: the counters and the histogram continue across the restart and equal the offline values. The
+  // view's counts change before the batch's state write and the metrics after it: wait for the metrics too.
+  let metrics = await second.registry.getMetricsAsJSON();
   const sample = (name: string, labels: Record<string, string | number>) =>
     metrics
       .flatMap((m) =>
@@ -362,6 +363,10 @@ test('live recall, precision, false alarms per machine-day and lead times equal 
           x.name === name &&
           Object.entries(labels).every(([k, val]) => (x.labels as Record<string, unknown>)[k] === val),
       )?.value;
+  await eventually('the metrics published', async () => {
+    metrics = await second.registry.getMetricsAsJSON();
+    return sample('pdm_live_false_alarms_total', { version: 'v1' }) === full.v1.falseAlarms;
+  });
   assert.equal(sample('pdm_live_false_alarms_total', { version: 'v1' }), full.v1.falseAlarms);
   assert.equal(sample('pdm_live_recall', { version: 'v1' }), full.v1.recall);
   assert.equal(sample('pdm_live_precision', { version: 'v1' }), full.v1.precision);
@@ -397,6 +402,11 @@ test('live recall, precision, false alarms per machine-day and lead times equal 
   const oldestSlot = Math.floor(newest / HOUR) - 23;
   const inWindow = s.logs.filter((l) => Math.floor(l.ts / HOUR) >= oldestSlot).flatMap((l) => l.words);
   const known = new Set(['grinding', 'noise', 'near', 'bearing', 'routine', 'inspection', 'ok']);
+  // Decisions never wait for logs, so the last log records may still be on their way into the window.
+  await eventually(
+    'every log in the drift window',
+    () => second.evaluator.view().drift?.tokens === inWindow.length,
+  );
   const drift = second.evaluator.view().drift!;
   assert.ok(inWindow.length > 0);
   assert.equal(drift.oovRatio, inWindow.filter((w) => !known.has(w)).length / inWindow.length);
