@@ -17,6 +17,17 @@ export interface AlertState {
   /** The machine's most recent scores, oldest first, at most the alert window n: the k-of-n vote. */
   recent: number[];
 }
+/**
+ * Where a record came from: its topic, partition and the topic's incarnation (see incarnation.ts). An
+ * offset means something only together with these: after partitions are added, a topic is recreated or a
+ * group's offsets are reset, the same offset numbers name other records.
+ */
+export interface RecordPlace {
+  readonly topic: string;
+  readonly partition: number;
+  readonly incarnation: string;
+}
+
 export interface LastScore {
   readonly ts: number;
   readonly score: number;
@@ -33,11 +44,16 @@ export interface MachineState {
   alert: AlertState;
   lastScore: LastScore | undefined;
   /**
-   * The Kafka offset of the last record applied, per topic role. A machine always lives on one partition
-   * (key = machineId), so a re-delivered record at or below it was applied before: exact idempotence
-   * after a crash between checkpoint and commit, whatever its event time.
+   * The Kafka offset of the last record applied, per topic role, and (`appliedAt`) where that offset
+   * lives. A record from the same place at or below it was applied before (a crash between checkpoint and
+   * commit re-delivers it): exact idempotence, whatever its event time. From another place it is new.
    */
   applied: { readings: number; logs: number };
+  /**
+   * The place of each `applied` offset. Absent in checkpoints written before places were recorded: such an
+   * offset is compared as before (place unknown = same place), until the machine's next checkpoint.
+   */
+  appliedAt?: { readings?: RecordPlace; logs?: RecordPlace };
 }
 
 export interface WindowLimits {
