@@ -228,6 +228,7 @@ export class BatchStep {
     for (const m of messages) {
       const id = m.key?.toString();
       if (id && !this.memory.store.has(id)) missing.add(id);
+      else if (id) this.memory.store.pin(id); // the bound on insert must not evict it before it is applied
     }
     if (missing.size === 0) return;
     const restored = await this.ports.checkpoints.load([...missing], (id, why) =>

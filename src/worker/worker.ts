@@ -72,7 +72,9 @@ export class Worker {
       logger.child({ stage: 'model' }),
       metrics,
     );
-    this.store = new MachineStore(config.maxMachines, config.idleEvictMs);
+    this.store = new MachineStore(config.maxMachines, config.idleEvictMs, Date.now, (id) =>
+      this.partitionOf.delete(id),
+    );
     const checkpoints = new CheckpointStore(
       this.redis,
       config.redis.prefix,
@@ -106,6 +108,7 @@ export class Worker {
           allowedLatenessMs: config.allowedLatenessMs,
           logLookbackMs: config.logLookbackMs,
           maxLogTokens: config.maxLogTokens,
+          maxLogBytes: config.maxLogBytes,
         },
         alerts: config.alerts,
       },
