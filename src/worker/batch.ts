@@ -157,14 +157,13 @@ export class BatchStep {
         await consumer.heartbeat().catch(() => undefined);
       },
     });
-    // A newer owner checkpointed further (we stalled past the session timeout): this batch is not ours.
-    if (
-      await saved.then(
-        () => false,
-        (e) => (e instanceof StaleCheckpointError ? true : Promise.reject(e)),
-      )
-    )
+    try {
+      await saved;
+    } catch (error) {
+      if (!(error instanceof StaleCheckpointError)) throw error;
+      // A newer owner checkpointed further (we stalled past the session timeout): this batch is not ours.
       return { status: 'revoked', sent, checkpointed: [] };
+    }
     this.memory.store.clean(touched.keys());
     const checkpointed = [...touched.keys()];
     // 3. commit, unless the partition moved meanwhile: its new owner re-reads from the last commit, and
