@@ -26,6 +26,7 @@ export const ERROR_CODES = [
   'stale_model',
   'unsafe_key',
   'promotion_fenced',
+  'stale_checkpoint',
   ...MODEL_REFUSED_CODES,
   ...TRAINING_CODES,
 ] as const;
@@ -84,6 +85,19 @@ export class ModelRefusedError extends PdmError<ModelRefusedCode> {}
 export class PromotionFencedError extends PdmError<'promotion_fenced'> {
   constructor(message: string) {
     super('promotion_fenced', message);
+  }
+}
+
+/**
+ * A checkpoint write refused because it would move a machine's applied offset backwards: the writer's
+ * partition has a newer owner that checkpointed further (a stale writer, stalled past its session timeout).
+ */
+export class StaleCheckpointError extends PdmError<'stale_checkpoint'> {
+  constructor(readonly machineIds: readonly string[]) {
+    super(
+      'stale_checkpoint',
+      `checkpoint of ${machineIds.length} machine(s) refused: a newer owner checkpointed further (e.g. ${machineIds.slice(0, 3).join(', ')})`,
+    );
   }
 }
 

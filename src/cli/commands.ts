@@ -193,6 +193,30 @@ export const COMMANDS: readonly Command[] = [
     },
   },
   {
+    name: 'replay',
+    args: '--from <time>',
+    summary: 're-score history from a time: resets the group offsets and the machine states',
+    flags: {
+      from: { type: 'string', value: 'ISO|ms', help: 'required: Kafka record time to replay from' },
+      'dry-run': {
+        type: 'boolean',
+        help: 'print the offsets and checkpoints it would reset, change nothing',
+      },
+    },
+    notes:
+      'Stop the workers of PDM_GROUP_ID first (exit 3 otherwise). Prints a JSON plan; see docs/semantics.md (Replay).',
+    async run(config, args) {
+      const text = args.flags.from;
+      const fromMs = text === undefined ? NaN : /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+      if (!Number.isFinite(fromMs))
+        throw new UsageError(`--from must be an ISO-8601 time or epoch milliseconds, got "${text ?? ''}"`);
+      return (await import('../replay')).runReplay(config, {
+        fromMs,
+        dryRun: args.flags['dry-run'] === 'true',
+      });
+    },
+  },
+  {
     name: 'config',
     summary: 'print the resolved configuration (environment and flags) as JSON, secrets masked',
     flags: {},

@@ -100,6 +100,7 @@ const envSchema = z.object({
   PDM_IDLE_EVICT: duration('6h', '1s', '365d'),
   PDM_MAX_MACHINES: int(100_000, 1, 10_000_000),
   PDM_MAX_LOG_TOKENS: int(2_000, 1, 1_000_000),
+  PDM_MAX_LOG_BYTES: int(262_144, 1_024, 1_073_741_824),
   PDM_MAX_RECORD_BYTES: int(65_536, 256, 10_000_000),
   PDM_ALERT_COOLDOWN: duration('1h', '0ms', '30d'),
   PDM_ALERT_HYSTERESIS: fraction(0, 1).default('0.1'),
@@ -226,6 +227,8 @@ export interface Config {
   readonly idleEvictMs: number;
   readonly maxMachines: number;
   readonly maxLogTokens: number;
+  /** Bytes of log text held per machine (its words' UTF-16 length plus 16 a log), enforced on insert. */
+  readonly maxLogBytes: number;
   readonly maxRecordBytes: number;
   readonly alerts: {
     readonly cooldownMs: number;
@@ -408,6 +411,7 @@ export function loadConfig(
     idleEvictMs: e.PDM_IDLE_EVICT,
     maxMachines: e.PDM_MAX_MACHINES,
     maxLogTokens: e.PDM_MAX_LOG_TOKENS,
+    maxLogBytes: e.PDM_MAX_LOG_BYTES,
     maxRecordBytes: e.PDM_MAX_RECORD_BYTES,
     alerts: {
       cooldownMs: e.PDM_ALERT_COOLDOWN,

@@ -1,27 +1,100 @@
 import type Redis from 'ioredis';
+import { StaleCheckpointError } from '../errors';
 import { decodeState, encodeState } from './codec';
-import type { MachineState } from './machine';
+import type { MachineState, RecordPlace } from './machine';
+
+/**
+ * Writes a checkpoint unless it would move an applied offset backwards (one script, so no other writer
+ * can slip between the check and the write). KEYS: the state, its fence (the applied offsets and their
+ * places, as JSON `{"r":[place, offset], "l":[place, offset]}`). ARGV: body, ttl seconds (0 = none), fence.
+ * Offsets are compared only within one place (topic, partition, incarnation): in another place a lower
+ * offset is a different record (added partitions, a recreated topic, a replay), not a step back.
+ * Returns {1} when written, {0, role, stored offset, offered offset} when refused.
+ */
+const FENCED_WRITE = `
+local stored = redis.call('GET', KEYS[2])
+if stored then
+  local old = cjson.decode(stored)
+  local new = cjson.decode(ARGV[3])
+  for _, role in ipairs({'r', 'l'}) do
+    local a, b = old[role], new[role]
+    if a and b and a[1] == b[1] and b[2] < a[2] then
+      return {0, role, tostring(a[2]), tostring(b[2])}
+    end
+  end
+end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('SET', KEYS[2], ARGV[3])
+end
+return {1}
+`;
+
+/** A refused checkpoint write: which machine, which role, the stored and the offered applied offset. */
+export interface CheckpointRefusal {
+  readonly machineId: string;
+  readonly role: 'readings' | 'logs';
+  readonly stored: number;
+  readonly offered: number;
+}
+
+type FencedRedis = Redis & {
+  pdmCheckpointWrite(
+    stateKey: string,
+    fenceKey: string,
+    body: Buffer,
+    ttl: number,
+    fence: string,
+  ): Promise<unknown>;
+};
+
+const placeKey = (p: RecordPlace | undefined) => (p ? `${p.topic}|${p.partition}|${p.incarnation}` : '');
+
+/** The fence of a state: its applied offsets with their places. */
+export function fenceOf(state: MachineState): string {
+  return JSON.stringify({
+    r: [placeKey(state.appliedAt?.readings), state.applied.readings],
+    l: [placeKey(state.appliedAt?.logs), state.applied.logs],
+  });
+}
+
+/** Machines per Redis round trip when saving or loading (see save). */
+const CHUNK = 1_000;
 
 /**
  * Per-machine checkpoints in Redis (one key per machine, compact binary: codec.ts). Why Redis rather than rebuilding from
  * Kafka: the new owner of a partition after a rebalance or restart scores with a full window at once,
  * without re-reading history whose retention may be gone. Consistency with offsets: a checkpoint is
  * written after the outputs of its records are acknowledged and before their offsets are committed, so a
- * crash re-delivers records that the restored state already holds; those are duplicates by ts and ignored.
+ * crash re-delivers records that the restored state already holds; those are recognised by their
+ * bookmark (`applied`) and ignored. Writes are fenced: a writer that lost its partition while stalled
+ * cannot overwrite what the new owner checkpointed with an older state (StaleCheckpointError).
  */
-/** Machines per Redis round trip when saving or loading (see save). */
-const CHUNK = 1_000;
-
 export class CheckpointStore {
+  private readonly redis: FencedRedis;
+
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly prefix: string,
     /** Checkpoints of machines silent this long expire on their own; 0 keeps them forever. */
     private readonly ttlSeconds = 30 * 86_400,
-  ) {}
+    /** Told of every refused (stale) write, to count and log it. */
+    private readonly onRefused: (refusal: CheckpointRefusal) => void = () => undefined,
+  ) {
+    if (!('pdmCheckpointWrite' in redis))
+      redis.defineCommand('pdmCheckpointWrite', { numberOfKeys: 2, lua: FENCED_WRITE });
+    this.redis = redis as FencedRedis;
+  }
 
   private key(machineId: string): string {
     return `${this.prefix}state:${machineId}`;
+  }
+
+  private fenceKey(machineId: string): string {
+    return `${this.prefix}fence:${machineId}`;
   }
 
   /**
@@ -29,19 +102,39 @@ export class CheckpointStore {
    * touches tens of thousands of machines; one pipeline that size holds the event loop while it encodes and
    * lets the last commands outlive the client's command timeout behind the first (measured: 25k machines a
    * batch timed out on a busy 2-core box). The batch still waits for every chunk before its commit.
+   * Throws StaleCheckpointError, after writing the others, when any state would move its applied offset back.
    */
   async save(states: readonly MachineState[]): Promise<void> {
+    const refused: string[] = [];
     for (let from = 0; from < states.length; from += CHUNK) {
-      const pipeline = this.redis.pipeline();
-      for (const s of states.slice(from, from + CHUNK)) {
-        const body = encodeState(s);
-        if (this.ttlSeconds > 0) pipeline.set(this.key(s.machineId), body, 'EX', this.ttlSeconds);
-        else pipeline.set(this.key(s.machineId), body);
-      }
+      const chunk = states.slice(from, from + CHUNK);
+      const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & {
+        pdmCheckpointWrite(...args: Parameters<FencedRedis['pdmCheckpointWrite']>): unknown;
+      };
+      for (const s of chunk)
+        pipeline.pdmCheckpointWrite(
+          this.key(s.machineId),
+          this.fenceKey(s.machineId),
+          encodeState(s),
+          this.ttlSeconds,
+          fenceOf(s),
+        );
       const results = (await pipeline.exec()) ?? [];
       const failed = results.find(([error]) => error);
       if (failed?.[0]) throw failed[0];
+      results.forEach(([, reply], i) => {
+        if (!Array.isArray(reply) || reply[0] !== 0) return;
+        const machineId = chunk[i]!.machineId;
+        refused.push(machineId);
+        this.onRefused({
+          machineId,
+          role: reply[1] === 'l' ? 'logs' : 'readings',
+          stored: Number(reply[2]),
+          offered: Number(reply[3]),
+        });
+      });
     }
+    if (refused.length) throw new StaleCheckpointError(refused);
   }
 
   /** The ids of every machine with a checkpoint (SCAN, so a large fleet does not block Redis). */
@@ -55,6 +148,16 @@ export class CheckpointStore {
       for (const key of keys) ids.push(key.slice(from));
     } while (cursor !== '0');
     return ids;
+  }
+
+  /** Deletes every checkpoint and its fence (a replay rebuilds the states from history); returns how many. */
+  async deleteAll(): Promise<number> {
+    const ids = await this.machineIds();
+    for (let from = 0; from < ids.length; from += CHUNK) {
+      const keys = ids.slice(from, from + CHUNK).flatMap((id) => [this.key(id), this.fenceKey(id)]);
+      await this.redis.del(...keys);
+    }
+    return ids.length;
   }
 
   /** Loads the checkpoints that exist; an unreadable one is reported and treated as absent (never fatal). */

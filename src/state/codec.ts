@@ -21,12 +21,15 @@ const alertSchema = z.object({
   // lastClearedTs and recent came with the k-of-n rule: checkpoints written before it load with none.
   recent: z.array(z.number()).default([]),
 });
+const placeSchema = z.object({ topic: z.string(), partition: z.number().int(), incarnation: z.string() });
 const common = {
   machineId: z.string(),
   logs: z.array(z.object({ ts: z.number(), words: z.array(z.string()) })),
   alert: alertSchema,
   lastScore: z.object({ ts: z.number(), score: z.number(), modelVersion: z.string() }).optional(),
   applied: z.object({ readings: z.number(), logs: z.number() }).default({ readings: -1, logs: -1 }),
+  // Where each applied offset lives (topic, partition, incarnation): optional, older checkpoints have none.
+  appliedAt: z.object({ readings: placeSchema.optional(), logs: placeSchema.optional() }).optional(),
 };
 /** The JSON checkpoint written before the binary format: still read, so an upgrade keeps every window. */
 const jsonSchema = z.object({
@@ -46,9 +49,18 @@ export function encodeState(state: MachineState): Buffer {
       }
     }
   }
-  const { machineId, logs, alert, lastScore, applied } = state;
+  const { machineId, logs, alert, lastScore, applied, appliedAt } = state;
   const header = Buffer.from(
-    JSON.stringify({ machineId, logs, alert, lastScore, applied, sensors, count: state.readings.length }),
+    JSON.stringify({
+      machineId,
+      logs,
+      alert,
+      lastScore,
+      applied,
+      appliedAt,
+      sensors,
+      count: state.readings.length,
+    }),
   );
   const stride = 1 + sensors.length;
   const out = Buffer.allocUnsafe(5 + header.length + 8 * stride * state.readings.length);
@@ -103,5 +115,6 @@ function toState(
     alert: { state, lastRaisedTs, lastClearedTs, recent },
     lastScore: parsed.lastScore,
     applied: parsed.applied,
+    ...(parsed.appliedAt ? { appliedAt: parsed.appliedAt } : {}),
   };
 }

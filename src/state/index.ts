@@ -4,9 +4,14 @@ export type {
   LastScore,
   MachineState,
   ReadingOutcome,
+  RecordPlace,
   TimedValues,
   TimedWords,
   WindowLimits,
 } from './machine';
 export { MachineStore } from './store';
-export { CheckpointStore } from './checkpoint';
+export { CheckpointStore, fenceOf } from './checkpoint';
+export type { CheckpointRefusal } from './checkpoint';
+export { checkpointRefusals } from './metrics';
+export { commitMetadata, Incarnations, incarnationOf, newIncarnation } from './incarnation';
+export type { CommittedPartition, CommittedSource } from './incarnation';

@@ -17,6 +17,17 @@ export interface AlertState {
   /** The machine's most recent scores, oldest first, at most the alert window n: the k-of-n vote. */
   recent: number[];
 }
+/**
+ * Where a record came from: its topic, partition and the topic's incarnation (see incarnation.ts). An
+ * offset means something only together with these: after partitions are added, a topic is recreated or a
+ * group's offsets are reset, the same offset numbers name other records.
+ */
+export interface RecordPlace {
+  readonly topic: string;
+  readonly partition: number;
+  readonly incarnation: string;
+}
+
 export interface LastScore {
   readonly ts: number;
   readonly score: number;
@@ -33,11 +44,16 @@ export interface MachineState {
   alert: AlertState;
   lastScore: LastScore | undefined;
   /**
-   * The Kafka offset of the last record applied, per topic role. A machine always lives on one partition
-   * (key = machineId), so a re-delivered record at or below it was applied before: exact idempotence
-   * after a crash between checkpoint and commit, whatever its event time.
+   * The Kafka offset of the last record applied, per topic role, and (`appliedAt`) where that offset
+   * lives. A record from the same place at or below it was applied before (a crash between checkpoint and
+   * commit re-delivers it): exact idempotence, whatever its event time. From another place it is new.
    */
   applied: { readings: number; logs: number };
+  /**
+   * The place of each `applied` offset. Absent in checkpoints written before places were recorded: such an
+   * offset is compared as before (place unknown = same place), until the machine's next checkpoint.
+   */
+  appliedAt?: { readings?: RecordPlace; logs?: RecordPlace };
 }
 
 export interface WindowLimits {
@@ -45,6 +61,27 @@ export interface WindowLimits {
   readonly allowedLatenessMs: number;
   readonly logLookbackMs: number;
   readonly maxLogTokens: number;
+  /** Bytes of log text held (see logBytes); absent: only the token budget applies. */
+  readonly maxLogBytes?: number;
+}
+
+/** What a log costs against the byte budget: its words' UTF-16 length plus a fixed 16 for the entry. */
+function logBytes(log: { words: readonly string[] }): number {
+  let n = 16;
+  for (const w of log.words) n += w.length;
+  return n;
+}
+
+/**
+ * The most recent words of one log that fit `maxBytes` (a single word larger than that keeps its end):
+ * the byte bound on one log, as the token budget keeps its last words.
+ */
+function lastWordsWithin(words: readonly string[], maxBytes: number): readonly string[] {
+  let room = maxBytes - 16;
+  let from = words.length;
+  while (from > 0 && words[from - 1]!.length <= room) room -= words[--from]!.length;
+  if (from === words.length && from > 0) return [words[from - 1]!.slice(-Math.max(1, room))];
+  return from === 0 ? words : words.slice(from);
 }
 
 export type ReadingOutcome =
@@ -124,7 +161,8 @@ export function addLog(
   if (newest !== undefined && ts <= newest - limits.logLookbackMs - limits.allowedLatenessMs) return 'late';
   // One log may not exceed the token budget by itself: keep its most recent words, as the text input's
   // pre-truncation would.
-  const kept = words.length > limits.maxLogTokens ? words.slice(-limits.maxLogTokens) : words;
+  const byTokens = words.length > limits.maxLogTokens ? words.slice(-limits.maxLogTokens) : words;
+  const kept = limits.maxLogBytes === undefined ? byTokens : lastWordsWithin(byTokens, limits.maxLogBytes);
   const at = lowerBound(state.logs, ts);
   const same = state.logs[at];
   if (same && same.ts === ts && same.words.join(' ') === kept.join(' ')) return 'duplicate';
@@ -145,6 +183,10 @@ function pruneLogs(state: MachineState, limits: WindowLimits): void {
   const cost = (l: { words: readonly string[] }) => Math.max(1, l.words.length);
   let tokens = state.logs.reduce((n, l) => n + cost(l), 0);
   while (tokens > limits.maxLogTokens && state.logs.length > 1) tokens -= cost(state.logs.shift()!);
+  // And by bytes: a budget of 2,000 tokens still lets 2,000 words of 64 KB each through.
+  if (limits.maxLogBytes === undefined) return;
+  let bytes = state.logs.reduce((n, l) => n + logBytes(l), 0);
+  while (bytes > limits.maxLogBytes && state.logs.length > 1) bytes -= logBytes(state.logs.shift()!);
 }
 
 /** The words of the logs with ts in (t - lookback, t], oldest first: the text input for the window ending at t. */

@@ -1,7 +1,7 @@
 import type { LogEntry, Reading } from '../ingest';
 import type { Metrics } from '../metrics';
 import { addLog, addReading, wordsForWindow } from '../state';
-import type { MachineState, WindowLimits } from '../state';
+import type { MachineState, RecordPlace, WindowLimits } from '../state';
 import { textToWordSequence } from '../tokenize';
 import { iso } from './messages';
 import type { Scoring } from './ports';
@@ -20,15 +20,41 @@ export interface ApplyContext {
   readonly hasModel: () => boolean;
 }
 
-/** The record's offset and Kafka timestamp. */
+/** The record's place (topic, partition, incarnation), offset and Kafka timestamp. */
 export interface RecordPosition {
+  readonly place: RecordPlace;
   readonly offset: number;
   readonly producedAt: number;
 }
 
+type Role = 'readings' | 'logs';
+
 /**
- * Applies one valid reading. A record at or below the machine's applied offset was applied before a crash
- * (its checkpoint was written, its commit was not): dropped as `redelivered`, so it is never re-alerted.
+ * Whether the record was applied before a crash (its checkpoint was written, its commit was not): at or
+ * below the machine's applied offset of the same place. A bookmark of another topic, partition or topic
+ * incarnation says nothing about this record (added partitions, a recreated topic, reset offsets): it is new.
+ * A bookmark without a place (a checkpoint from before places were recorded) is taken as the same place.
+ */
+function redelivered(state: MachineState, role: Role, at: RecordPosition): boolean {
+  if (at.offset > state.applied[role]) return false;
+  const place = state.appliedAt?.[role];
+  return (
+    place === undefined ||
+    (place.topic === at.place.topic &&
+      place.partition === at.place.partition &&
+      place.incarnation === at.place.incarnation)
+  );
+}
+
+/** Moves the machine's bookmark of `role` to this record. */
+function bookmark(state: MachineState, role: Role, at: RecordPosition): void {
+  state.applied[role] = at.offset;
+  state.appliedAt = { ...state.appliedAt, [role]: at.place };
+}
+
+/**
+ * Applies one valid reading. A record applied before (see `redelivered`) is dropped as `redelivered`, so
+ * it is never re-alerted.
  */
 export function applyReading(
   state: MachineState,
@@ -36,13 +62,13 @@ export function applyReading(
   at: RecordPosition,
   ctx: ApplyContext,
 ): Applied {
-  if (at.offset <= state.applied.readings) {
+  if (redelivered(state, 'readings', at)) {
     ctx.metrics.recordsDropped.inc({ topic: ctx.topic, reason: 'redelivered' });
     return {};
   }
   const newest = state.readings.at(-1)?.ts;
   const outcome = addReading(state, reading, ctx.limits);
-  state.applied.readings = at.offset;
+  bookmark(state, 'readings', at);
   if (outcome === 'late')
     return { late: `ts ${iso(reading.ts)} is more than the allowed lateness behind ${iso(newest ?? 0)}` };
   if (outcome === 'duplicate') ctx.metrics.recordsDropped.inc({ topic: ctx.topic, reason: 'duplicate' });
@@ -55,12 +81,12 @@ export function applyReading(
 
 /** Applies one valid log entry; the same idempotence rule as readings, on the logs' own applied offset. */
 export function applyLog(state: MachineState, log: LogEntry, at: RecordPosition, ctx: ApplyContext): Applied {
-  if (at.offset <= state.applied.logs) {
+  if (redelivered(state, 'logs', at)) {
     ctx.metrics.recordsDropped.inc({ topic: ctx.topic, reason: 'redelivered' });
     return {};
   }
   const outcome = addLog(state, log.ts, textToWordSequence(log.text), ctx.limits);
-  state.applied.logs = at.offset;
+  bookmark(state, 'logs', at);
   if (outcome === 'late')
     return { late: `log ts ${iso(log.ts)} is older than the lookback plus the allowed lateness` };
   if (outcome === 'duplicate') ctx.metrics.recordsDropped.inc({ topic: ctx.topic, reason: 'duplicate' });

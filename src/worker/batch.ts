@@ -1,6 +1,7 @@
 import type { KafkaMessage, Message } from 'kafkajs';
 import { applyScore, isFlap } from '../alerts';
 import type { Config } from '../config';
+import { StaleCheckpointError } from '../errors';
 import type { DeadLetterCode } from '../errors';
 import type { Decoded, LogEntry, Reading } from '../ingest';
 import type { Logger } from '../log';
@@ -143,7 +144,7 @@ export class BatchStep {
     // 2. checkpoint. Redis may be briefly away: retry (heartbeating) while the partition is still ours,
     // rather than failing the batch and making kafkajs restart the consumer.
     const states = [...touched.values()]; // the objects this batch changed, whatever the store holds now
-    await retry(() => checkpoints.save(states), {
+    const saved = retry(() => checkpoints.save(states), {
       maxDelayMs: 2_000,
       keepGoing: () => consumer.isRunning() && !consumer.isStale(),
       onRetry: async (error, attempt) => {
@@ -156,6 +157,13 @@ export class BatchStep {
         await consumer.heartbeat().catch(() => undefined);
       },
     });
+    try {
+      await saved;
+    } catch (error) {
+      if (!(error instanceof StaleCheckpointError)) throw error;
+      // A newer owner checkpointed further (we stalled past the session timeout): this batch is not ours.
+      return { status: 'revoked', sent, checkpointed: [] };
+    }
     this.memory.store.clean(touched.keys());
     const checkpointed = [...touched.keys()];
     // 3. commit, unless the partition moved meanwhile: its new owner re-reads from the last commit, and
@@ -198,7 +206,8 @@ export class BatchStep {
         // machine until its checkpoint is written (dirty machines are never evicted).
         touched.set(state.machineId, state);
         store.markDirty(state.machineId);
-        const at = { offset: Number(message.offset), producedAt: Number(message.timestamp) };
+        const place = { topic, partition, incarnation: input.incarnation ?? '' };
+        const at = { place, offset: Number(message.offset), producedAt: Number(message.timestamp) };
         const result =
           'values' in d.value ? applyReading(state, d.value, at, ctx) : applyLog(state, d.value, at, ctx);
         this.onApplied?.(topic, state.machineId, partition);
@@ -218,6 +227,7 @@ export class BatchStep {
     for (const m of messages) {
       const id = m.key?.toString();
       if (id && !this.memory.store.has(id)) missing.add(id);
+      else if (id) this.memory.store.pin(id); // the bound on insert must not evict it before it is applied
     }
     if (missing.size === 0) return;
     const restored = await this.ports.checkpoints.load([...missing], (id, why) =>

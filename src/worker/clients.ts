@@ -28,6 +28,9 @@ export function createWorkerClients(config: Config, logger: Logger): WorkerClien
     sessionTimeout: config.kafka.sessionTimeoutMs,
     heartbeatInterval: Math.max(500, Math.min(3_000, Math.floor(config.kafka.sessionTimeoutMs / 10))),
     maxBytesPerPartition: 1_048_576,
+    // Partitions added to the topics are noticed at the next metadata refresh, which then rebalances the
+    // group onto them (kafkajs's default age is 5 minutes, during which their records would wait).
+    metadataMaxAge: 30_000,
   });
   // Idempotent, and retrying without a count limit: while the broker is away the batch waits (its offsets
   // stay uncommitted) instead of failing records. kafkajs warns when an idempotent producer's retries are capped.

@@ -82,6 +82,8 @@ export interface Clock {
 export interface BatchInput<D> {
   readonly topic: string;
   readonly partition: number;
+  /** The topic's incarnation as the group knows it (src/state/incarnation.ts); absent: unknown (''). */
+  readonly incarnation?: string;
   readonly messages: readonly Pick<KafkaMessage, 'key' | 'value' | 'offset' | 'timestamp'>[];
   readonly decoded: readonly D[];
 }

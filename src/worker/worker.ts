@@ -12,7 +12,7 @@ import type { Metrics } from '../metrics';
 import { backendName, tf } from '../model/tf';
 import { ModelRegistry } from '../registry';
 import { ScoreBatcher } from '../score';
-import { CheckpointStore, MachineStore } from '../state';
+import { checkpointRefusals, CheckpointStore, Incarnations, MachineStore } from '../state';
 import { BatchStep } from './batch';
 import { createWorkerClients } from './clients';
 import { JoinGate } from './join';
@@ -46,6 +46,8 @@ export class Worker {
   private readonly decodeLimits: DecodeLimits;
   private readonly partitionOf = new Map<string, number>();
   private readonly join: JoinGate;
+  /** Each partition's topic incarnation, which bookmarks name and commits carry (src/state/incarnation.ts). */
+  private readonly incarnations: Incarnations;
   private assigned = new Map<string, number[]>();
   /** Group membership and broker contact, from the consumer's events: /readyz turns 503 when the broker is gone. */
   private liveness: ConsumerLiveness | undefined;
@@ -71,14 +73,25 @@ export class Worker {
       logger.child({ stage: 'model' }),
       metrics,
     );
-    this.store = new MachineStore(config.maxMachines, config.idleEvictMs);
-    const checkpoints = new CheckpointStore(this.redis, config.redis.prefix);
+    this.store = new MachineStore(config.maxMachines, config.idleEvictMs, Date.now, (id) =>
+      this.partitionOf.delete(id),
+    );
+    const checkpoints = new CheckpointStore(
+      this.redis,
+      config.redis.prefix,
+      undefined,
+      checkpointRefusals(metrics.registry, logger),
+    );
     this.batcher = new ScoreBatcher(
       () => this.models.current,
       config.scoring.batchSize,
       config.scoring.maxWaitMs,
       metrics,
     );
+    this.incarnations = new Incarnations(async (topic) => {
+      const [committed] = await this.admin.fetchOffsets({ groupId: config.kafka.groupId, topics: [topic] });
+      return committed?.partitions ?? [];
+    });
     this.join = new JoinGate(this.offsets, config.topics.logs, () => this.refreshLag());
     this.decodeLimits = {
       maxRecordBytes: config.maxRecordBytes,
@@ -96,6 +109,7 @@ export class Worker {
           allowedLatenessMs: config.allowedLatenessMs,
           logLookbackMs: config.logLookbackMs,
           maxLogTokens: config.maxLogTokens,
+          maxLogBytes: config.maxLogBytes,
         },
         alerts: config.alerts,
       },
@@ -203,6 +217,7 @@ export class Worker {
     const mine = new Set(this.assigned.get(this.config.topics.readings) ?? []);
     // Machines on partitions we no longer own were checkpointed after their last batch; drop them.
     this.store.drop((id) => !mine.has(this.partitionOf.get(id) ?? -1));
+    this.incarnations.clear();
     for (const [id, p] of this.partitionOf) if (!mine.has(p)) this.partitionOf.delete(id);
     for (const e of this.offsets.entries())
       if (!(this.assigned.get(e.topic) ?? []).includes(e.partition))
@@ -238,6 +253,9 @@ export class Worker {
       if (Number.isFinite(maxTs)) await this.join.awaitLogs(batch.partition, maxTs, payload);
     }
     const { topic, partition } = batch;
+    const offsets = [Number(batch.messages[0]!.offset), Number(batch.messages.at(-1)!.offset)] as const;
+    const incarnation = await this.incarnations.of(topic, partition, ...offsets);
+    const metadata = this.incarnations.metadata(topic, partition) ?? null;
     const consumer: BatchConsumer = {
       isRunning: () => payload.isRunning(),
       isStale: () => payload.isStale(),
@@ -247,13 +265,16 @@ export class Worker {
       // consumer.commitOffsets is a silent no-op once kafkajs stops running (its runner checks `running`),
       // and a graceful stop sets that before it waits for the batch in flight: the drain's last commit
       // would never happen. The batch's own commit goes to the group directly while the member is still in it.
-      commit: (offset) =>
-        payload.isRunning()
-          ? this.consumer.commitOffsets([{ topic, partition, offset }])
-          : payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset }] }] }),
+      // The commit carries the partition's incarnation in its metadata: the next owner reads it back.
+      commit: (offset) => {
+        const committed = { partition, offset, metadata };
+        return payload.isRunning()
+          ? this.consumer.commitOffsets([{ topic, ...committed }])
+          : payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [committed] }] });
+      },
     };
     await this.join.serialise(partition, () =>
-      this.step.run({ topic, partition, messages: batch.messages, decoded }, consumer),
+      this.step.run({ topic, partition, incarnation, messages: batch.messages, decoded }, consumer),
     );
   }
 

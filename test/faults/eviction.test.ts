@@ -1,4 +1,5 @@
-import { faultTest, KNOWN_THRESHOLD, metricSum, report } from './harness';
+import assert from 'node:assert/strict';
+import { faultTest, KNOWN_THRESHOLD, metricSum, report, sleep } from './harness';
 import { assertNoLostOrExtraAlerts, checkAlerts, hourlyFleet, readingMessage } from './oracle';
 
 /**
@@ -16,8 +17,23 @@ faultTest(
     const worker = workers[0]!;
     const { readings, expected } = await knownRun(SPEC, KNOWN_THRESHOLD);
     await startWorkers();
+    // RSS and machines held, sampled every second while the stream runs (the bound holds on insert).
+    const rss: number[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const text = await worker.metrics().catch(() => '');
+        if (text) rss.push(metricSum(text, 'process_resident_memory_bytes'));
+        await sleep(1_000);
+      }
+    })();
     await bench.stream(config.topics.readings, readings.map(readingMessage), RATE);
     await bench.waitLagZero(120_000);
+    sampling = false;
+    await sampler;
+    const mb = (b: number) => Math.round(b / 1_048_576);
+    const half = Math.floor(rss.length / 2);
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
     const observed = await alerts();
     const result = checkAlerts(expected, observed);
     // For the first machines the checker flags: the expected and the observed transitions, in event-time order.
@@ -46,9 +62,10 @@ faultTest(
         duplicated: result.duplicates,
         recoverySeconds: null,
         pass: result.missing === 0 && result.extra === 0,
-        notes: `${readings.length} readings at ${RATE}/s, eviction sweep every 1 s; machines tracked at the end ${tracked}; ${result.expected} expected alerts${result.extra ? `; e.g. extra ${result.examples.extra[0]}` : ''}${result.missing ? `; e.g. missing ${result.examples.missing[0]}` : ''}`,
+        notes: `${readings.length} readings at ${RATE}/s, bound on insert (and the idle sweep every 1 s); machines tracked at the end ${tracked}; RSS median first/second half ${mb(median(rss.slice(0, half)))}/${mb(median(rss.slice(half)))} MB, max ${mb(Math.max(...rss))} MB over ${rss.length} samples; ${result.expected} expected alerts${result.extra ? `; e.g. extra ${result.examples.extra[0]}` : ''}${result.missing ? `; e.g. missing ${result.examples.missing[0]}` : ''}`,
       },
     ]);
+    assert.ok(tracked <= 20, `machines held at the end: ${tracked}`);
     assertNoLostOrExtraAlerts(result);
   },
 );

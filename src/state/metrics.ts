@@ -1,0 +1,28 @@
+import { Counter } from 'prom-client';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../log';
+import type { CheckpointRefusal } from './checkpoint';
+
+const REFUSED = 'pdm_checkpoint_refused_total';
+
+/**
+ * Counts and logs refused (stale) checkpoint writes: `pdm_checkpoint_refused_total{role}`. Created on the
+ * worker's registry, once per registry (a second call finds it).
+ */
+export function checkpointRefusals(registry: Registry, logger: Logger): (refusal: CheckpointRefusal) => void {
+  const counter =
+    (registry.getSingleMetric(REFUSED) as Counter<'role'> | undefined) ??
+    new Counter({
+      name: REFUSED,
+      help: 'Checkpoint writes refused because they would move a machine applied offset backwards (a stale writer)',
+      labelNames: ['role'],
+      registers: [registry],
+    });
+  return (refusal) => {
+    counter.inc({ role: refusal.role });
+    logger.warn('stale checkpoint write refused: a newer owner checkpointed this machine further', {
+      stage: 'checkpoint',
+      ...refusal,
+    });
+  };
+}
