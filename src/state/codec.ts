@@ -27,6 +27,8 @@ const common = {
   alert: alertSchema,
   lastScore: z.object({ ts: z.number(), score: z.number(), modelVersion: z.string() }).optional(),
   applied: z.object({ readings: z.number(), logs: z.number() }).default({ readings: -1, logs: -1 }),
+  // The machine's first reading (the `age` feature); checkpoints written before it load without.
+  firstTs: z.number().optional(),
 };
 /** The JSON checkpoint written before the binary format: still read, so an upgrade keeps every window. */
 const jsonSchema = z.object({
@@ -46,9 +48,10 @@ export function encodeState(state: MachineState): Buffer {
       }
     }
   }
-  const { machineId, logs, alert, lastScore, applied } = state;
+  const { machineId, logs, alert, lastScore, applied, firstTs } = state;
+  const count = state.readings.length;
   const header = Buffer.from(
-    JSON.stringify({ machineId, logs, alert, lastScore, applied, sensors, count: state.readings.length }),
+    JSON.stringify({ machineId, logs, alert, lastScore, applied, firstTs, sensors, count }),
   );
   const stride = 1 + sensors.length;
   const out = Buffer.allocUnsafe(5 + header.length + 8 * stride * state.readings.length);
@@ -103,5 +106,6 @@ function toState(
     alert: { state, lastRaisedTs, lastClearedTs, recent },
     lastScore: parsed.lastScore,
     applied: parsed.applied,
+    ...(parsed.firstTs === undefined ? {} : { firstTs: parsed.firstTs }),
   };
 }
