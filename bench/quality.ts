@@ -38,6 +38,8 @@ const POLICIES = [
   'precision:0.9',
 ];
 
+const CALIBRATIONS = ['platt', 'isotonic'] as const;
+
 interface Scenario {
   readonly name: string;
   readonly fleet: Omit<FleetOptions, 'seed'>;
@@ -134,6 +136,8 @@ interface RunFigures {
   prAuc: number | null;
   brierRaw: number | null;
   brierServed: number | null;
+  /** The default policy under each calibration method, on the same raw scores (no retraining). */
+  byCalibration: Record<(typeof CALIBRATIONS)[number], { brier: number | null; f1: number }>;
   policies: Record<string, PolicyFigures>;
   seconds: number;
 }
@@ -167,10 +171,15 @@ function evaluate(
       warning: op.warning !== undefined,
     };
   }
+  const byDefault = (method: (typeof CALIBRATIONS)[number]) => {
+    const op = operatingPoint(policyOf(DEFAULT_THRESHOLD_POLICY), method, val, holdout);
+    return { brier: op.brier.served, f1: op.holdout.f1 };
+  };
   return {
     prAuc: prAuc(holdout.labels, holdout.raw),
     brierRaw: brier.raw,
     brierServed: brier.served,
+    byCalibration: { platt: byDefault('platt'), isotonic: byDefault('isotonic') },
     policies,
     seconds,
   };
@@ -398,7 +407,21 @@ export async function benchQuality(quick: boolean): Promise<Record<string, unkno
       `${label}: Brier of the raw network output on the same holdouts ${spread(runs.map((r) => r[key]!.brierRaw))}, served (calibrated) ${spread(runs.map((r) => r[key]!.brierServed))}`,
     );
   }
-  if (!py) console.log('Keras peer skipped: no venv (bash scripts/keras/setup-venv.sh creates it)');
+  for (const [key, label] of models) {
+    const line = CALIBRATIONS.map((m) => {
+      const at = runs.map((r) => r[key]!.byCalibration[m]);
+      return `${m}: Brier ${spread(at.map((a) => a.brier))}, F1 ${spread(at.map((a) => a.f1))}`;
+    });
+    console.log(
+      `${label}, ${DEFAULT_THRESHOLD_POLICY} on the same raw scores by calibration: ${line.join('; ')}`,
+    );
+  }
+  if (!py)
+    console.log(
+      process.argv.includes('--no-peer')
+        ? 'Keras peer skipped (--no-peer)'
+        : 'Keras peer skipped: no venv (bash scripts/keras/setup-venv.sh creates it)',
+    );
   return {
     policies: POLICIES,
     days,

@@ -145,7 +145,7 @@ const envSchema = z.object({
       }
       return parsed;
     }),
-  PDM_CALIBRATION: z.enum(['platt', 'none']).default('platt'),
+  PDM_CALIBRATION: z.enum(['platt', 'isotonic', 'none']).default('platt'),
   PDM_EXTRA_FEATURES: extraFeaturesSchema,
   PDM_TRAIN_SEARCH_BUDGET: duration('30m', '1s', '7d'),
   PDM_RETRAIN_FAILURES: int(10, 1, 1_000_000),
@@ -248,7 +248,7 @@ export interface Config {
     readonly sampleRetentionMs: number;
     readonly threshold: number | undefined;
     readonly thresholdPolicy: ThresholdPolicy;
-    readonly calibration: 'platt' | 'none';
+    readonly calibration: 'platt' | 'isotonic' | 'none';
     /** Extra sensor-branch channels new models are trained with (PDM_EXTRA_FEATURES); each model records its own. */
     readonly extraFeatures: ExtraFeatureChoice;
     /** Wall-clock budget of `pdm train --once --search N`: no new configuration starts after it. */

@@ -33,7 +33,18 @@ export const modelMetaSchema = z.object({
   /** The policy that chose the threshold (PDM_THRESHOLD_POLICY); absent in models from before policies. */
   thresholdPolicy: z.string().optional(),
   /** Maps raw network output to served scores; absent → scores are served raw (older models). */
-  calibration: z.object({ method: z.literal('platt'), a: z.number().positive(), b: z.number() }).optional(),
+  calibration: z
+    .union([
+      z.object({ method: z.literal('platt'), a: z.number().positive(), b: z.number() }),
+      // Isotonic knots (src/train/calibrate-isotonic.ts): raw scores x and served scores y, both increasing.
+      z.object({
+        method: z.literal('isotonic'),
+        x: z.array(z.number()).min(2),
+        y: z.array(z.number()).min(2),
+      }),
+    ])
+    .refine((c) => c.method !== 'isotonic' || c.x.length === c.y.length, 'isotonic knots of unequal length')
+    .optional(),
   /** Figures at the threshold: on the validation split that chose it and on the later holdout. */
   operatingPoint: z
     .object({
