@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs-node';
 import { DEFAULT_THRESHOLD_POLICY, loadConfig } from '../src/config';
 import type { Config } from '../src/config';
+import { channelCount, formatExtraFeatures } from '../src/features';
 import { createLogger } from '../src/log';
 import { disposeModel } from '../src/model/tf';
 import { createFleet, SENSORS } from '../src/simulate';
@@ -36,6 +37,8 @@ const POLICIES = [
   'recall:0.95',
   'precision:0.9',
 ];
+
+const CALIBRATIONS = ['platt', 'isotonic'] as const;
 
 interface Scenario {
   readonly name: string;
@@ -133,6 +136,8 @@ interface RunFigures {
   prAuc: number | null;
   brierRaw: number | null;
   brierServed: number | null;
+  /** The default policy under each calibration method, on the same raw scores (no retraining). */
+  byCalibration: Record<(typeof CALIBRATIONS)[number], { brier: number | null; f1: number }>;
   policies: Record<string, PolicyFigures>;
   seconds: number;
 }
@@ -166,10 +171,15 @@ function evaluate(
       warning: op.warning !== undefined,
     };
   }
+  const byDefault = (method: (typeof CALIBRATIONS)[number]) => {
+    const op = operatingPoint(policyOf(DEFAULT_THRESHOLD_POLICY), method, val, holdout);
+    return { brier: op.brier.served, f1: op.holdout.f1 };
+  };
   return {
     prAuc: prAuc(holdout.labels, holdout.raw),
     brierRaw: brier.raw,
     brierServed: brier.served,
+    byCalibration: { platt: byDefault('platt'), isotonic: byDefault('isotonic') },
     policies,
     seconds,
   };
@@ -192,6 +202,7 @@ async function trainOurs(prepared: PreparedTraining, config: Config): Promise<Ra
       sensors: prepared.sensors,
       scaler: prepared.scaler,
       tokenizer: prepared.tokenizer,
+      extraFeatures: prepared.extraFeatures,
       epochs: config.training.epochs,
       batchSize: config.training.batchSize,
       patience: config.training.patience,
@@ -264,7 +275,7 @@ function kerasPeer(py: string, prepared: PreparedTraining, config: Config): RawS
     }
     const spec = {
       shape: config.model,
-      features: prepared.sensors.length,
+      features: channelCount(prepared.sensors.length, prepared.extraFeatures),
       epochs: config.training.epochs,
       batchSize: config.training.batchSize,
       patience: config.training.patience,
@@ -296,18 +307,20 @@ const spread = (xs: readonly (number | null)[], digits = 3): string => {
 };
 
 /**
+ * `--no-peer` skips the Keras twin (PDM_EXTRA_FEATURES comparisons: run twice with the same `--seeds=1,2,3`).
  * `--peer-only` trains only the Keras twin: a fast way to ask how the model responds to a data change
  * (PDM_TRAIN_MAX_WINDOWS raised, say) while our own training is the slower of the two.
  */
 export async function benchQuality(quick: boolean): Promise<Record<string, unknown>> {
   const peerOnly = process.argv.includes('--peer-only');
   const saveTo = process.argv.find((a) => a.startsWith('--save-scores='))?.slice('--save-scores='.length);
-  const seeds = quick ? [1, 2] : [1, 2, 3];
+  const seedsArg = process.argv.find((a) => a.startsWith('--seeds='))?.slice('--seeds='.length);
+  const seeds = seedsArg ? seedsArg.split(',').map(Number) : quick ? [1, 2] : [1, 2, 3];
   const days = quick ? 40 : 60;
   const env = quick ? { PDM_TRAIN_EPOCHS: '3', ...process.env } : process.env;
   const config = loadConfig(env);
   const logger = createLogger('warn');
-  const py = kerasPython();
+  const py = process.argv.includes('--no-peer') ? undefined : kerasPython();
   const runs: {
     scenario: string;
     seed: number;
@@ -381,7 +394,7 @@ export async function benchQuality(quick: boolean): Promise<Record<string, unkno
       ]);
     }
   }
-  const trainedOn = `${config.training.epochs} epochs, ${config.training.maxWindows === undefined ? 'every training window (PDM_TRAIN_MAX_BYTES bound)' : `at most ${config.training.maxWindows} training windows`}, calibration ${config.training.calibration}`;
+  const trainedOn = `${config.training.epochs} epochs, ${config.training.maxWindows === undefined ? 'every training window (PDM_TRAIN_MAX_BYTES bound)' : `at most ${config.training.maxWindows} training windows`}, calibration ${config.training.calibration}, extra features ${formatExtraFeatures(config.training.extraFeatures)}`;
   console.log(
     table(
       `Model quality on the holdout, ${runs.length} runs (${scenarios(quick).length} fleets × ${seeds.length} seeds, ${days} days each; ${trainedOn}); median [min–max]; * = target not met on validation in some run`,
@@ -394,7 +407,21 @@ export async function benchQuality(quick: boolean): Promise<Record<string, unkno
       `${label}: Brier of the raw network output on the same holdouts ${spread(runs.map((r) => r[key]!.brierRaw))}, served (calibrated) ${spread(runs.map((r) => r[key]!.brierServed))}`,
     );
   }
-  if (!py) console.log('Keras peer skipped: no venv (bash scripts/keras/setup-venv.sh creates it)');
+  for (const [key, label] of models) {
+    const line = CALIBRATIONS.map((m) => {
+      const at = runs.map((r) => r[key]!.byCalibration[m]);
+      return `${m}: Brier ${spread(at.map((a) => a.brier))}, F1 ${spread(at.map((a) => a.f1))}`;
+    });
+    console.log(
+      `${label}, ${DEFAULT_THRESHOLD_POLICY} on the same raw scores by calibration: ${line.join('; ')}`,
+    );
+  }
+  if (!py)
+    console.log(
+      process.argv.includes('--no-peer')
+        ? 'Keras peer skipped (--no-peer)'
+        : 'Keras peer skipped: no venv (bash scripts/keras/setup-venv.sh creates it)',
+    );
   return {
     policies: POLICIES,
     days,

@@ -4,6 +4,8 @@ import { parseDuration } from './duration';
 import { redactUrlPassword } from '../log/redact';
 import { parseThresholdPolicy } from '../train/threshold';
 import type { ThresholdPolicy } from '../train/threshold';
+import { checkExtraFeatures, extraFeaturesSchema } from './features';
+import type { ExtraFeatureChoice } from '../features';
 
 export { parseDuration } from './duration';
 export { unknownVariables } from './unknown';
@@ -144,7 +146,8 @@ const envSchema = z.object({
       }
       return parsed;
     }),
-  PDM_CALIBRATION: z.enum(['platt', 'none']).default('platt'),
+  PDM_CALIBRATION: z.enum(['platt', 'isotonic', 'none']).default('platt'),
+  PDM_EXTRA_FEATURES: extraFeaturesSchema,
   PDM_TRAIN_SEARCH_BUDGET: duration('30m', '1s', '7d'),
   PDM_RETRAIN_FAILURES: int(10, 1, 1_000_000),
   PDM_RETRAIN_INTERVAL: duration('24h', '1m', '365d'),
@@ -260,7 +263,9 @@ export interface Config {
     readonly sampleRetentionMs: number;
     readonly threshold: number | undefined;
     readonly thresholdPolicy: ThresholdPolicy;
-    readonly calibration: 'platt' | 'none';
+    readonly calibration: 'platt' | 'isotonic' | 'none';
+    /** Extra sensor-branch channels new models are trained with (PDM_EXTRA_FEATURES); each model records its own. */
+    readonly extraFeatures: ExtraFeatureChoice;
     /** Wall-clock budget of `pdm train --once --search N`: no new configuration starts after it. */
     readonly searchBudgetMs: number;
     readonly retrainAfterFailures: number;
@@ -344,6 +349,7 @@ export function loadConfig(
     );
   }
   checkAlertRule(e.PDM_ALERT_RAISE_K, e.PDM_ALERT_WINDOW_N, e.PDM_ALERT_CLEAR_J);
+  checkExtraFeatures(e.PDM_EXTRA_FEATURES, e.PDM_WINDOW, e.PDM_LOG_LOOKBACK);
   // A reading accepted from the future becomes the machine's newest: on-time readings behind it by more than
   // the allowed lateness would then be dead-lettered as late. The skew may never exceed the lateness.
   if (e.PDM_MAX_FUTURE_SKEW > e.PDM_ALLOWED_LATENESS) {
@@ -443,6 +449,7 @@ export function loadConfig(
           ? ({ kind: 'fixed', value: e.PDM_THRESHOLD } as const)
           : e.PDM_THRESHOLD_POLICY,
       calibration: e.PDM_CALIBRATION,
+      extraFeatures: e.PDM_EXTRA_FEATURES,
       searchBudgetMs: e.PDM_TRAIN_SEARCH_BUDGET,
       retrainAfterFailures: e.PDM_RETRAIN_FAILURES,
       retrainIntervalMs: e.PDM_RETRAIN_INTERVAL,

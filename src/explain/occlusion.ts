@@ -7,11 +7,16 @@ import type { TimedValues } from '../state';
 import type { KerasTokenizer } from '../tokenize';
 import { encodeForModel } from '../tokenize';
 import { applyCalibration } from '../train/calibrate';
+import { channelCount, sensorColumns } from '../features';
+import type { ExtraFeatures, WindowContext } from '../features';
 
 /** What an explanation needs from a model version: the network, its metadata (scaler, calibration) and vocabulary. */
 export interface ExplainableModel {
   readonly model: LayersModel;
-  readonly meta: Pick<ModelMeta, 'version' | 'sensors' | 'scaler' | 'window' | 'textMaxLen' | 'calibration'>;
+  readonly meta: Pick<
+    ModelMeta,
+    'version' | 'sensors' | 'scaler' | 'window' | 'textMaxLen' | 'calibration' | 'extraFeatures'
+  >;
   readonly tokenizer: KerasTokenizer;
 }
 
@@ -19,6 +24,8 @@ export interface ExplainableModel {
 export interface ExplainInput {
   readonly readings: readonly TimedValues[];
   readonly words: readonly string[];
+  /** The extra channels' inputs, as the worker snapshotted them (models trained with PDM_EXTRA_FEATURES). */
+  readonly context?: WindowContext | undefined;
 }
 
 export interface ExplainOptions {
@@ -87,16 +94,18 @@ export function explainWindow(
     window: meta.window,
     textMaxLen: meta.textMaxLen,
     tokenizer,
+    extraFeatures: meta.extraFeatures,
   };
-  const base = featurize(input.readings, input.words, spec);
+  const base = featurize(input.readings, input.words, spec, input.context);
   const all = [
-    ...sensorCandidates(base.numeric, meta.sensors),
+    ...sensorCandidates(base.numeric, meta.sensors, meta.extraFeatures),
     ...wordCandidates(base.numeric, base.tokens, input.words, loaded),
   ];
   const chosen = all.slice(0, Math.max(0, Math.floor(options.maxPasses)));
   const rows = [{ numeric: base.numeric, tokens: base.tokens }, ...chosen];
-  const scores = predictRows(loaded.model, rows, meta.window, meta.sensors.length, meta.textMaxLen).map(
-    (raw) => applyCalibration(meta.calibration, raw),
+  const f = channelCount(meta.sensors.length, meta.extraFeatures);
+  const scores = predictRows(loaded.model, rows, meta.window, f, meta.textMaxLen).map((raw) =>
+    applyCalibration(meta.calibration, raw),
   );
   const score = scores[0] ?? Number.NaN;
   const attributions = chosen
@@ -117,11 +126,17 @@ export function explainWindow(
   };
 }
 
-function sensorCandidates(numeric: Float32Array, sensors: readonly string[]): Candidate[] {
-  const f = sensors.length;
+/** A sensor at its training mean throughout the window: its value channel and (with deltas) its delta are 0. */
+function sensorCandidates(
+  numeric: Float32Array,
+  sensors: readonly string[],
+  extras: ExtraFeatures | undefined,
+): Candidate[] {
+  const f = channelCount(sensors.length, extras);
   return sensors.map((name, col) => {
     const occluded = numeric.slice();
-    for (let i = col; i < occluded.length; i += f) occluded[i] = 0; // the training mean, scaled
+    for (const c of sensorColumns(col, sensors.length, extras))
+      for (let i = c; i < occluded.length; i += f) occluded[i] = 0; // the training mean, scaled
     return { kind: 'sensor', name, numeric: occluded, tokens: new Int32Array(0) };
   });
 }

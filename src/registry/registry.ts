@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ModelRefusedError, PromotionFencedError } from '../errors';
 import { KerasTokenizer } from '../tokenize';
 import { disposeModel, tf } from '../model/tf';
+import { channelCount, EXTRA_FEATURES } from '../features';
 
 const atThresholdSchema = z.object({
   threshold: z.number(),
@@ -32,7 +33,18 @@ export const modelMetaSchema = z.object({
   /** The policy that chose the threshold (PDM_THRESHOLD_POLICY); absent in models from before policies. */
   thresholdPolicy: z.string().optional(),
   /** Maps raw network output to served scores; absent → scores are served raw (older models). */
-  calibration: z.object({ method: z.literal('platt'), a: z.number().positive(), b: z.number() }).optional(),
+  calibration: z
+    .union([
+      z.object({ method: z.literal('platt'), a: z.number().positive(), b: z.number() }),
+      // Isotonic knots (src/train/calibrate-isotonic.ts): raw scores x and served scores y, both increasing.
+      z.object({
+        method: z.literal('isotonic'),
+        x: z.array(z.number()).min(2),
+        y: z.array(z.number()).min(2),
+      }),
+    ])
+    .refine((c) => c.method !== 'isotonic' || c.x.length === c.y.length, 'isotonic knots of unequal length')
+    .optional(),
   /** Figures at the threshold: on the validation split that chose it and on the later holdout. */
   operatingPoint: z
     .object({
@@ -45,6 +57,15 @@ export const modelMetaSchema = z.object({
   dataSummary: z.record(z.unknown()),
   vocabVersion: z.string(),
   branches: z.enum(['both', 'sensors', 'text']).default('both'),
+  /** Extra sensor-branch channels (PDM_EXTRA_FEATURES) and their caps; absent → sensors only (older models). */
+  extraFeatures: z
+    .object({
+      channels: z.array(z.enum(EXTRA_FEATURES)),
+      deltaLag: z.number().int().positive(),
+      ageCapMs: z.number().positive(),
+      logAgeCapMs: z.number().nonnegative(),
+    })
+    .optional(),
   /** How the version was trained (absent for versions registered before it was recorded). */
   training: z
     .object({ path: z.enum(['fused', 'layers']), dropout: z.number(), recurrentDropout: z.number() })
@@ -247,7 +268,7 @@ export class ModelRegistry {
     const [numeric, tokens] = model.inputs.map((i) => i.shape);
     const ok =
       numeric?.[1] === meta.window &&
-      numeric[2] === meta.sensors.length &&
+      numeric[2] === channelCount(meta.sensors.length, meta.extraFeatures) &&
       tokens?.[1] === meta.textMaxLen &&
       model.outputs[0]?.shape[1] === 1;
     const embedding = model.layers.find((l) => l.name === 'token_embedding');
@@ -260,7 +281,7 @@ export class ModelRegistry {
       disposeModel(model);
       throw new ModelRefusedError(
         'incompatible',
-        `model ${version}: input shapes ${JSON.stringify([numeric, tokens])} do not match its metadata (window ${meta.window}, ${meta.sensors.length} sensors, text ${meta.textMaxLen})`,
+        `model ${version}: input shapes ${JSON.stringify([numeric, tokens])} do not match its metadata (window ${meta.window}, ${channelCount(meta.sensors.length, meta.extraFeatures)} channels, text ${meta.textMaxLen})`,
       );
     }
     if (inputDim !== undefined && (inputDim !== meta.vocabSize || tokenizer.numWords > inputDim)) {

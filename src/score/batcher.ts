@@ -3,6 +3,7 @@ import { StaleModelError } from '../errors';
 import type { Metrics } from '../metrics';
 import type { LoadedModel, ModelMeta } from '../registry';
 import { tf } from '../model/tf';
+import { channelCount } from '../features';
 import type { Features } from './features';
 import { splitFor } from './split';
 import { applyCalibration } from '../train/calibrate';
@@ -76,8 +77,8 @@ export class ScoreBatcher {
       return false;
     });
     if (!loaded || live.length === 0) return;
-    const { window, sensors, textMaxLen, version } = loaded.meta;
-    const f = sensors.length;
+    const { window, sensors, textMaxLen, version, extraFeatures } = loaded.meta;
+    const f = channelCount(sensors.length, extraFeatures);
     const started = process.hrtime.bigint();
     try {
       const scores = tf.tidy(() => {

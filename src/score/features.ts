@@ -1,6 +1,8 @@
 import type { KerasTokenizer } from '../tokenize';
 import { encodeForModel } from '../tokenize';
 import type { TimedValues } from '../state';
+import { channelCount, fillExtraChannels } from '../features';
+import type { ExtraFeatures, WindowContext } from '../features';
 
 /** What featurising needs from a model version: its sensor order, scaler and vocabulary. */
 export interface FeatureSpec {
@@ -9,10 +11,12 @@ export interface FeatureSpec {
   readonly window: number;
   readonly textMaxLen: number;
   readonly tokenizer: KerasTokenizer;
+  /** Extra sensor-branch channels the model was trained with (PDM_EXTRA_FEATURES); absent: sensors only. */
+  readonly extraFeatures?: ExtraFeatures | undefined;
 }
 
 export interface Features {
-  /** window × sensors, row-major, standard-scaled. */
+  /** window × channels (the sensors, standard-scaled, then any extra channels), row-major. */
   readonly numeric: Float32Array;
   /** textMaxLen token ids, pre-padded. */
   readonly tokens: Int32Array;
@@ -24,13 +28,16 @@ export interface Features {
  * Turns the raw window (readings + log words) into model inputs with a given model's scaler and vocabulary.
  * Raw values are kept in state and scaled here, so a model swap with another scaler needs no state change.
  * A missing sensor becomes the training mean (0 after scaling); the values were validated finite upstream.
+ * Training (src/train/fit.ts) and the worker both call this, so a model sees the same features in both; the
+ * extra channels read `context` (the machine's first reading and newest log), which each side supplies.
  */
 export function featurize(
   readings: readonly TimedValues[],
   words: readonly string[],
   spec: FeatureSpec,
+  context?: WindowContext,
 ): Features {
-  const f = spec.sensors.length;
+  const f = channelCount(spec.sensors.length, spec.extraFeatures);
   const numeric = new Float32Array(spec.window * f);
   const imputed = new Set<string>();
   const offset = spec.window - readings.length; // fewer readings than the window only in training edge cases
@@ -43,5 +50,10 @@ export function featurize(
       else numeric[(row + offset) * f + col] = (value - (spec.scaler.mean[col] ?? 0)) / (std > 0 ? std : 1);
     });
   });
+  const last = readings[readings.length - 1];
+  if (spec.extraFeatures && last) {
+    const rows = { window: spec.window, offset, sensors: spec.sensors.length, endTs: last.ts };
+    fillExtraChannels(numeric, rows, spec.extraFeatures, context);
+  }
   return { numeric, tokens: encodeForModel(spec.tokenizer, words, spec.textMaxLen), imputed: [...imputed] };
 }

@@ -30,6 +30,8 @@ const common = {
   applied: z.object({ readings: z.number(), logs: z.number() }).default({ readings: -1, logs: -1 }),
   // Where each applied offset lives (topic, partition, incarnation): optional, older checkpoints have none.
   appliedAt: z.object({ readings: placeSchema.optional(), logs: placeSchema.optional() }).optional(),
+  // The machine's first reading (the `age` feature); checkpoints written before it load without.
+  firstTs: z.number().optional(),
 };
 /** The JSON checkpoint written before the binary format: still read, so an upgrade keeps every window. */
 const jsonSchema = z.object({
@@ -49,18 +51,10 @@ export function encodeState(state: MachineState): Buffer {
       }
     }
   }
-  const { machineId, logs, alert, lastScore, applied, appliedAt } = state;
+  const { machineId, logs, alert, lastScore, applied, appliedAt, firstTs } = state;
+  const count = state.readings.length;
   const header = Buffer.from(
-    JSON.stringify({
-      machineId,
-      logs,
-      alert,
-      lastScore,
-      applied,
-      appliedAt,
-      sensors,
-      count: state.readings.length,
-    }),
+    JSON.stringify({ machineId, logs, alert, lastScore, applied, appliedAt, firstTs, sensors, count }),
   );
   const stride = 1 + sensors.length;
   const out = Buffer.allocUnsafe(5 + header.length + 8 * stride * state.readings.length);
@@ -116,5 +110,6 @@ function toState(
     lastScore: parsed.lastScore,
     applied: parsed.applied,
     ...(parsed.appliedAt ? { appliedAt: parsed.appliedAt } : {}),
+    ...(parsed.firstTs === undefined ? {} : { firstTs: parsed.firstTs }),
   };
 }

@@ -39,6 +39,11 @@ export interface MachineState {
   readonly machineId: string;
   /** The newest readings in event-time order, at most `window` of them. */
   readings: TimedValues[];
+  /**
+   * Event time of the machine's first reading ever seen (also late or dropped ones), for the `age` feature;
+   * absent in checkpoints written before it, which then count from the oldest reading held.
+   */
+  firstTs?: number;
   /** Tokenised logs in event-time order, within the lookback of the newest reading. */
   logs: TimedWords[];
   alert: AlertState;
@@ -131,6 +136,7 @@ function lowerBound(items: readonly { ts: number }[], ts: number): number {
  */
 export function addReading(state: MachineState, reading: Reading, limits: WindowLimits): ReadingOutcome {
   const newest = newestTs(state);
+  state.firstTs = Math.min(state.firstTs ?? state.readings[0]?.ts ?? reading.ts, reading.ts);
   if (newest === undefined || reading.ts > newest) {
     // The common case, a new newest reading: append and drop the oldest, no search and no splice.
     state.readings.push({ ts: reading.ts, values: reading.values });

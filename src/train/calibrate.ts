@@ -3,18 +3,36 @@
  * horizon. The network is trained with balanced class weights, so its raw output overstates the risk of
  * a rare failure by design; a calibration fitted on validation undoes that.
  *
- * Platt scaling on the logit of the raw score: p = σ(a · logit(s) + b). Two parameters fit well from a
- * few dozen validation positives (isotonic regression needs far more and flattens the ranking into
- * ties), and with a > 0 the map is strictly increasing, so ROC-AUC, PR-AUC and every threshold decision
- * keep their order. Pure functions, no I/O: the worker applies the same `applyCalibration` to each score.
+ * Platt scaling on the logit of the raw score (the default): p = σ(a · logit(s) + b). Two parameters fit
+ * well from a few dozen validation positives, and with a > 0 the map is strictly increasing, so ROC-AUC,
+ * PR-AUC and every threshold decision keep their order. `isotonic` (src/train/calibrate-isotonic.ts) assumes
+ * no shape and needs more validation positives; served interpolated, it is strictly increasing too.
+ * Pure functions, no I/O: the worker applies the same `applyCalibration` to each score.
  */
+import { applyIsotonic, fitIsotonic } from './calibrate-isotonic';
+import type { IsotonicCalibration } from './calibrate-isotonic';
+
+export type { IsotonicCalibration };
+
 export interface PlattCalibration {
   readonly method: 'platt';
   readonly a: number;
   readonly b: number;
 }
 
-export type Calibration = PlattCalibration;
+export type Calibration = PlattCalibration | IsotonicCalibration;
+export type CalibrationMethod = 'platt' | 'isotonic' | 'none';
+
+/** Fits the configured calibration on validation; undefined for `none` or a degenerate fit (raw scores served). */
+export function fitCalibration(
+  method: CalibrationMethod,
+  labels: ArrayLike<number>,
+  raw: ArrayLike<number>,
+): Calibration | undefined {
+  if (method === 'platt') return fitPlatt(labels, raw);
+  if (method === 'isotonic') return fitIsotonic(labels, raw);
+  return undefined;
+}
 
 const EPS = 1e-7;
 const logit = (s: number) => {
@@ -26,6 +44,7 @@ const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / 
 /** A raw score through the calibration; no calibration (older models) leaves the score unchanged. */
 export function applyCalibration(calibration: Calibration | undefined, raw: number): number {
   if (!calibration) return raw;
+  if (calibration.method === 'isotonic') return applyIsotonic(calibration, raw);
   return sigmoid(calibration.a * logit(raw) + calibration.b);
 }
 

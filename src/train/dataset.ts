@@ -1,6 +1,7 @@
 import type { Failure, LogEntry, Reading } from '../ingest';
 import type { TimedValues } from '../state';
 import { textToWordSequence } from '../tokenize';
+import type { WindowContext } from '../features';
 
 /** A raw labelled window: featurised later with whichever model's scaler and vocabulary is being evaluated. */
 export interface RawWindow {
@@ -9,6 +10,11 @@ export interface RawWindow {
   readonly endTs: number;
   readonly readings: readonly TimedValues[];
   readonly words: readonly string[];
+  /**
+   * The extra channels' inputs (PDM_EXTRA_FEATURES): the machine's first reading in the data and its newest
+   * log at or before endTs, whatever its age (the worker keeps fewer logs; the log-age cap hides the difference).
+   */
+  readonly context?: WindowContext;
   readonly label: 0 | 1;
 }
 
@@ -108,7 +114,9 @@ export function buildWindows(
       while (hi < machineLogs.length && machineLogs[hi]!.ts <= r) hi++;
       while (lo < hi && machineLogs[lo]!.ts <= r - spec.logLookbackMs) lo++;
       const words = machineLogs.slice(lo, hi).flatMap((l) => l.words);
-      windows.push({ machineId, endTs: r, readings: series.slice(i - spec.window + 1, i + 1), words, label });
+      const context = { firstTs, lastLogTs: machineLogs[hi - 1]?.ts };
+      const readingsInWindow = series.slice(i - spec.window + 1, i + 1);
+      windows.push({ machineId, endTs: r, readings: readingsInWindow, words, context, label });
     }
   }
   windows.sort((a, b) => a.endTs - b.endTs || (a.machineId < b.machineId ? -1 : 1));

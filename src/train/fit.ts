@@ -8,6 +8,8 @@ import { disposeModel, tf } from '../model/tf';
 import { featurize } from '../score';
 import type { FeatureSpec } from '../score';
 import type { KerasTokenizer } from '../tokenize';
+import { channelCount } from '../features';
+import type { ExtraFeatures } from '../features';
 import type { RawWindow } from './dataset';
 import type { FitResult, Tensors, TrainOptions } from './fit-common';
 import { fitFused } from './fit-fused';
@@ -54,11 +56,11 @@ export function fitScaler(windows: readonly RawWindow[], sensors: readonly strin
 }
 
 export function toTensors(windows: readonly RawWindow[], spec: FeatureSpec): Tensors {
-  const f = spec.sensors.length;
+  const f = channelCount(spec.sensors.length, spec.extraFeatures);
   const numeric = new Float32Array(windows.length * spec.window * f);
   const tokens = new Float32Array(windows.length * spec.textMaxLen);
   windows.forEach((w, i) => {
-    const x = featurize(w.readings, w.words, spec);
+    const x = featurize(w.readings, w.words, spec, w.context);
     numeric.set(x.numeric, i * spec.window * f);
     tokens.set(x.tokens, i * spec.textMaxLen);
   });
@@ -79,6 +81,8 @@ export interface FitOptions extends TrainOptions {
   readonly scaler: Scaler;
   readonly tokenizer: KerasTokenizer;
   readonly branches: Branches;
+  /** Extra sensor-branch channels (PDM_EXTRA_FEATURES); they widen the sensor input, nothing else. */
+  readonly extraFeatures?: ExtraFeatures | undefined;
 }
 
 let warnedFallback = false;
@@ -107,9 +111,10 @@ export async function fitModel(
     window: opts.shape.window,
     textMaxLen: opts.shape.textMaxLen,
     tokenizer: opts.tokenizer,
+    extraFeatures: opts.extraFeatures,
   };
   const model = buildDualInputModel(
-    { ...opts.shape, features: opts.sensors.length },
+    { ...opts.shape, features: channelCount(opts.sensors.length, opts.extraFeatures) },
     opts.branches,
     opts.seed,
   );

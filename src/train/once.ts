@@ -10,6 +10,8 @@ import type { Fence, LoadedModel } from '../registry';
 import type { FeatureSpec } from '../score';
 import type { LayersModel } from '@tensorflow/tfjs-node';
 import { KerasTokenizer } from '../tokenize';
+import { AGE_CAP_MS, channelCount, formatExtraFeatures } from '../features';
+import type { ExtraFeatures } from '../features';
 import type { DatasetSummary, RawWindow } from './dataset';
 import { buildWindows, splitByTime } from './dataset';
 import type { Split } from './dataset';
@@ -63,6 +65,8 @@ export interface TrainSummary {
     seconds: number;
     backend: string;
     branches: Branches;
+    /** PDM_EXTRA_FEATURES as trained (`none` without extra channels). */
+    extraFeatures: string;
     windows: TrainingBound;
   } & TrainingRecord;
 }
@@ -145,6 +149,8 @@ export interface PreparedTraining {
   readonly tokenizer: KerasTokenizer;
   readonly scaler: Scaler;
   readonly featureSpec: FeatureSpec;
+  /** The extra channels this run trains with (PDM_EXTRA_FEATURES and its caps), or undefined for none. */
+  readonly extraFeatures: ExtraFeatures | undefined;
   readonly summary: DatasetSummary;
 }
 
@@ -182,7 +188,9 @@ export function prepareTraining(snapshot: TopicSnapshot, config: Config, logger:
   const sensors = [
     ...new Set(split.train.flatMap((w) => Object.keys(w.readings[w.readings.length - 1]?.values ?? {}))),
   ].sort();
-  const bytesPerWindow = 4 * (config.model.window * sensors.length + config.model.textMaxLen + 1); // float32 numeric, tokens, label
+  const extraFeatures = extraFeaturesFor(config);
+  const channels = channelCount(sensors.length, extraFeatures);
+  const bytesPerWindow = 4 * (config.model.window * channels + config.model.textMaxLen + 1); // float32 numeric, tokens, label
   const { windows: train, bound } = boundTrainingSet(split.train, {
     maxBytes: config.training.maxBytes,
     maxWindows: config.training.maxWindows,
@@ -202,8 +210,16 @@ export function prepareTraining(snapshot: TopicSnapshot, config: Config, logger:
     window: config.model.window,
     textMaxLen: config.model.textMaxLen,
     tokenizer,
+    extraFeatures,
   };
-  return { split, train, bound, sensors, tokenizer, scaler, featureSpec, summary };
+  return { split, train, bound, sensors, tokenizer, scaler, featureSpec, extraFeatures, summary };
+}
+
+/** The configured extra channels with the caps this run fixes: the log lookback, the age cap. */
+function extraFeaturesFor(config: Config): ExtraFeatures | undefined {
+  const { channels, deltaLag } = config.training.extraFeatures;
+  if (channels.length === 0) return undefined;
+  return { channels, deltaLag, ageCapMs: AGE_CAP_MS, logAgeCapMs: config.logLookbackMs };
 }
 
 interface RunOptions {
@@ -225,17 +241,15 @@ async function trainLocked(
 ): Promise<TrainSummary> {
   const { branches, allowPromote } = run;
   const snapshot = given ?? (await readWithSampleStore(config, logger, redis));
-  const { split, train, bound, sensors, tokenizer, scaler, featureSpec, summary } = prepareTraining(
-    snapshot,
-    config,
-    logger,
-  );
+  const { split, train, bound, sensors, tokenizer, scaler, featureSpec, extraFeatures, summary } =
+    prepareTraining(snapshot, config, logger);
   logger.info('training', {
     train: train.length,
     trainPositives: positivesOf(train),
     validation: split.validation.length,
     holdout: split.holdout.length,
     sensors,
+    extraFeatures: formatExtraFeatures(extraFeatures),
     vocabulary: tokenizer.wordIndex.size,
     branches,
     backend: backendName(),
@@ -264,6 +278,7 @@ async function trainLocked(
           sensors,
           scaler,
           tokenizer,
+          extraFeatures,
           epochs: candidate.epochs,
           batchSize: config.training.batchSize,
           patience: config.training.patience,
@@ -344,6 +359,9 @@ async function trainLocked(
       ),
       dataSummary: { ...data, ...(chosen && run.search > 1 ? { searchChosen: chosen } : {}) },
       branches,
+      ...(extraFeatures
+        ? { extraFeatures: { ...extraFeatures, channels: [...extraFeatures.channels] } }
+        : {}),
       training: fitted.record,
     });
     const decision = await decidePromotion(registry, split.holdout, metrics.pr_auc, config, logger);
@@ -389,6 +407,7 @@ async function trainLocked(
         seconds: Math.round((Date.now() - started) / 100) / 10,
         backend: backendName(),
         branches,
+        extraFeatures: formatExtraFeatures(extraFeatures),
         ...fitted.record,
         windows: bound,
       },

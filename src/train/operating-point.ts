@@ -1,5 +1,5 @@
-import { brierScore, calibrateAll, fitPlatt, reliabilityTable } from './calibrate';
-import type { Calibration, ReliabilityBin } from './calibrate';
+import { brierScore, calibrateAll, fitCalibration, reliabilityTable } from './calibrate';
+import type { Calibration, CalibrationMethod, ReliabilityBin } from './calibrate';
 import { atThreshold } from './evaluate';
 import type { AtThreshold } from './evaluate';
 import { chooseThreshold, formatThresholdPolicy } from './threshold';
@@ -34,11 +34,11 @@ export interface OperatingPointReport {
  */
 export function operatingPoint(
   policy: ThresholdPolicy,
-  method: 'platt' | 'none',
+  method: CalibrationMethod,
   validation: Scored,
   holdout: Scored,
 ): OperatingPointReport {
-  const calibration = method === 'platt' ? fitPlatt(validation.labels, validation.raw) : undefined;
+  const calibration = fitCalibration(method, validation.labels, validation.raw);
   const valScores = calibrateAll(calibration, validation.raw);
   const holdoutScores = calibrateAll(calibration, holdout.raw);
   const chosen = chooseThreshold(policy, validation.labels, valScores);

@@ -3,6 +3,7 @@ import type { Metrics } from '../metrics';
 import { addLog, addReading, wordsForWindow } from '../state';
 import type { MachineState, RecordPlace, WindowLimits } from '../state';
 import { textToWordSequence } from '../tokenize';
+import { windowContext } from '../features';
 import { iso } from './messages';
 import type { Scoring } from './ports';
 
@@ -75,7 +76,14 @@ export function applyReading(
   if (outcome !== 'score' || !ctx.hasModel()) return {};
   const words = wordsForWindow(state, reading.ts, ctx.limits.logLookbackMs);
   return {
-    score: { state, ts: reading.ts, readings: state.readings.slice(), words, producedAt: at.producedAt },
+    score: {
+      state,
+      ts: reading.ts,
+      readings: state.readings.slice(),
+      words,
+      context: windowContext(state, reading.ts),
+      producedAt: at.producedAt,
+    },
   };
 }
 

@@ -1,6 +1,7 @@
 import type { KafkaMessage, Message } from 'kafkajs';
 import type { Explanation } from '../explain';
 import type { ModelMeta } from '../registry';
+import type { WindowContext } from '../features';
 import type { MachineState, TimedValues } from '../state';
 
 /**
@@ -47,6 +48,8 @@ export interface Scoring {
   readonly ts: number;
   readonly readings: readonly TimedValues[];
   readonly words: readonly string[];
+  /** What the optional extra feature channels need (the machine's first reading, its newest log). */
+  readonly context?: WindowContext;
   /** The Kafka timestamp of the triggering reading (when it was produced). */
   readonly producedAt: number;
 }

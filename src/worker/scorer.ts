@@ -23,7 +23,7 @@ export class ServingModel implements ModelSource {
     if (this.explainMaxPasses === 0 || !loaded || loaded.meta.version !== modelVersion) return undefined;
     return explainWindow(
       loaded,
-      { readings: s.readings, words: s.words },
+      { readings: s.readings, words: s.words, context: s.context },
       { maxPasses: this.explainMaxPasses, top: 5 },
     );
   }
@@ -41,7 +41,12 @@ export class ServingModel implements ModelSource {
     for (let attempt = 0; attempt < 10; attempt++) {
       const loaded = this.models.current;
       if (!loaded) return undefined;
-      const features = featurize(s.readings, s.words, { ...loaded.meta, tokenizer: loaded.tokenizer });
+      const features = featurize(
+        s.readings,
+        s.words,
+        { ...loaded.meta, tokenizer: loaded.tokenizer },
+        s.context,
+      );
       for (const sensor of features.imputed) this.metrics.sensorsImputed.inc({ sensor });
       try {
         return await this.batcher.score({ features, modelVersion: loaded.meta.version });

@@ -1,0 +1,88 @@
+/**
+ * Isotonic calibration (PDM_CALIBRATION=isotonic): pool-adjacent-violators on the validation split, served as
+ * a piecewise-linear function through the pooled blocks' centroids. Unlike Platt's two-parameter sigmoid it
+ * assumes no shape, so it can follow a raw score whose miscalibration is not a sigmoid of its logit; it needs
+ * more validation positives to be smooth (each block's rate is an average of its windows).
+ *
+ * Plain isotonic regression is a step function, which turns distinct scores into ties and so changes ROC-AUC
+ * and which windows a threshold separates. Served here instead: linear interpolation between the centroids
+ * (mean raw score, mean target) of the pooled blocks, anchored at (0, 0) and (1, 1), with Platt's regularised
+ * targets (positives (N₊+1)/(N₊+2), negatives 1/(N₋+2)) so no block sits at exactly 0 or 1. PAV leaves block
+ * means strictly increasing and the centroids of contiguous blocks are strictly increasing too, so the map is
+ * strictly increasing on [0, 1]: the ranking, ROC-AUC and PR-AUC are those of the raw scores.
+ */
+export interface IsotonicCalibration {
+  readonly method: 'isotonic';
+  /** Knots: raw scores, strictly increasing, from 0 to 1. */
+  readonly x: number[];
+  /** Served score at each knot, strictly increasing. */
+  readonly y: number[];
+}
+
+/** Fits the knots; undefined for a one-class split (the model then serves raw scores). */
+export function fitIsotonic(
+  labels: ArrayLike<number>,
+  raw: ArrayLike<number>,
+): IsotonicCalibration | undefined {
+  const n = labels.length;
+  let pos = 0;
+  for (let i = 0; i < n; i++) if (labels[i] === 1) pos++;
+  if (pos === 0 || pos === n) return undefined;
+  const hi = (pos + 1) / (pos + 2);
+  const lo = 1 / (n - pos + 2);
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => raw[a]! - raw[b]!);
+  // Blocks as parallel stacks: sums of raw scores and targets, and counts. Equal raw scores share a block
+  // from the start, so no two blocks hold the same score.
+  const sx: number[] = [];
+  const sy: number[] = [];
+  const count: number[] = [];
+  let previous = Number.NaN;
+  for (const i of order) {
+    const x = raw[i]!;
+    const y = labels[i] === 1 ? hi : lo;
+    if (x === previous) {
+      sx[sx.length - 1]! += x;
+      sy[sy.length - 1]! += y;
+      count[count.length - 1]! += 1;
+    } else {
+      sx.push(x);
+      sy.push(y);
+      count.push(1);
+    }
+    previous = x;
+    // Pool while the block before has a mean at or above this one's (a violation, or a tie that would be flat).
+    for (let k = sy.length - 1; k > 0 && sy[k - 1]! / count[k - 1]! >= sy[k]! / count[k]!; k--) {
+      sx[k - 1]! += sx.pop()!;
+      sy[k - 1]! += sy.pop()!;
+      count[k - 1]! += count.pop()!;
+    }
+  }
+  const knotsX = sx.map((s, k) => s / count[k]!);
+  const knotsY = sy.map((s, k) => s / count[k]!);
+  if (knotsX[0]! > 0) {
+    knotsX.unshift(0);
+    knotsY.unshift(0);
+  }
+  if (knotsX[knotsX.length - 1]! < 1) {
+    knotsX.push(1);
+    knotsY.push(1);
+  }
+  return { method: 'isotonic', x: knotsX, y: knotsY };
+}
+
+/** The served score: linear between the knots (binary search; raw scores outside [0, 1] clamp to the ends). */
+export function applyIsotonic(c: IsotonicCalibration, raw: number): number {
+  const { x, y } = c;
+  const last = x.length - 1;
+  if (!(raw > x[0]!)) return y[0]!;
+  if (raw >= x[last]!) return y[last]!;
+  let lo = 0;
+  let hi = last;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >>> 1;
+    if (x[mid]! <= raw) lo = mid;
+    else hi = mid;
+  }
+  const t = (raw - x[lo]!) / (x[hi]! - x[lo]!);
+  return y[lo]! + t * (y[hi]! - y[lo]!);
+}
