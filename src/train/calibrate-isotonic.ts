@@ -31,34 +31,40 @@ export function fitIsotonic(
   const hi = (pos + 1) / (pos + 2);
   const lo = 1 / (n - pos + 2);
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => raw[a]! - raw[b]!);
-  // Blocks as parallel stacks: sums of raw scores and targets, and counts. Equal raw scores share a block
-  // from the start, so no two blocks hold the same score.
+  // Blocks as parallel stacks: sum of raw scores, positives, windows. A block's mean target is
+  // lo + (hi − lo) · positives / windows, so blocks compare by their positive rate, exactly, in integers:
+  // two blocks with equal rates are pooled even where their float means would differ in the last bit.
+  // Equal raw scores share a block from the start, so no two blocks hold the same score.
   const sx: number[] = [];
-  const sy: number[] = [];
+  const positives: number[] = [];
   const count: number[] = [];
   let previous = Number.NaN;
   for (const i of order) {
     const x = raw[i]!;
-    const y = labels[i] === 1 ? hi : lo;
+    const p = labels[i] === 1 ? 1 : 0;
     if (x === previous) {
       sx[sx.length - 1]! += x;
-      sy[sy.length - 1]! += y;
+      positives[positives.length - 1]! += p;
       count[count.length - 1]! += 1;
     } else {
       sx.push(x);
-      sy.push(y);
+      positives.push(p);
       count.push(1);
     }
     previous = x;
-    // Pool while the block before has a mean at or above this one's (a violation, or a tie that would be flat).
-    for (let k = sy.length - 1; k > 0 && sy[k - 1]! / count[k - 1]! >= sy[k]! / count[k]!; k--) {
+    // Pool while the block before has a rate at or above this one's (a violation, or a tie that would be flat).
+    for (
+      let k = sx.length - 1;
+      k > 0 && positives[k - 1]! * count[k]! >= positives[k]! * count[k - 1]!;
+      k--
+    ) {
       sx[k - 1]! += sx.pop()!;
-      sy[k - 1]! += sy.pop()!;
+      positives[k - 1]! += positives.pop()!;
       count[k - 1]! += count.pop()!;
     }
   }
   const knotsX = sx.map((s, k) => s / count[k]!);
-  const knotsY = sy.map((s, k) => s / count[k]!);
+  const knotsY = positives.map((q, k) => lo + ((hi - lo) * q) / count[k]!);
   if (knotsX[0]! > 0) {
     knotsX.unshift(0);
     knotsY.unshift(0);
