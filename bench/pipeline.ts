@@ -123,11 +123,12 @@ export async function workerRate(
 }
 
 /** Offered load at a fixed rate against a live worker; event→alert latency from the worker's own histogram observations. */
-async function latencyAtRate(
+export async function latencyAtRate(
   config: Config,
   ratePerSec: number,
   seconds: number,
   machines: number,
+  Cls: WorkerClass = Worker,
 ): Promise<{ p50: number; p99: number; samples: number; achieved: number }> {
   const metrics = createMetrics(undefined, false);
   const samples: number[] = [];
@@ -136,7 +137,7 @@ async function latencyAtRate(
     samples.push(v);
     observe(v);
   }) as typeof metrics.eventToAlert.observe;
-  const worker = new Worker(config, createLogger('error'), metrics);
+  const worker = new Cls(config, createLogger('error'), metrics);
   await worker.start();
   const producer = createKafka(config).producer();
   await producer.connect();

@@ -54,7 +54,9 @@ export class ScoreBatcher {
   score(request: ScoreRequest): Promise<ScoreResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ request, resolve, reject });
-      if (this.queue.length >= this.batchSize) this.flushSoon();
+      // maxWaitMs 0: everything submitted in this turn (a batch's windows, other partitions' batches
+      // handled in the same turn) goes in one call on the next turn, without a timer's delay.
+      if (this.queue.length >= this.batchSize || this.maxWaitMs === 0) this.flushSoon();
       else
         this.timer ??= setTimeout(() => {
           this.timer = undefined;

@@ -9,7 +9,7 @@ import { retry } from '../retry';
 import type { MachineState, MachineStore, WindowLimits } from '../state';
 import { applyLog, applyReading } from './apply';
 import type { ApplyContext } from './apply';
-import { buildDeadLetter, sendDeadLetters } from './dead-letter';
+import { buildDeadLetter, chunkBySize, sendDeadLetters } from './dead-letter';
 import { alertRecord, scoreRecord } from './messages';
 import type {
   BatchConsumer,
@@ -25,6 +25,27 @@ import type {
 
 /** Windows featurised and submitted per event-loop turn; a heartbeat goes between slices. */
 const SCORE_SLICE = 256;
+/**
+ * Alerts and scores go out in sends of bounded size, one after the other (each acknowledged before the next,
+ * so a machine's outputs keep their order). Bytes: a partition's record batch must stay under the broker's
+ * default `message.max.bytes` (1 MB) whatever the batch raised. Records: kafkajs 2.2 groups a send's
+ * records by partition by copying the partition's array for every record (quadratic: a 10,000-alert send
+ * spent most of its time there).
+ */
+const OUTPUT_SEND_BYTES = 512 * 1024;
+const OUTPUT_SEND_RECORDS = 1_000;
+
+/** The i-th send carries the i-th bounded chunk of each topic (distinct topics: kafkajs keys a send's topics by name). */
+function boundedSends(records: readonly OutputRecords[]): OutputRecords[][] {
+  const chunked = records.map(({ topic, messages }) => ({
+    topic,
+    chunks: chunkBySize(messages, OUTPUT_SEND_BYTES, OUTPUT_SEND_RECORDS),
+  }));
+  const sends: OutputRecords[][] = [];
+  for (const { topic, chunks } of chunked)
+    chunks.forEach((messages, i) => (sends[i] ??= []).push({ topic, messages }));
+  return sends;
+}
 
 export type DecodedRecord = Decoded<Reading | LogEntry>;
 
@@ -134,7 +155,7 @@ export class BatchStep {
     const collected = this.applyAll(input, touched);
     // 1. outputs, acknowledged: alerts and scores first, then the dead letters in bounded sends.
     const { records, alertsProducedAt } = await this.scoreAndCollect(collected.toScore, consumer);
-    if (records.length) await producer.send(records);
+    for (const send of boundedSends(records)) await producer.send(send);
     if (collected.deadLetters.length)
       await sendDeadLetters(producer, this.settings.topics.dlq, collected.deadLetters, this.logger);
     const sent = records.reduce((n, r) => n + r.messages.length, 0) + collected.deadLetters.length;
