@@ -20,14 +20,45 @@ export class ServingModel implements ModelSource {
     private readonly explainMaxPasses = 0,
   ) {}
 
+  private explainQueue: {
+    readonly requests: readonly ExplainRequest[];
+    readonly resolve: (explained: (Explanation | undefined)[]) => void;
+    readonly reject: (error: unknown) => void;
+  }[] = [];
+  private explainScheduled: NodeJS.Immediate | undefined;
+
   /**
-   * Occlusion explanations of raised alerts, batched: windows go through `explainWindows` together (one
-   * forward pass per slice instead of one per alert) in slices of about EXPLAIN_ROWS_PER_PASS rows, with
-   * the event loop let run between slices. A window scored by a version that no longer serves gets none.
+   * Occlusion explanations of raised alerts, batched across the batches of every partition: requests made
+   * in the same event-loop turn are explained together on the next one (`explainWindows`: one forward pass
+   * per slice instead of one per alert, or per partition), in slices of about EXPLAIN_ROWS_PER_PASS rows
+   * with the event loop let run between slices. A window scored by a version that no longer serves gets none.
    */
-  async explain(requests: readonly ExplainRequest[]): Promise<(Explanation | undefined)[]> {
+  explain(requests: readonly ExplainRequest[]): Promise<(Explanation | undefined)[]> {
+    if (this.explainMaxPasses === 0 || requests.length === 0)
+      return Promise.resolve(requests.map(() => undefined));
+    return new Promise((resolve, reject) => {
+      this.explainQueue.push({ requests, resolve, reject });
+      this.explainScheduled ??= setImmediate(() => void this.explainQueued());
+    });
+  }
+
+  private async explainQueued(): Promise<void> {
+    this.explainScheduled = undefined;
+    const jobs = this.explainQueue.splice(0);
+    try {
+      const explained = await this.explainAll(jobs.flatMap((j) => j.requests));
+      let at = 0;
+      for (const job of jobs) {
+        job.resolve(explained.slice(at, at + job.requests.length));
+        at += job.requests.length;
+      }
+    } catch (error) {
+      for (const job of jobs) job.reject(error);
+    }
+  }
+
+  private async explainAll(requests: readonly ExplainRequest[]): Promise<(Explanation | undefined)[]> {
     const out: (Explanation | undefined)[] = requests.map(() => undefined);
-    if (this.explainMaxPasses === 0) return out;
     let start = 0;
     while (start < requests.length) {
       if (start > 0) await yieldToLoop();
