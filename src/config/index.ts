@@ -113,7 +113,7 @@ const envSchema = z.object({
   PDM_SCORE_BATCH: int(256, 1, 65_536),
   /** Extra forward passes an occlusion explanation of a raised alert may run; 0 turns them off. */
   PDM_EXPLAIN_MAX_PASSES: int(32, 0, 1_000),
-  PDM_SCORE_MAX_WAIT: duration('5ms', '0ms', '10s'),
+  PDM_SCORE_MAX_WAIT: duration('0ms', '0ms', '10s'),
   PDM_MODEL_POLL_INTERVAL: duration('5s', '10ms', '1h'),
   PDM_SHUTDOWN_TIMEOUT: duration('20s', '1s', '1h'),
   // The broker's default group.min/max.session.timeout.ms bound what it accepts.

@@ -1,2 +1,2 @@
-export { explainWindow } from './occlusion';
+export { explainWindow, explainWindows } from './occlusion';
 export type { Attribution, ExplainableModel, ExplainInput, ExplainOptions, Explanation } from './occlusion';

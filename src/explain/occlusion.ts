@@ -26,6 +26,11 @@ export interface ExplainInput {
   readonly words: readonly string[];
   /** The extra channels' inputs, as the worker snapshotted them (models trained with PDM_EXTRA_FEATURES). */
   readonly context?: WindowContext | undefined;
+  /**
+   * The window's served (calibrated) score, when the caller has just scored it through the same path: the
+   * base row is then not run again (for an alert with one sensor and no words, that halves the cost).
+   */
+  readonly servedScore?: number;
 }
 
 export interface ExplainOptions {
@@ -47,7 +52,7 @@ export interface Attribution {
 
 export interface Explanation {
   readonly modelVersion: string;
-  /** The window's served (calibrated) score, recomputed here. */
+  /** The window's served (calibrated) score: the caller's `servedScore`, else recomputed here. */
   readonly score: number;
   /** The largest drops first; at most `top` entries. Negative drops (inputs that lowered the score) sort last. */
   readonly attributions: readonly Attribution[];
@@ -86,6 +91,21 @@ export function explainWindow(
   input: ExplainInput,
   options: ExplainOptions,
 ): Explanation {
+  return explainWindows(loaded, [input], options)[0]!;
+}
+
+/**
+ * `explainWindow` for several windows of one model version, in one batched forward pass over all their rows:
+ * each window's result equals its own `explainWindow`. Why: a forward pass costs mostly its fixed per-call
+ * overhead at these sizes, so a batch that raises many alerts (a fleet-wide event, a replay) pays it once
+ * instead of once per alert. `millis` is then each window's share of the whole call.
+ */
+export function explainWindows(
+  loaded: ExplainableModel,
+  inputs: readonly ExplainInput[],
+  options: ExplainOptions,
+): Explanation[] {
+  if (inputs.length === 0) return [];
   const started = process.hrtime.bigint();
   const { meta, tokenizer } = loaded;
   const spec = {
@@ -96,34 +116,47 @@ export function explainWindow(
     tokenizer,
     extraFeatures: meta.extraFeatures,
   };
-  const base = featurize(input.readings, input.words, spec, input.context);
-  const all = [
-    ...sensorCandidates(base.numeric, meta.sensors, meta.extraFeatures),
-    ...wordCandidates(base.numeric, base.tokens, input.words, loaded),
-  ];
-  const chosen = all.slice(0, Math.max(0, Math.floor(options.maxPasses)));
-  const rows = [{ numeric: base.numeric, tokens: base.tokens }, ...chosen];
+  const maxPasses = Math.max(0, Math.floor(options.maxPasses));
+  const plans = inputs.map((input) => {
+    const base = featurize(input.readings, input.words, spec, input.context);
+    const all = [
+      ...sensorCandidates(base.numeric, meta.sensors, meta.extraFeatures),
+      ...wordCandidates(base.numeric, base.tokens, input.words, loaded),
+    ];
+    return { base, served: input.servedScore, candidates: all.length, chosen: all.slice(0, maxPasses) };
+  });
+  const rows = plans.flatMap(({ base, served, chosen }) => [
+    ...(served === undefined ? [{ numeric: base.numeric, tokens: base.tokens }] : []),
+    // a sensor candidate's empty tokens mean "the window's base tokens"
+    ...chosen.map((c) => ({ numeric: c.numeric, tokens: c.tokens.length ? c.tokens : base.tokens })),
+  ]);
   const f = channelCount(meta.sensors.length, meta.extraFeatures);
   const scores = predictRows(loaded.model, rows, meta.window, f, meta.textMaxLen).map((raw) =>
     applyCalibration(meta.calibration, raw),
   );
-  const score = scores[0] ?? Number.NaN;
-  const attributions = chosen
-    .map((c, i) => {
-      const occludedScore = scores[i + 1] ?? Number.NaN;
-      return { kind: c.kind, name: c.name, drop: score - occludedScore, occludedScore };
-    })
-    .sort((a, b) => b.drop - a.drop)
-    .slice(0, Math.max(0, options.top));
-  return {
-    modelVersion: meta.version,
-    score,
-    attributions,
-    passes: chosen.length,
-    candidates: all.length,
-    skipped: all.length - chosen.length,
-    millis: Number(process.hrtime.bigint() - started) / 1e6,
-  };
+  const millis = Number(process.hrtime.bigint() - started) / 1e6 / inputs.length;
+  let at = 0;
+  return plans.map(({ served, chosen, candidates }) => {
+    const score = served ?? scores[at] ?? Number.NaN;
+    const first = served === undefined ? at + 1 : at;
+    at = first + chosen.length;
+    const attributions = chosen
+      .map((c, i) => {
+        const occludedScore = scores[first + i] ?? Number.NaN;
+        return { kind: c.kind, name: c.name, drop: score - occludedScore, occludedScore };
+      })
+      .sort((a, b) => b.drop - a.drop)
+      .slice(0, Math.max(0, options.top));
+    return {
+      modelVersion: meta.version,
+      score,
+      attributions,
+      passes: chosen.length,
+      candidates,
+      skipped: candidates - chosen.length,
+      millis,
+    };
+  });
 }
 
 /** A sensor at its training mean throughout the window: its value channel and (with deltas) its delta are 0. */
@@ -169,7 +202,7 @@ function wordCandidates(
 }
 
 /**
- * One batched call over all rows (a sensor candidate's empty tokens mean "the base tokens"), through the same
+ * One batched call over all rows, through the same
  * path the worker scores with (the split model: fused kernels, cached text encodings), so the base score is
  * the served one and sensor occlusions reuse the window's text encoding.
  */
@@ -183,10 +216,9 @@ function predictRows(
   const n = rows.length;
   const numeric = new Float32Array(n * window * f);
   const tokens = new Int32Array(n * textMaxLen);
-  const baseTokens = rows[0]!.tokens;
   rows.forEach((row, i) => {
     numeric.set(row.numeric, i * window * f);
-    tokens.set(row.tokens.length ? row.tokens : baseTokens, i * textMaxLen);
+    tokens.set(row.tokens, i * textMaxLen);
   });
   return tf.tidy(() => {
     const split = splitFor(model);

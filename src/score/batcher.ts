@@ -35,10 +35,15 @@ export { StaleModelError };
  * no tensor outlives it. Requests built for a model that is no longer current are rejected with
  * StaleModelError and re-featurised by the caller, so every record is scored exactly once, by a version
  * that is named in its output.
+ *
+ * A model call never runs inside the caller's turn and at most one runs per event-loop turn: a full batch
+ * is scored on the next turn (setImmediate), and a queue longer than one batch is scored one batch per
+ * turn, so that timers, heartbeats and fetches get the loop in between however much is queued.
  */
 export class ScoreBatcher {
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
 
   constructor(
     private readonly model: () => LoadedModel | undefined,
@@ -50,19 +55,37 @@ export class ScoreBatcher {
   score(request: ScoreRequest): Promise<ScoreResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ request, resolve, reject });
-      if (this.queue.length >= this.batchSize) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.maxWaitMs);
+      // maxWaitMs 0: everything submitted in this turn (a batch's windows, other partitions' batches
+      // handled in the same turn) goes in one call on the next turn, without a timer's delay.
+      if (this.queue.length >= this.batchSize || this.maxWaitMs === 0) this.flushSoon();
+      else
+        this.timer ??= setTimeout(() => {
+          this.timer = undefined;
+          this.flushSoon();
+        }, this.maxWaitMs);
     });
   }
 
-  /** Scores everything queued now (also called on shutdown to finish the batch in flight). */
+  /** Starts scoring everything queued now, one batch per turn (also called on shutdown to finish what is in flight). */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.batchSize);
-      this.run(batch);
+    this.flushSoon();
+  }
+
+  private flushSoon(): void {
+    this.immediate ??= setImmediate(() => this.flushOne());
+  }
+
+  private flushOne(): void {
+    this.immediate = undefined;
+    const batch = this.queue.splice(0, this.batchSize);
+    if (this.queue.length >= this.batchSize || (this.queue.length > 0 && this.timer === undefined)) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.flushSoon();
     }
+    if (batch.length) this.run(batch);
   }
 
   private run(batch: Pending[]): void {

@@ -95,14 +95,21 @@ export function pointerDeadLetter(deadLetter: Message): Message {
 
 const sizeOf = (m: Message) => (m.key ? Buffer.byteLength(m.key) : 0) + Buffer.byteLength(String(m.value));
 
-/** Splits dead letters into sends of at most DEAD_LETTER_SEND_BYTES (kafkajs sends one record batch per partition). */
-export function chunkBySize(messages: readonly Message[], maxBytes = DEAD_LETTER_SEND_BYTES): Message[][] {
+/**
+ * Splits records into sends of at most `maxBytes` (kafkajs sends one record batch per partition) and at
+ * most `maxCount` records (kafkajs groups a send's records by partition in time quadratic in their number).
+ */
+export function chunkBySize(
+  messages: readonly Message[],
+  maxBytes = DEAD_LETTER_SEND_BYTES,
+  maxCount = Infinity,
+): Message[][] {
   const chunks: Message[][] = [];
   let current: Message[] = [];
   let bytes = 0;
   for (const m of messages) {
     const size = sizeOf(m);
-    if (current.length > 0 && bytes + size > maxBytes) {
+    if (current.length > 0 && (bytes + size > maxBytes || current.length >= maxCount)) {
       chunks.push(current);
       current = [];
       bytes = 0;

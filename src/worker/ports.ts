@@ -70,10 +70,19 @@ export interface ModelSource {
   /** Scores one window; undefined when no model is loaded any more. */
   score(window: Scoring): Promise<WindowScore | undefined>;
   /**
-   * Attributes a raised alert's score to its inputs with the version that scored it (bounded occlusion, see
-   * src/explain); undefined when disabled or when that version no longer serves (a swap in between).
+   * Attributes raised alerts' scores to their inputs with the version that scored them (bounded occlusion,
+   * see src/explain), all in a few batched passes that yield to the event loop between them; one entry per
+   * window, undefined when disabled or when its version no longer serves (a swap in between).
    */
-  explain?(window: Scoring, modelVersion: string): Explanation | undefined;
+  explain?(windows: readonly ExplainRequest[]): Promise<(Explanation | undefined)[]>;
+}
+
+/** A raised alert's window and the version that scored it. */
+export interface ExplainRequest {
+  readonly window: Scoring;
+  readonly modelVersion: string;
+  /** The score it was served: the explanation's base, not recomputed. */
+  readonly score: number;
 }
 
 export interface Clock {

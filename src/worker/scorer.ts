@@ -1,11 +1,14 @@
 import { StaleModelError } from '../errors';
-import { explainWindow } from '../explain';
+import { explainWindows } from '../explain';
 import type { Explanation } from '../explain';
 import type { Metrics } from '../metrics';
-import { featurize } from '../score';
+import { featurize, yieldToLoop } from '../score';
 import type { ScoreBatcher, ScoreResult } from '../score';
 import type { ModelHolder } from './model-holder';
-import type { ModelSource, Scoring } from './ports';
+import type { ExplainRequest, ModelSource, Scoring } from './ports';
+
+/** Rows (a window and its occluded copies) per explanation pass: bounds one synchronous model call. */
+const EXPLAIN_ROWS_PER_PASS = 512;
 
 /** The serving model as the batch step sees it: the holder's current version behind the micro-batcher. */
 export class ServingModel implements ModelSource {
@@ -17,15 +20,76 @@ export class ServingModel implements ModelSource {
     private readonly explainMaxPasses = 0,
   ) {}
 
-  /** Occlusion explanation of a raised alert, in one batched forward pass (alerts are rare: the cost is bounded per alert). */
-  explain(s: Scoring, modelVersion: string): Explanation | undefined {
-    const loaded = this.models.current;
-    if (this.explainMaxPasses === 0 || !loaded || loaded.meta.version !== modelVersion) return undefined;
-    return explainWindow(
-      loaded,
-      { readings: s.readings, words: s.words, context: s.context },
-      { maxPasses: this.explainMaxPasses, top: 5 },
-    );
+  private explainQueue: {
+    readonly requests: readonly ExplainRequest[];
+    readonly resolve: (explained: (Explanation | undefined)[]) => void;
+    readonly reject: (error: unknown) => void;
+  }[] = [];
+  private explainScheduled: NodeJS.Immediate | undefined;
+
+  /**
+   * Occlusion explanations of raised alerts, batched across the batches of every partition: requests made
+   * in the same event-loop turn are explained together on the next one (`explainWindows`: one forward pass
+   * per slice instead of one per alert, or per partition), in slices of about EXPLAIN_ROWS_PER_PASS rows
+   * with the event loop let run between slices. A window scored by a version that no longer serves gets none.
+   */
+  explain(requests: readonly ExplainRequest[]): Promise<(Explanation | undefined)[]> {
+    if (this.explainMaxPasses === 0 || requests.length === 0)
+      return Promise.resolve(requests.map(() => undefined));
+    return new Promise((resolve, reject) => {
+      this.explainQueue.push({ requests, resolve, reject });
+      this.explainScheduled ??= setImmediate(() => void this.explainQueued());
+    });
+  }
+
+  private async explainQueued(): Promise<void> {
+    this.explainScheduled = undefined;
+    const jobs = this.explainQueue.splice(0);
+    try {
+      const explained = await this.explainAll(jobs.flatMap((j) => j.requests));
+      let at = 0;
+      for (const job of jobs) {
+        job.resolve(explained.slice(at, at + job.requests.length));
+        at += job.requests.length;
+      }
+    } catch (error) {
+      for (const job of jobs) job.reject(error);
+    }
+  }
+
+  private async explainAll(requests: readonly ExplainRequest[]): Promise<(Explanation | undefined)[]> {
+    const out: (Explanation | undefined)[] = requests.map(() => undefined);
+    let start = 0;
+    while (start < requests.length) {
+      if (start > 0) await yieldToLoop();
+      const loaded = this.models.current;
+      if (!loaded) break;
+      // Rows per window: at most one per sensor and per distinct word, capped by the pass limit.
+      const slice: number[] = [];
+      let rows = 0;
+      for (; start < requests.length && (rows === 0 || rows < EXPLAIN_ROWS_PER_PASS); start++) {
+        const { window, modelVersion } = requests[start]!;
+        if (modelVersion !== loaded.meta.version) continue;
+        const candidates = loaded.meta.sensors.length + new Set(window.words).size;
+        rows += Math.min(candidates, this.explainMaxPasses);
+        slice.push(start);
+      }
+      const explained = explainWindows(
+        loaded,
+        slice.map((i) => {
+          const { window, score } = requests[i]!;
+          return {
+            readings: window.readings,
+            words: window.words,
+            context: window.context,
+            servedScore: score,
+          };
+        }),
+        { maxPasses: this.explainMaxPasses, top: 5 },
+      );
+      slice.forEach((i, j) => (out[i] = explained[j]));
+    }
+    return out;
   }
 
   hasModel(): boolean {

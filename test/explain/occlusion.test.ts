@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { explainWindow } from '../../src/explain';
-import type { ExplainableModel } from '../../src/explain';
+import { explainWindow, explainWindows } from '../../src/explain';
+import type { ExplainableModel, Explanation } from '../../src/explain';
 import { buildDualInputModel } from '../../src/model/build';
 import { tf } from '../../src/model/tf';
 import { disposeScoringModel } from '../../src/score';
@@ -140,4 +140,37 @@ test('the number of extra forward passes is bounded; sensors first, then the mos
   );
   assert.ok(!e.attributions.some((a) => a.name === 'grinding'));
   assert.ok(e.millis >= 0);
+});
+
+test('explaining several windows in one pass gives each the attributions of its own explanation', () => {
+  const loaded = handWeighted(tokenizer);
+  const windows = [
+    { readings, words },
+    { readings: readings.map((r) => ({ ...r, values: { ...r.values, pressure: 95 } })), words: ['ok'] },
+    { readings, words: [] },
+  ];
+  const options = { maxPasses: 32, top: 20 };
+  const alone = windows.map((w) => explainWindow(loaded, w, options));
+  const together = explainWindows(loaded, windows, options);
+  // With the served score given, the base row is not recomputed and the drops are taken from it.
+  const served = explainWindows(
+    loaded,
+    windows.map((w, i) => ({ ...w, servedScore: alone[i]!.score })),
+    options,
+  );
+  disposeScoringModel(loaded.model);
+  for (const [i, e] of alone.entries()) {
+    const close = (x: Explanation) => {
+      assert.equal(x.candidates, e.candidates);
+      assert.deepEqual(
+        x.attributions.map((a) => a.name),
+        e.attributions.map((a) => a.name),
+      );
+      x.attributions.forEach((a, j) => assert.ok(Math.abs(a.drop - e.attributions[j]!.drop) < 1e-6));
+      assert.ok(Math.abs(x.score - e.score) < 1e-6);
+    };
+    close(together[i]!);
+    close(served[i]!);
+  }
+  assert.deepEqual(explainWindows(loaded, [], options), []);
 });
