@@ -41,7 +41,7 @@ const bytes = (fallback: string) =>
     });
 
 /**
- * The trainer's bounded sample store (docs/training.md, "The sample store"). Its own sub-schema, spread into
+ * The trainer's bounded sample store (docs/model.md, "The sample store"). Its own sub-schema, spread into
  * the environment schema, so the store's settings live in one place.
  */
 export const trainStoreEnv = {
@@ -49,16 +49,16 @@ export const trainStoreEnv = {
   PDM_TRAIN_STORE_NEAR: z
     .string()
     .regex(/^\s*\d+(\.\d+)?\s*$/, 'a number of horizons')
-    .default('3')
+    .default('2')
     .transform(Number)
     .pipe(z.number().min(1).max(100)),
   PDM_TRAIN_STORE_BUCKET: z
     .string()
-    .default('1d')
+    .default('7d')
     .transform((text, ctx) => {
       try {
         const ms = parseDuration(text);
-        if (ms < 60_000 || ms > 365 * 86_400_000) throw new RangeError('must be between 1m and 365d');
+        if (ms < 60_000 || ms > 3650 * 86_400_000) throw new RangeError('must be between 1m and 3650d');
         return ms;
       } catch (error) {
         ctx.addIssue({ code: z.ZodIssueCode.custom, message: (error as Error).message });

@@ -183,41 +183,50 @@ interface Kept {
   readonly ts: number;
 }
 
-/** FNV-1a of (machine, end time): a deterministic reservoir priority. */
-function priority(machineId: string, ts: number): number {
+/** FNV-1a of (machine, a block or bucket): a deterministic reservoir priority. */
+function priority(machineId: string, what: string): number {
   let h = 0x811c9dc5;
-  const text = `${machineId}|${ts}`;
+  const text = `${machineId}|${what}`;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
   return h >>> 0;
 }
 
 /**
- * The order in which decided windows are given up when bytes run short, last first. NEAR: closest to a
- * failure first. SAMPLE: round-robin over time buckets, by a hashed priority within a bucket — so keeping
- * the first k is a uniform sample of each bucket, with the buckets as even as their sizes allow.
+ * The order in which decided windows are kept when bytes run short (keeping the first k). NEAR: closest to
+ * a failure first. SAMPLE: in blocks of consecutive windows one horizon long — an isolated window costs a
+ * whole window of readings, a block of b windows only b + window - 1 — taken round-robin over the time
+ * buckets (each bucket's next block by a hashed priority, the buckets in a hashed order), so every bucket
+ * gets a block before any gets a second.
  */
 export function keepOrder(m: MachineSamples, spec: StoreSpec): { near: Kept[]; sample: Kept[] } {
   const near: (Kept & { d: number })[] = [];
-  const buckets = new Map<number, (Kept & { p: number })[]>();
+  const buckets = new Map<number, Map<number, Kept[]>>();
   m.segments.forEach((s, segment) =>
     s.marks.forEach((mark, index) => {
       const ts = s.ts[index]!;
       if (mark === NEAR) near.push({ segment, index, ts, d: nearestFailure(m.failures, ts) });
       else if (mark === SAMPLE) {
-        const b = Math.floor(ts / spec.bucketMs);
-        const list = buckets.get(b) ?? [];
-        list.push({ segment, index, ts, p: priority(m.machineId, ts) });
-        buckets.set(b, list);
+        const bucket = Math.floor(ts / spec.bucketMs);
+        const block = Math.floor(ts / spec.horizonMs);
+        const blocks = buckets.get(bucket) ?? new Map<number, Kept[]>();
+        buckets.set(bucket, blocks);
+        const list = blocks.get(block) ?? [];
+        list.push({ segment, index, ts });
+        blocks.set(block, list);
       }
     }),
   );
   near.sort((a, b) => a.d - b.d || b.ts - a.ts);
-  const ranked: (Kept & { p: number; rank: number })[] = [];
-  for (const list of buckets.values()) {
-    list.sort((a, b) => b.p - a.p);
-    list.forEach((k, rank) => ranked.push({ ...k, rank }));
+  const ranked: (Kept & { rank: number; p: number })[] = [];
+  for (const [bucket, blocks] of buckets) {
+    const p = priority(m.machineId, `bucket ${bucket}`);
+    [...blocks]
+      .sort((a, b) => priority(m.machineId, `block ${b[0]}`) - priority(m.machineId, `block ${a[0]}`))
+      .forEach(([, list], rank) => {
+        for (const k of list) ranked.push({ ...k, rank, p });
+      });
   }
-  ranked.sort((a, b) => a.rank - b.rank || b.p - a.p);
+  ranked.sort((a, b) => a.rank - b.rank || b.p - a.p || a.ts - b.ts);
   return { near, sample: ranked };
 }
 

@@ -7,7 +7,7 @@ import type { DatasetSummary } from './dataset';
 import { readLegacySamples } from './samples';
 import { readTopicsToEnd } from './source';
 import type { Offsets, TopicSnapshot } from './source';
-import { decodeMachine, encodeMachine } from './store-codec';
+import { decodeMachine, encodeMachine, encodeMachineRaw } from './store-codec';
 import {
   applyCaps,
   bytesWithCaps,
@@ -66,6 +66,8 @@ export function storeSpec(config: Config): StoreSpec {
 export class TrainStore {
   private readonly machines = new Map<string, MachineSamples>();
   private readonly sizes = new Map<string, number>();
+  /** Records changed this round, encoded once for both the budget and the write. */
+  private readonly encoded = new Map<string, Buffer>();
   private readonly dirty = new Set<string>();
   private offsets: Offsets = {};
   private reset = false;
@@ -149,22 +151,38 @@ export class TrainStore {
    */
   enforceBudget(offsets: Offsets): void {
     this.offsets = offsets;
-    for (const id of this.dirty) this.sizes.set(id, encodeMachine(this.machines.get(id)!).length);
-    // The caps are chosen on exact sizes but for a rare wide-timestamp segment; tighten until they fit.
+    for (const id of this.dirty) this.encode(id);
+    // Caps are chosen on estimated compressed sizes; where the estimate was low, tighten until they fit.
     for (let target = this.maxBytes; this.total() > this.maxBytes; target -= this.total() - this.maxBytes)
       this.fitTo(target);
   }
 
+  private encode(id: string): void {
+    const body = encodeMachine(this.machines.get(id)!);
+    this.encoded.set(id, body);
+    this.sizes.set(id, body.length);
+  }
+
   private fitTo(target: number): void {
-    const machines = [...this.machines.values()].map((m) => ({
-      m,
-      order: keepOrder(m, this.spec),
-      // the two empty counts are in bytesWithCaps; the hash field's name counts too
-      fixed: encodeMachine({ ...m, logs: [], segments: [] }).length - 8 + field(m.machineId).length,
-    }));
+    const machines = [...this.machines.values()].map((m) => {
+      const raw = encodeMachineRaw(m).length;
+      return {
+        m,
+        order: keepOrder(m, this.spec),
+        // Deflate shrinks a subset about as much as the whole record.
+        ratio: this.sizes.get(m.machineId)! / raw,
+        // the two empty counts are in bytesWithCaps
+        fixed: encodeMachineRaw({ ...m, logs: [], segments: [] }).length - 8,
+        name: field(m.machineId).length,
+      };
+    });
     const meta = this.metaBytes();
     const total = (caps: { near: number; sample: number }) =>
-      machines.reduce((sum, x) => sum + x.fixed + bytesWithCaps(x.m, x.order, caps, this.spec), meta);
+      machines.reduce(
+        (sum, x) =>
+          sum + x.name + Math.ceil(x.ratio * (x.fixed + bytesWithCaps(x.m, x.order, caps, this.spec))),
+        meta,
+      );
     const largest = (pick: (c: number) => { near: number; sample: number }, max: number) => {
       let [lo, hi] = [0, max]; // total(pick(lo)) fits; find the largest that does
       while (lo < hi) {
@@ -176,13 +194,18 @@ export class TrainStore {
     };
     const maxNear = Math.max(0, ...machines.map((x) => x.order.near.length));
     const maxSample = Math.max(0, ...machines.map((x) => x.order.sample.length));
-    const floor = total({ near: 0, sample: 0 });
-    if (floor > target)
-      throw new ConfigError(
-        `PDM_TRAIN_STORE_BYTES=${this.maxBytes} is too small for ${machines.length} machines: their undecided windows alone (the last ${this.spec.nearMs / 3_600_000} h of readings, at least one window each) take ${floor} bytes, the smallest budget that works; set PDM_TRAIN_STORE_BYTES to at least that, with room for growth (say ${Math.ceil(floor * 1.25)})`,
-      );
-    let caps: { near: number; sample: number };
-    if (total({ near: maxNear, sample: 0 }) <= target)
+    let caps = { near: 0, sample: 0 };
+    if (total(caps) > target) {
+      const floor = machines.reduce((sum, x) => {
+        const bare = structuredClone(x.m);
+        applyCaps(bare, keepOrder(bare, this.spec), caps, this.spec);
+        return sum + x.name + encodeMachine(bare).length;
+      }, meta);
+      if (floor > this.maxBytes)
+        throw new ConfigError(
+          `PDM_TRAIN_STORE_BYTES=${this.maxBytes} is too small for ${machines.length} machines: their undecided windows alone (the last ${this.spec.nearMs / 3_600_000} h of readings, at least one window each) take ${floor} bytes, the smallest budget that works; set PDM_TRAIN_STORE_BYTES to at least that, with room for growth (say ${Math.ceil(floor * 1.25)})`,
+        );
+    } else if (total({ near: maxNear, sample: 0 }) <= target)
       caps = { near: maxNear, sample: largest((c) => ({ near: maxNear, sample: c }), maxSample) };
     else caps = { near: largest((c) => ({ near: c, sample: 0 }), maxNear), sample: 0 };
     this.caps = { near: caps.near < maxNear ? caps.near : null, sample: caps.sample };
@@ -192,7 +215,7 @@ export class TrainStore {
       this.dropped.near += d.near;
       this.dropped.sample += d.sample;
       this.dirty.add(x.m.machineId);
-      this.sizes.set(x.m.machineId, encodeMachine(x.m).length);
+      this.encode(x.m.machineId);
     }
   }
 
@@ -217,13 +240,14 @@ export class TrainStore {
     const changed = [...this.dirty];
     for (let i = 0; i < changed.length; i += 1_000) {
       const batch: Record<string, Buffer> = {};
-      for (const id of changed.slice(i, i + 1_000)) batch[field(id)] = encodeMachine(this.machines.get(id)!);
+      for (const id of changed.slice(i, i + 1_000)) batch[field(id)] = this.encoded.get(id)!;
       tx.hset(this.key, batch);
     }
     tx.hset(this.key, META, this.metaText());
     if (this.migrated && this.legacyKey) tx.del(this.legacyKey);
     await tx.exec();
     this.dirty.clear();
+    this.encoded.clear();
     this.reset = false;
   }
 

@@ -62,23 +62,22 @@ test('a late duplicate is ignored; a reading older than the decided windows is c
   assert.equal(windowsOf(m, spec).windows.length, before);
 });
 
-test('a sample cap keeps the same share of every time bucket', () => {
+test('a sample cap keeps blocks of consecutive windows, every time bucket first', () => {
   const m = emptyMachine('m');
   // 4 days of hourly readings, no failure: every decided window is a reservoir candidate.
   add(m, range(0, 4 * 24 + 10).map(reading), [], []);
   const order = keepOrder(m, spec);
   assert.equal(order.near.length, 0);
-  applyCaps(m, order, { near: 0, sample: 8 }, spec);
-  const perDay = new Map<number, number>();
-  for (const s of m.segments)
-    s.ts.forEach((ts, i) => {
-      if (s.marks[i] === SAMPLE)
-        perDay.set(Math.floor(ts / (24 * H)), (perDay.get(Math.floor(ts / (24 * H))) ?? 0) + 1);
-    });
-  assert.deepEqual([...perDay.values()], [2, 2, 2, 2]);
+  applyCaps(m, order, { near: 0, sample: 12 }, spec);
+  const kept = m.segments.flatMap((s) => s.ts.filter((_, i) => s.marks[i] === SAMPLE));
+  assert.equal(kept.length, 12);
+  const days = new Set(kept.map((ts) => Math.floor(ts / (24 * H))));
+  const blocks = new Set(kept.map((ts) => Math.floor(ts / spec.horizonMs)));
+  assert.equal(days.size, 4, 'one block from each day before a second from any');
+  assert.ok(blocks.size <= 5, `${blocks.size} blocks: the windows are kept in runs, not one by one`);
   // Each kept window still has its whole window of readings (3 here).
   const windows = windowsOf(m, spec).windows.filter((w) => w.endTs <= m.decidedUntil);
-  assert.equal(windows.length, 8);
+  assert.equal(windows.length, 12);
   for (const w of windows)
     assert.deepEqual(
       w.readings.map((r) => r.ts),
