@@ -345,7 +345,7 @@ export function applyCaps(
   const ends = segments.flatMap((s) => s.ts.filter((_, i) => s.marks[i]));
   const logs = neededLogs(m, ends, spec);
   m.logs = m.logs.filter((_, k) => logs[k]);
-  const oldest = Math.min(...ends, m.decidedUntil);
+  const oldest = ends.reduce((a, b) => Math.min(a, b), m.decidedUntil);
   m.failures = m.failures.filter((f) => f > oldest - spec.nearMs);
   return dropped;
 }

@@ -71,6 +71,8 @@ export class TrainStore {
   private readonly dirty = new Set<string>();
   private offsets: Offsets = {};
   private reset = false;
+  /** Unreadable records found by load(), deleted by the next save(). */
+  private readonly dropField: string[] = [];
   private migrated = false;
   private dropped = { near: 0, sample: 0 };
   private caps: { near: number | null; sample: number | null } = { near: null, sample: null };
@@ -100,7 +102,15 @@ export class TrainStore {
     }
     for (const [name, body] of Object.entries(all)) {
       if (name === META) continue;
-      const m = decodeMachine(body);
+      let m: MachineSamples;
+      try {
+        m = decodeMachine(body);
+      } catch (error) {
+        // One unreadable record costs that machine's history, not every round from now on.
+        this.logger.warn('unreadable sample-store record dropped', { field: name, error: String(error) });
+        this.dropField.push(name);
+        continue;
+      }
       this.machines.set(m.machineId, m);
       this.sizes.set(m.machineId, body.length);
     }
@@ -192,8 +202,9 @@ export class TrainStore {
       }
       return lo;
     };
-    const maxNear = Math.max(0, ...machines.map((x) => x.order.near.length));
-    const maxSample = Math.max(0, ...machines.map((x) => x.order.sample.length));
+    // reduce, not Math.max(...): a spread of 100k machines would overflow the stack
+    const maxNear = machines.reduce((n, x) => Math.max(n, x.order.near.length), 0);
+    const maxSample = machines.reduce((n, x) => Math.max(n, x.order.sample.length), 0);
     let caps = { near: 0, sample: 0 };
     if (total(caps) > target) {
       const floor = machines.reduce((sum, x) => {
@@ -237,6 +248,7 @@ export class TrainStore {
   async save(): Promise<void> {
     const tx = this.redis.multi();
     if (this.reset) tx.del(this.key);
+    if (this.dropField.length) tx.hdel(this.key, ...this.dropField.splice(0));
     const changed = [...this.dirty];
     for (let i = 0; i < changed.length; i += 1_000) {
       const batch: Record<string, Buffer> = {};

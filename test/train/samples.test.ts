@@ -10,7 +10,7 @@ import { H, hourSpec } from './store-spec';
 
 const spec = hourSpec(3, 4, 5, 8);
 
-test('the older gzipped-JSON store is converted on first load, then removed', async () => {
+test('the older gzipped-JSON store is converted on first load, then removed; a broken record is dropped alone', async () => {
   const config = testConfig();
   const redis = createRedis(config);
   const key = `${config.redis.prefix}train:store`;
@@ -37,10 +37,15 @@ test('the older gzipped-JSON store is converted on first load, then removed', as
     store.enforceBudget({ 'readings/0': 60 });
     await store.save();
     assert.equal(await redis.exists(legacyKey), 0);
+    // An unreadable record costs only its machine: dropped with a warning, deleted by the next save.
+    await redis.hset(key, 'm:broken', Buffer.from('not a record'));
     const again = new TrainStore(redis, key, spec, 2 ** 30, createLogger('error'), legacyKey);
     assert.deepEqual(await again.load(), { 'readings/0': 60 });
     assert.equal(again.report().migrated, false);
     assert.deepEqual(shape(again.windows().windows), shape(full.windows));
+    again.enforceBudget({ 'readings/0': 60 });
+    await again.save();
+    assert.equal(await redis.hexists(key, 'm:broken'), 0);
   } finally {
     redis.disconnect();
     await dropTestResources(config);
