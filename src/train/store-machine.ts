@@ -253,22 +253,34 @@ function neededMasks(m: MachineSamples, keep: ReadonlySet<string> | null, spec: 
   });
 }
 
+/** Index of the first log with ts > t (logs are sorted by time). */
+function firstLogAfter(logs: readonly StoredLog[], t: number): number {
+  let [lo, hi] = [0, logs.length];
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (logs[mid]!.ts > t) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
 /** Logs a kept window can need: those in its lookback, and the newest at or before its end. */
 function neededLogs(m: MachineSamples, ends: readonly number[], spec: StoreSpec): boolean[] {
   const keep = m.logs.map((l) => l.ts > m.decidedUntil - spec.logLookbackMs);
-  const lastBefore = (r: number) => {
-    let j = -1;
-    for (let k = 0; k < m.logs.length && m.logs[k]!.ts <= r; k++) j = k;
-    return j;
-  };
-  const j = lastBefore(m.decidedUntil - spec.logLookbackMs);
-  if (j >= 0) keep[j] = true;
+  const newestAtOrBefore = firstLogAfter(m.logs, m.decidedUntil - spec.logLookbackMs) - 1;
+  if (newestAtOrBefore >= 0) keep[newestAtOrBefore] = true;
+  // A difference array over the lookback ranges: O(ends · log(logs) + logs), not ends × logs.
+  const cover = new Int32Array(m.logs.length + 1);
   for (const r of ends) {
-    m.logs.forEach((l, k) => {
-      if (l.ts > r - spec.logLookbackMs && l.ts <= r) keep[k] = true;
-    });
-    const last = lastBefore(r);
-    if (last >= 0) keep[last] = true;
+    const [from, to] = [firstLogAfter(m.logs, r - spec.logLookbackMs), firstLogAfter(m.logs, r)];
+    cover[from]!++;
+    cover[to]!--;
+    if (to > 0) keep[to - 1] = true;
+  }
+  let depth = 0;
+  for (let k = 0; k < m.logs.length; k++) {
+    depth += cover[k]!;
+    if (depth > 0) keep[k] = true;
   }
   return keep;
 }
@@ -408,8 +420,8 @@ export function windowsOf(m: MachineSamples, spec: StoreSpec): { windows: Stored
       });
       readings.push({ ts: s.ts[j]!, values });
     }
-    const logs = m.logs.filter((l) => l.ts > r - spec.logLookbackMs && l.ts <= r);
-    const before = m.logs.filter((l) => l.ts <= r);
+    const upTo = firstLogAfter(m.logs, r);
+    const logs = m.logs.slice(firstLogAfter(m.logs, r - spec.logLookbackMs), upTo);
     out.push({
       machineId: m.machineId,
       endTs: r,
@@ -417,7 +429,7 @@ export function windowsOf(m: MachineSamples, spec: StoreSpec): { windows: Stored
       words: logs.flatMap((l) => textToWordSequence(l.text)),
       label,
       firstSeenTs: m.firstSeenTs,
-      lastLogTs: before[before.length - 1]?.ts ?? null,
+      lastLogTs: m.logs[upTo - 1]?.ts ?? null,
       logs,
     });
   });
