@@ -54,10 +54,13 @@ export interface StoreSpec {
 
 /** A window as stored, with what featurisation may need beyond the readings and words of RawWindow. */
 export interface StoredWindow extends RawWindow {
-  /** The machine's first reading ever seen (for a machine-age channel). */
-  readonly firstSeenTs: number;
-  /** The newest log at or before the window's end, however old (for a time-since-last-log channel). */
-  readonly lastLogTs: number | null;
+  /**
+   * What extra input channels need beyond the readings and words (the shape of the features' window
+   * context): the machine's first reading ever seen (a machine-age channel), and the newest log at or
+   * before the window's end, however old (a time-since-last-log channel).
+   */
+  readonly context: { readonly firstTs: number | undefined; readonly lastLogTs: number | undefined };
+  /** The logs of the window's lookback with their times (its words are theirs, oldest first). */
   readonly logs: readonly StoredLog[];
 }
 
@@ -428,8 +431,10 @@ export function windowsOf(m: MachineSamples, spec: StoreSpec): { windows: Stored
       readings,
       words: logs.flatMap((l) => textToWordSequence(l.text)),
       label,
-      firstSeenTs: m.firstSeenTs,
-      lastLogTs: m.logs[upTo - 1]?.ts ?? null,
+      context: {
+        firstTs: Number.isFinite(m.firstSeenTs) ? m.firstSeenTs : undefined,
+        lastLogTs: m.logs[upTo - 1]?.ts,
+      },
       logs,
     });
   });
