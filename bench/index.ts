@@ -13,6 +13,7 @@ import { benchSoak } from './soak';
 import { benchAlerts } from './alerts';
 import { benchQuality } from './quality';
 import { benchScale } from './scale';
+import { benchScaleStore } from './scale-store';
 
 const SECTIONS: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = {
   model: benchModel,
@@ -21,12 +22,13 @@ const SECTIONS: Record<string, (quick: boolean) => Promise<Record<string, unknow
   training: benchTraining,
   branches: benchBranches,
 };
-/** Long runs only on request: `npm run bench -- --only=soak`, `--only=quality` (threshold policies, calibration, Keras peer), `--only=alerts` (alert rules; both train models), `--only=scale` (1k/10k/100k machines, 1 vs 2 workers; a few minutes). */
+/** Long runs only on request: `npm run bench -- --only=soak`, `--only=quality` (threshold policies, calibration, Keras peer), `--only=alerts` (alert rules; both train models), `--only=scale` (1k/10k/100k machines, 1 vs 2 workers; a few minutes), `--only=store` (bounded sample store vs full history: bytes and holdout PR-AUC). */
 const OPT_IN: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = {
   soak: benchSoak,
   alerts: benchAlerts,
   quality: benchQuality,
   scale: benchScale,
+  store: benchScaleStore,
 };
 
 async function main(): Promise<void> {

@@ -15,7 +15,7 @@ import type { Metrics } from '../src/metrics';
 import { createRedis } from '../src/redis/client';
 import { createFleet } from '../src/simulate';
 import { CheckpointStore } from '../src/state';
-import { SampleStore } from '../src/train/samples';
+import { storeSpec, TrainStore } from '../src/train/store';
 import type { TopicSnapshot } from '../src/train/source';
 import { Worker } from '../src/worker';
 import { dropTestResources, testEnv } from '../test/helpers';
@@ -195,7 +195,11 @@ async function oneSize(machines: number, gc: () => void): Promise<SizeResult> {
     // 2. Redis bytes: checkpoints, and the trainer's sample store over the same records.
     const checkpointBytes = await bytesPerKey(redis, `${config.redis.prefix}state:*`, 500);
     const sampleKey = `${config.redis.prefix}bench:samples`;
-    await new SampleStore(redis, sampleKey, 90 * 86_400_000).save(undefined, snapshot, {});
+    // The bounded store with a budget that does not bind: what it costs to hold every window.
+    const store = new TrainStore(redis, sampleKey, storeSpec(config), 2 ** 40, createLogger('error'));
+    store.add(snapshot);
+    store.enforceBudget({});
+    await store.save();
     const sampleBytes = Number(await redis.call('MEMORY', 'USAGE', sampleKey, 'SAMPLES', '0'));
     // 3. scoring: register a model, one more reading per machine, a fresh worker (restores every checkpoint).
     await registerKnownModel(redis, config, { sensor: 'volt', scaler: { mean: 170, std: 10 } });

@@ -6,6 +6,8 @@ import { parseThresholdPolicy } from '../train/threshold';
 import type { ThresholdPolicy } from '../train/threshold';
 import { checkExtraFeatures, extraFeaturesSchema } from './features';
 import type { ExtraFeatureChoice } from '../features';
+import { trainStoreConfig, trainStoreEnv } from './train-store';
+import type { TrainStoreConfig } from './train-store';
 
 export { parseDuration } from './duration';
 export { unknownVariables } from './unknown';
@@ -134,6 +136,7 @@ const envSchema = z.object({
   PDM_TRAIN_MAX_BYTES: int(1_073_741_824, 1_048_576, 2 ** 40),
   PDM_TRAIN_SEED: int(42, 0, 2 ** 31),
   PDM_TRAIN_SAMPLE_RETENTION: duration('90d', '1h', '3650d'),
+  ...trainStoreEnv,
   PDM_THRESHOLD: numberText.pipe(z.number().gt(0).lt(1)).optional(),
   PDM_THRESHOLD_POLICY: z
     .string()
@@ -261,6 +264,7 @@ export interface Config {
     readonly maxBytes: number;
     readonly seed: number;
     readonly sampleRetentionMs: number;
+    readonly store: TrainStoreConfig;
     readonly threshold: number | undefined;
     readonly thresholdPolicy: ThresholdPolicy;
     readonly calibration: 'platt' | 'isotonic' | 'none';
@@ -442,6 +446,7 @@ export function loadConfig(
       maxBytes: e.PDM_TRAIN_MAX_BYTES,
       seed: e.PDM_TRAIN_SEED,
       sampleRetentionMs: e.PDM_TRAIN_SAMPLE_RETENTION,
+      store: trainStoreConfig(e),
       threshold: e.PDM_THRESHOLD,
       // PDM_THRESHOLD (older) is a fixed threshold and wins when set.
       thresholdPolicy:

@@ -27,8 +27,8 @@ import type { TrainingBound } from './budget';
 import { fitModel, fitScaler, predict, toTensors } from './fit';
 import type { FitProgress, FitResult, Scaler, TrainingRecord } from './fit';
 import { RedisLock } from './lock';
-import { readTopicsToEnd } from './source';
-import { SampleStore } from './samples';
+import { readWithTrainStore } from './store';
+import type { StoreReport } from './store';
 import type { TopicSnapshot } from './source';
 
 export { TrainingError };
@@ -57,6 +57,8 @@ export interface TrainSummary {
   };
   /** Every configuration tried by `--search N`, the chosen one marked. */
   search?: SearchTrial[];
+  /** What the bounded sample store holds after this round (absent when trained from a given snapshot). */
+  store?: StoreReport;
   training: {
     epochs: number;
     epochsRun: number;
@@ -159,13 +161,20 @@ export interface PreparedTraining {
  * and the scaler and tokenizer fitted on the training split only. Throws TrainingError when the data
  * cannot give a model worth registering.
  */
-export function prepareTraining(snapshot: TopicSnapshot, config: Config, logger: Logger): PreparedTraining {
+export function prepareTraining(
+  snapshot: TopicSnapshot,
+  config: Config,
+  logger: Logger,
+  built?: { windows: RawWindow[]; summary: DatasetSummary },
+): PreparedTraining {
   const spec = {
     window: config.model.window,
     horizonMs: config.horizonMs,
     logLookbackMs: config.logLookbackMs,
   };
-  const { windows, summary } = buildWindows(snapshot.readings, snapshot.logs, snapshot.failures, spec);
+  // Windows come from the bounded sample store, or are built here from a snapshot of raw records.
+  const { windows, summary } =
+    built ?? buildWindows(snapshot.readings, snapshot.logs, snapshot.failures, spec);
   logger.info('windows built', { ...summary.windows, failuresIgnored: summary.failuresIgnored });
   if (windows.length === 0)
     throw new TrainingError(
@@ -240,9 +249,10 @@ async function trainLocked(
   started: number,
 ): Promise<TrainSummary> {
   const { branches, allowPromote } = run;
-  const snapshot = given ?? (await readWithSampleStore(config, logger, redis));
+  const stored = given ? undefined : await readWithTrainStore(config, logger, redis);
+  const snapshot = stored?.snapshot ?? given!;
   const { split, train, bound, sensors, tokenizer, scaler, featureSpec, extraFeatures, summary } =
-    prepareTraining(snapshot, config, logger);
+    prepareTraining(snapshot, config, logger, stored?.built);
   logger.info('training', {
     train: train.length,
     trainPositives: positivesOf(train),
@@ -399,6 +409,7 @@ async function trainLocked(
       comparedWith: decision.compared,
       data,
       ...(run.search > 1 ? { search: searched.trials } : {}),
+      ...(stored ? { store: stored.report } : {}),
       training: {
         epochs: fitted.epochs,
         epochsRun: fitted.epochsRun,
@@ -469,25 +480,6 @@ async function searchModels(
       chosen: r.candidate === winner,
     })),
   };
-}
-
-/** Reads only what arrived since the last run and merges it into the bounded sample store. */
-async function readWithSampleStore(config: Config, logger: Logger, redis: Redis): Promise<TopicSnapshot> {
-  const store = new SampleStore(
-    redis,
-    `${config.redis.prefix}train:samples:${config.topics.readings}`,
-    config.training.sampleRetentionMs,
-  );
-  const stored = await store.load();
-  const fresh = await readTopicsToEnd(config, logger, stored?.offsets);
-  const merged = await store.save(stored?.snapshot, fresh, fresh.next);
-  logger.info('sample store', {
-    stored: stored?.snapshot.readings.length ?? 0,
-    fresh: fresh.readings.length,
-    kept: merged.readings.length,
-    retentionMs: config.training.sampleRetentionMs,
-  });
-  return merged;
 }
 
 /** The promotion gate: beat (or tie) the serving model's PR-AUC on the same holdout windows. */

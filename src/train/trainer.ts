@@ -2,6 +2,8 @@ import type { ChildProcess } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type Redis from 'ioredis';
 import type { Consumer } from 'kafkajs';
+import { Gauge } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Config } from '../config';
 import { startHttp } from '../http/server';
 import { createKafka } from '../kafka/client';
@@ -13,6 +15,36 @@ import { createRedis } from '../redis/client';
 import { ModelRegistry } from '../registry';
 import { DriftTrigger } from './drift-trigger';
 import { spawnPdm } from '../cli/child';
+import type { StoreReport } from './store';
+
+/**
+ * The sample store's size after the last round, from its summary: `pdm_train_store_bytes` against
+ * `pdm_train_store_budget_bytes`, and `pdm_train_store_windows{kind}` (near, sample, pending).
+ */
+export function storeGauges(registry: Registry): (report: StoreReport) => void {
+  const r = [registry];
+  const bytes = new Gauge({
+    name: 'pdm_train_store_bytes',
+    help: 'Bytes the training sample store holds',
+    registers: r,
+  });
+  const budget = new Gauge({
+    name: 'pdm_train_store_budget_bytes',
+    help: 'PDM_TRAIN_STORE_BYTES',
+    registers: r,
+  });
+  const windows = new Gauge({
+    name: 'pdm_train_store_windows',
+    help: 'Windows the training sample store holds, by kind (near a failure, sampled, not yet decided)',
+    labelNames: ['kind'],
+    registers: r,
+  });
+  return (report) => {
+    bytes.set(report.bytes);
+    budget.set(report.budgetBytes);
+    for (const [kind, n] of Object.entries(report.windows)) windows.set({ kind }, n);
+  };
+}
 
 export interface TrainingRun {
   readonly outcome: 'promoted' | 'registered' | 'skipped' | 'failed';
@@ -92,12 +124,15 @@ export class Trainer {
   /** Only with PDM_RETRAIN_DRIFT_PSI set: reads the evaluator's drift figures and the serving version. */
   private drift: { redis: Redis; trigger: DriftTrigger; registry: ModelRegistry } | undefined;
   lastRun: TrainingRun | undefined;
+  private readonly reportStore: (report: StoreReport) => void;
 
   constructor(
     private readonly config: Config,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
-  ) {}
+  ) {
+    this.reportStore = storeGauges(metrics.registry);
+  }
 
   async start(): Promise<void> {
     const kafka = createKafka(this.config, this.logger.child({ stage: 'kafka' }));
@@ -180,6 +215,8 @@ export class Trainer {
       this.running = undefined;
       this.metrics.trainingRuns.inc({ outcome: run.outcome });
       this.metrics.trainingDuration.observe(run.seconds);
+      const store = run.summary?.store as StoreReport | undefined;
+      if (store) this.reportStore(store);
       this.logger.info('training run finished', {
         reason,
         outcome: run.outcome,

@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { parseDuration } from './duration';
+
+const UNIT_BYTES: Record<string, number> = {
+  '': 1,
+  k: 1e3,
+  kb: 1e3,
+  m: 1e6,
+  mb: 1e6,
+  g: 1e9,
+  gb: 1e9,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+};
+const MIN_BYTES = 64 * 1024;
+const MAX_BYTES = 2 ** 40;
+
+/** `268435456`, `256MiB`, `1.5GB`: a byte count with an optional decimal or binary unit. */
+export function parseBytes(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  const unit = UNIT_BYTES[match?.[2]?.toLowerCase() ?? 'x'];
+  if (!match || unit === undefined)
+    throw new RangeError(`not a byte count: "${text}" (use e.g. 268435456, 256MiB, 2GB)`);
+  return Math.floor(Number(match[1]) * unit);
+}
+
+const bytes = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      try {
+        const n = parseBytes(text);
+        if (n < MIN_BYTES || n > MAX_BYTES) throw new RangeError('must be between 64KiB and 1TiB');
+        return n;
+      } catch (error) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: (error as Error).message });
+        return z.NEVER;
+      }
+    });
+
+/**
+ * The trainer's bounded sample store (docs/model.md, "The sample store"). Its own sub-schema, spread into
+ * the environment schema, so the store's settings live in one place.
+ */
+export const trainStoreEnv = {
+  PDM_TRAIN_STORE_BYTES: bytes('256MiB'),
+  PDM_TRAIN_STORE_NEAR: z
+    .string()
+    .regex(/^\s*\d+(\.\d+)?\s*$/, 'a number of horizons')
+    .default('2')
+    .transform(Number)
+    .pipe(z.number().min(1).max(100)),
+  PDM_TRAIN_STORE_BUCKET: z
+    .string()
+    .default('7d')
+    .transform((text, ctx) => {
+      try {
+        const ms = parseDuration(text);
+        if (ms < 60_000 || ms > 3650 * 86_400_000) throw new RangeError('must be between 1m and 3650d');
+        return ms;
+      } catch (error) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
+};
+
+export interface TrainStoreConfig {
+  /** Bound on the stored samples' bytes (the encoded blobs, the Redis hash overhead aside). */
+  readonly maxBytes: number;
+  /** A window within this many horizons of a failure (before or after) is kept whole, never sampled. */
+  readonly nearHorizons: number;
+  /** The reservoir of the other windows is stratified per machine and per time bucket of this width. */
+  readonly bucketMs: number;
+}
+
+export function trainStoreConfig(e: {
+  PDM_TRAIN_STORE_BYTES: number;
+  PDM_TRAIN_STORE_NEAR: number;
+  PDM_TRAIN_STORE_BUCKET: number;
+}): TrainStoreConfig {
+  return {
+    maxBytes: e.PDM_TRAIN_STORE_BYTES,
+    nearHorizons: e.PDM_TRAIN_STORE_NEAR,
+    bucketMs: e.PDM_TRAIN_STORE_BUCKET,
+  };
+}
