@@ -2,6 +2,7 @@ import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type Redis from 'ioredis';
 import type { Config } from '../config';
 import { DriftWindow } from '../drift';
+import type { DriftSnapshot } from '../drift';
 import { decodeFailure, decodeLog, decodeReading } from '../ingest';
 import type { DecodeLimits } from '../ingest';
 import { createKafka } from '../kafka/client';
@@ -246,10 +247,11 @@ export class Evaluator {
   }
 
   /** Applies the events to the tally and writes everything changed (retried while Redis is away), then the metrics. */
+  /** Returns the drift figures it published (computed once per round, for the metrics and for Redis). */
   private async persist(
     events: readonly LedgerEvent[],
     keepGoing: () => boolean = () => this.state === 'running',
-  ): Promise<void> {
+  ): Promise<DriftSnapshot | undefined> {
     this.tally.apply(events);
     const newLeads = this.tally.takeNewLeads();
     const { changed, evicted } = this.ledger.takeChanges();
@@ -261,7 +263,7 @@ export class Evaluator {
     for (const [version, leads] of newLeads)
       this.leads.set(version, [...(this.leads.get(version) ?? []), ...leads]);
     countEvents(this.metrics, events);
-    this.publish();
+    return this.publish();
   }
 
   /** Decides what the gate lets through, refreshes the serving model and the drift figures. */
@@ -269,10 +271,9 @@ export class Evaluator {
     await this.refreshModel();
     const gate = await this.gate();
     const events = gate ? this.ledger.decide(gate, this.serving) : [];
-    await this.persist(events);
+    const drift = await this.persist(events);
     // For the trainer's drift trigger (PDM_RETRAIN_DRIFT_PSI). Not part of the decisions: a failed write
     // only delays that trigger to the next tick.
-    const drift = this.drift.snapshot();
     if (drift)
       await saveDrift(this.redis, this.config.redis.prefix, drift).catch((error: unknown) =>
         this.logger.warn('drift figures not written', { error: (error as Error).message }),
@@ -334,12 +335,14 @@ export class Evaluator {
     });
   }
 
-  private publish(): void {
+  private publish(): DriftSnapshot | undefined {
     publishFigures(this.metrics, this.figures());
     const pending = this.ledger.pending();
     this.metrics.pending.set({ kind: 'alerts' }, pending.alerts);
     this.metrics.pending.set({ kind: 'failures' }, pending.failures);
-    publishDrift(this.metrics, this.drift.snapshot());
+    const drift = this.drift.snapshot();
+    publishDrift(this.metrics, drift);
+    return drift;
   }
 
   figures(): LiveFigures[] {
