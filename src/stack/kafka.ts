@@ -42,18 +42,29 @@ async function brokerAnswers(brokers: readonly string[]): Promise<boolean> {
   }
 }
 
+/**
+ * The local broker's second client listener, for clients that must reach it through a TCP relay: it listens
+ * on `listen` and advertises `relay`, so a client bootstrapped at the relay keeps all its traffic there (the
+ * fault suite stalls one worker's broker traffic this way, leaving its Redis traffic alone). Nothing listens
+ * on `relay` unless a test starts a relay.
+ */
+export function relayedListener(port: number): { readonly listen: number; readonly relay: number } {
+  return { listen: port + 2, relay: port + 3 };
+}
+
 function serverProperties(host: string, port: number, dataDir: string): string {
   const controllerPort = port + 1;
+  const relayed = relayedListener(port);
   // Single node, KRaft combined mode. Replication factors of 1 for the internal topics, and no initial
   // rebalance delay so that tests and the demo don't wait 3 s for every new consumer group.
   return [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@${host}:${controllerPort}`,
-    `listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://${host}:${port}`,
+    `listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort},RELAYED://${host}:${relayed.listen}`,
+    `advertised.listeners=PLAINTEXT://${host}:${port},RELAYED://${host}:${relayed.relay}`,
     'controller.listener.names=CONTROLLER',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,RELAYED:PLAINTEXT',
     'inter.broker.listener.name=PLAINTEXT',
     `log.dirs=${dataDir}`,
     'num.partitions=4',
