@@ -108,6 +108,9 @@ interface Alert {
   readonly modelVersion: string;
 }
 
+/** v1 on other inputs: a window with log words in it is judged the other way. */
+const V1_LOGS = (s: Scoring): WindowScore => (s.words.length ? { ...V2(s), modelVersion: 'v1' } : V1(s));
+
 /** What survives a crash. */
 class World {
   readonly log = inputLog();
@@ -255,6 +258,31 @@ class Process {
       { topic: TOPICS.readings, partition: PARTITION, incarnation, messages, decoded },
       consumer,
     );
+  }
+
+  /** One batch of the logs topic: a log line for each machine at `ts` (offsets from `offset`). */
+  async deliverLogs(ts: number, offset: number): Promise<BatchOutcome> {
+    const messages = ['m-1', 'm-2'].map((machineId, i) => ({
+      key: Buffer.from(machineId),
+      value: Buffer.from(JSON.stringify({ machineId, ts, text: 'bearing noise' })),
+      offset: String(offset + i),
+      timestamp: String(T0),
+    }));
+    const decoded = decodeBatch(messages, 'logs', {
+      maxRecordBytes: 10_000,
+      maxFutureSkewMs: HOUR,
+      now: () => T0 + 365 * 24 * HOUR,
+      requireKey: true,
+    });
+    const consumer: BatchConsumer = {
+      isRunning: () => true,
+      isStale: () => false,
+      heartbeat: async () => undefined,
+      resolveOffset: () => undefined,
+      pause: () => undefined,
+      commit: async () => undefined,
+    };
+    return this.step.run({ topic: TOPICS.logs, partition: PARTITION, messages, decoded }, consumer);
   }
 
   async counter(name: string, labels: Record<string, string>): Promise<number> {
@@ -618,4 +646,35 @@ test('records of another topic incarnation (a replay) are scored afresh: the jou
   assert.ok([...rescored.values()].every((a) => a.modelVersion === 'v2'));
   assert.notDeepEqual(rescored, first);
   assert.equal(world.journalSize(), 0, 'entries of another place go with the next checkpoint');
+});
+
+test('a log that arrives between the crash and the redelivery (the join gave up waiting): the journaled decisions still stand', async () => {
+  const world = new World();
+  world.serving = V1_LOGS;
+  const first = await crashAfterSends(world);
+  // The logs of the redelivered windows arrive now; the logs batch restores the machines (and their journal).
+  const heir = new Process(world);
+  assert.equal((await heir.deliverLogs(T0 + 1.5 * HOUR, 0)).status, 'committed');
+  assert.ok(world.journalSize() > 0, 'the logs checkpoint left the readings entries beyond its bookmark');
+  const mark = world.alerts().length;
+  await heir.deliverOne();
+  // The same decisions; only `explain` shows the words the redelivered window now holds.
+  const decisions = (alerts: Map<string, Alert>) =>
+    [...alerts].map(([reading, { alertId, state, modelVersion }]) => ({
+      reading,
+      alertId,
+      state,
+      modelVersion,
+    }));
+  assert.deepEqual(decisions(alertsByReading(world, mark)), decisions(first));
+  assert.equal(await heir.counter('pdm_decisions_reused_total', {}), 3);
+  // Without the journal, the same records with that log would have decided otherwise.
+  const unjournaled = new World();
+  unjournaled.serving = V1_LOGS;
+  const proc = new Process(unjournaled);
+  await proc.deliverOne();
+  await proc.deliverLogs(T0 + 1.5 * HOUR, 0);
+  const before = unjournaled.alerts().length;
+  await proc.deliverOne();
+  assert.notDeepEqual(decisions(alertsByReading(unjournaled, before)), decisions(first));
 });
