@@ -82,10 +82,6 @@ export function outlives(d: Decision, state: MachineState): boolean {
 export class JournalMemory {
   private readonly byMachine = new Map<string, Map<string, Decision>>();
 
-  get size(): number {
-    return this.byMachine.size;
-  }
-
   /** Replaces what is held for the machine (a restore reads its journal afresh). */
   hold(machineId: string, decisions: readonly Decision[]): void {
     if (decisions.length === 0) this.byMachine.delete(machineId);
