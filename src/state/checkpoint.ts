@@ -1,21 +1,28 @@
 import type Redis from 'ioredis';
 import { StaleCheckpointError } from '../errors';
 import { decodeState, encodeState } from './codec';
-import type { MachineState, RecordPlace } from './machine';
+import type { Decision } from './journal';
+import { decisionField, decodeDecision, encodeDecision, placeKey } from './journal';
+import type { MachineState } from './machine';
 
 /**
  * Writes a checkpoint unless it would move an applied offset backwards (one script, so no other writer
  * can slip between the check and the write). KEYS: the state, its fence (the applied offsets and their
- * places, as JSON `{"r":[place, offset], "l":[place, offset]}`). ARGV: body, ttl seconds (0 = none), fence.
+ * places, as JSON `{"r":[place, offset], "l":[place, offset]}`), its decision journal (journal.ts). ARGV:
+ * body, ttl seconds (0 = none), fence.
  * Offsets are compared only within one place (topic, partition, incarnation): in another place a lower
  * offset is a different record (added partitions, a recreated topic, a replay), not a step back.
+ * A written checkpoint also removes, atomically, the journal entries it makes useless (journal.ts
+ * `outlives`): it keeps only readings of its own readings place beyond its applied offset (a redelivered
+ * batch shorter than the first leaves those for the next one). The common journal is one batch's entries,
+ * all covered: the key goes.
  * Returns {1} when written, {0, role, stored offset, offered offset} when refused.
  */
 const FENCED_WRITE = `
+local new = cjson.decode(ARGV[3])
 local stored = redis.call('GET', KEYS[2])
 if stored then
   local old = cjson.decode(stored)
-  local new = cjson.decode(ARGV[3])
   for _, role in ipairs({'r', 'l'}) do
     local a, b = old[role], new[role]
     if a and b and a[1] == b[1] and b[2] < a[2] then
@@ -29,6 +36,22 @@ if tonumber(ARGV[2]) > 0 then
 else
   redis.call('SET', KEYS[1], ARGV[1])
   redis.call('SET', KEYS[2], ARGV[3])
+end
+local fields = redis.call('HKEYS', KEYS[3])
+if #fields > 0 then
+  local place, applied = new['r'][1], new['r'][2]
+  local drop = {}
+  for _, f in ipairs(fields) do
+    local p, o = string.match(f, '^(.*)#(%d+)$')
+    if not p or (place ~= '' and p ~= place) or tonumber(o) <= applied then drop[#drop + 1] = f end
+  end
+  if #drop == #fields then
+    redis.call('DEL', KEYS[3])
+  else
+    for i = 1, #drop, 500 do
+      redis.call('HDEL', KEYS[3], unpack(drop, i, math.min(i + 499, #drop)))
+    end
+  end
 end
 return {1}
 `;
@@ -45,13 +68,12 @@ type FencedRedis = Redis & {
   pdmCheckpointWrite(
     stateKey: string,
     fenceKey: string,
+    journalKey: string,
     body: Buffer,
     ttl: number,
     fence: string,
   ): Promise<unknown>;
 };
-
-const placeKey = (p: RecordPlace | undefined) => (p ? `${p.topic}|${p.partition}|${p.incarnation}` : '');
 
 /** The fence of a state: its applied offsets with their places. */
 export function fenceOf(state: MachineState): string {
@@ -85,7 +107,7 @@ export class CheckpointStore {
     private readonly onRefused: (refusal: CheckpointRefusal) => void = () => undefined,
   ) {
     if (!('pdmCheckpointWrite' in redis))
-      redis.defineCommand('pdmCheckpointWrite', { numberOfKeys: 2, lua: FENCED_WRITE });
+      redis.defineCommand('pdmCheckpointWrite', { numberOfKeys: 3, lua: FENCED_WRITE });
     this.redis = redis as FencedRedis;
   }
 
@@ -95,6 +117,10 @@ export class CheckpointStore {
 
   private fenceKey(machineId: string): string {
     return `${this.prefix}fence:${machineId}`;
+  }
+
+  private journalKey(machineId: string): string {
+    return `${this.prefix}journal:${machineId}`;
   }
 
   /**
@@ -115,6 +141,7 @@ export class CheckpointStore {
         pipeline.pdmCheckpointWrite(
           this.key(s.machineId),
           this.fenceKey(s.machineId),
+          this.journalKey(s.machineId),
           encodeState(s),
           this.ttlSeconds,
           fenceOf(s),
@@ -137,26 +164,81 @@ export class CheckpointStore {
     if (refused.length) throw new StaleCheckpointError(refused);
   }
 
+  /**
+   * Journals decisions before their outputs are sent (one pipeline per CHUNK machines: a batch costs one
+   * round trip). Each machine's journal expires with its checkpoint's ttl, renewed on every write; the
+   * checkpoint that covers an entry removes it (see FENCED_WRITE).
+   */
+  async record(decisions: readonly Decision[]): Promise<void> {
+    const byMachine = new Map<string, string[]>();
+    for (const d of decisions) {
+      let fields = byMachine.get(d.machineId);
+      if (!fields) byMachine.set(d.machineId, (fields = []));
+      fields.push(decisionField(d.place, d.offset), encodeDecision(d));
+    }
+    const machines = [...byMachine];
+    for (let from = 0; from < machines.length; from += CHUNK) {
+      const pipeline = this.redis.pipeline();
+      for (const [id, fields] of machines.slice(from, from + CHUNK)) {
+        pipeline.hset(this.journalKey(id), ...fields);
+        if (this.ttlSeconds > 0) pipeline.expire(this.journalKey(id), this.ttlSeconds);
+      }
+      const results = (await pipeline.exec()) ?? [];
+      const failed = results.find(([error]) => error);
+      if (failed?.[0]) throw failed[0];
+    }
+  }
+
+  /** The journaled decisions of these machines (machines with none are absent); unreadable entries are skipped. */
+  async journaled(machineIds: readonly string[]): Promise<Map<string, Decision[]>> {
+    const out = new Map<string, Decision[]>();
+    for (let from = 0; from < machineIds.length; from += CHUNK) {
+      const ids = machineIds.slice(from, from + CHUNK);
+      const pipeline = this.redis.pipeline();
+      for (const id of ids) pipeline.hgetall(this.journalKey(id));
+      const results = (await pipeline.exec()) ?? [];
+      results.forEach(([error, hash], i) => {
+        if (error) throw error;
+        const id = ids[i]!;
+        const decisions = Object.entries(hash as Record<string, string>)
+          .map(([field, value]) => decodeDecision(id, field, value))
+          .filter((d): d is Decision => d !== undefined);
+        if (decisions.length) out.set(id, decisions);
+      });
+    }
+    return out;
+  }
+
   /** The ids of every machine with a checkpoint (SCAN, so a large fleet does not block Redis). */
-  async machineIds(): Promise<string[]> {
+  machineIds(): Promise<string[]> {
+    return this.scanIds(this.key(''));
+  }
+
+  private async scanIds(keyPrefix: string): Promise<string[]> {
     const ids: string[] = [];
-    const from = this.key('').length;
     let cursor = '0';
     do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.key('')}*`, 'COUNT', 1000);
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
       cursor = next;
-      for (const key of keys) ids.push(key.slice(from));
+      for (const key of keys) ids.push(key.slice(keyPrefix.length));
     } while (cursor !== '0');
     return ids;
   }
 
-  /** Deletes every checkpoint and its fence (a replay rebuilds the states from history); returns how many. */
+  /**
+   * Deletes every checkpoint, its fence and its decision journal (a replay rebuilds the states from
+   * history and scores its records afresh; a journal without a checkpoint is a first batch that crashed);
+   * returns how many checkpoints.
+   */
   async deleteAll(): Promise<number> {
     const ids = await this.machineIds();
-    for (let from = 0; from < ids.length; from += CHUNK) {
-      const keys = ids.slice(from, from + CHUNK).flatMap((id) => [this.key(id), this.fenceKey(id)]);
-      await this.redis.del(...keys);
-    }
+    const orphans = await this.scanIds(this.journalKey(''));
+    const keys = [
+      ...ids.flatMap((id) => [this.key(id), this.fenceKey(id), this.journalKey(id)]),
+      ...orphans.map((id) => this.journalKey(id)),
+    ];
+    for (let from = 0; from < keys.length; from += 3 * CHUNK)
+      await this.redis.del(...keys.slice(from, from + 3 * CHUNK));
     return ids.length;
   }
 

@@ -12,6 +12,8 @@ export type {
 export { MachineStore } from './store';
 export { CheckpointStore, fenceOf } from './checkpoint';
 export type { CheckpointRefusal } from './checkpoint';
-export { checkpointRefusals } from './metrics';
+export { covered, JournalMemory, outlives } from './journal';
+export type { Decision } from './journal';
+export { checkpointRefusals, decisionReuses } from './metrics';
 export { commitMetadata, Incarnations, incarnationOf, newIncarnation } from './incarnation';
 export type { CommittedPartition, CommittedSource } from './incarnation';

@@ -26,3 +26,21 @@ export function checkpointRefusals(registry: Registry, logger: Logger): (refusal
     });
   };
 }
+
+const REUSED = 'pdm_decisions_reused_total';
+
+/**
+ * Counts redelivered readings decided from the decision journal rather than scored afresh:
+ * `pdm_decisions_reused_total` (a crash between a batch's sends and its checkpoint, then its redelivery).
+ * Created on the worker's registry, once per registry.
+ */
+export function decisionReuses(registry: Registry): () => void {
+  const counter =
+    (registry.getSingleMetric(REUSED) as Counter | undefined) ??
+    new Counter({
+      name: REUSED,
+      help: 'Redelivered readings whose alert decision was taken from the decision journal, not scored again',
+      registers: [registry],
+    });
+  return () => counter.inc();
+}

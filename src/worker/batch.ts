@@ -7,9 +7,10 @@ import type { Decoded, LogEntry, Reading } from '../ingest';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { retry } from '../retry';
-import type { MachineState, MachineStore, WindowLimits } from '../state';
+import { covered, decisionReuses, JournalMemory } from '../state';
+import type { Decision, MachineState, MachineStore, WindowLimits } from '../state';
 import { applyLog, applyReading } from './apply';
-import type { ApplyContext } from './apply';
+import type { ApplyContext, RecordPosition } from './apply';
 import { buildDeadLetter, chunkBySize, sendDeadLetters } from './dead-letter';
 import { alertRecord, scoreRecord } from './messages';
 import type {
@@ -35,6 +36,8 @@ const SCORE_SLICE = 256;
  */
 const OUTPUT_SEND_BYTES = 512 * 1024;
 const OUTPUT_SEND_RECORDS = 1_000;
+/** What a journaled decision explains with when no model serves any more: no sensor z-scores. */
+const NO_META: WindowScore['meta'] = { threshold: 0, sensors: [], scaler: { mean: [], std: [] } };
 
 /** The i-th send carries the i-th bounded chunk of each topic (distinct topics: kafkajs keys a send's topics by name). */
 function boundedSends(records: readonly OutputRecords[]): OutputRecords[][] {
@@ -88,6 +91,8 @@ interface Collected {
   readonly touched: Map<string, MachineState>;
   readonly deadLetters: Message[];
   readonly toScore: Scoring[];
+  /** The triggering reading of each window of `toScore` (the decision journal's key). */
+  readonly positions: RecordPosition[];
   lastOffset: string | undefined;
 }
 
@@ -104,6 +109,10 @@ interface Collected {
  * last checkpoint, which matches the last committed offsets, and re-applies every record.
  */
 export class BatchStep {
+  /** Journaled decisions of restored machines, for their redelivered readings (src/state/journal.ts). */
+  private readonly journal = new JournalMemory();
+  private readonly countReuse: () => void;
+
   constructor(
     private readonly settings: BatchSettings,
     private readonly memory: BatchMemory,
@@ -112,7 +121,9 @@ export class BatchStep {
     private readonly logger: Logger,
     /** Observes every applied record (tests use it to see which worker handled which machine). */
     private readonly onApplied?: (topic: string, machineId: string, partition: number) => void,
-  ) {}
+  ) {
+    this.countReuse = decisionReuses(metrics.registry);
+  }
 
   async run(input: BatchInput<DecodedRecord>, consumer: BatchConsumer): Promise<BatchOutcome> {
     if (input.messages.length === 0 || !consumer.isRunning() || consumer.isStale())
@@ -144,6 +155,7 @@ export class BatchStep {
   private forget(touched: ReadonlyMap<string, MachineState>): void {
     this.memory.store.drop((id) => touched.has(id));
     for (const id of touched.keys()) this.memory.partitionOf.delete(id);
+    this.journal.forget((id) => !touched.has(id)); // read again with their checkpoints
   }
 
   private async transact(
@@ -154,8 +166,13 @@ export class BatchStep {
     const { producer, checkpoints, clock } = this.ports;
     await this.restoreStates(input.messages);
     const collected = this.applyAll(input, touched);
-    // 1. outputs, acknowledged: alerts and scores first, then the dead letters in bounded sends.
-    const { records, alertsProducedAt } = await this.scoreAndCollect(collected.toScore, consumer);
+    // 1. decisions, journaled before any output leaves (a redelivery takes them instead of scoring again);
+    // then the outputs, acknowledged: alerts and scores first, then the dead letters in bounded sends.
+    const fresh: Decision[] = [];
+    const { records, alertsProducedAt } = await this.scoreAndCollect(collected.toScore, consumer, (s, i) =>
+      this.decide(s, collected.positions[i], fresh),
+    );
+    if (fresh.length) await this.persist('journal', () => checkpoints.record(fresh), consumer);
     for (const send of boundedSends(records)) await producer.send(send);
     if (collected.deadLetters.length)
       await sendDeadLetters(producer, this.settings.topics.dlq, collected.deadLetters, this.logger);
@@ -169,27 +186,15 @@ export class BatchStep {
     // 2. checkpoint. Redis may be briefly away: retry (heartbeating) while the partition is still ours,
     // rather than failing the batch and making kafkajs restart the consumer.
     const states = [...touched.values()]; // the objects this batch changed, whatever the store holds now
-    const saved = retry(() => checkpoints.save(states), {
-      maxDelayMs: 2_000,
-      keepGoing: () => consumer.isRunning() && !consumer.isStale(),
-      onRetry: async (error, attempt) => {
-        if (attempt === 1 || attempt % 10 === 0)
-          this.logger.warn('checkpoint write failed; retrying', {
-            stage: 'checkpoint',
-            attempt,
-            error: error.message,
-          });
-        await consumer.heartbeat().catch(() => undefined);
-      },
-    });
     try {
-      await saved;
+      await this.persist('checkpoint', () => checkpoints.save(states), consumer);
     } catch (error) {
       if (!(error instanceof StaleCheckpointError)) throw error;
       // A newer owner checkpointed further (we stalled past the session timeout): this batch is not ours.
       return { status: 'revoked', sent, checkpointed: [] };
     }
     this.memory.store.clean(touched.keys());
+    for (const state of states) this.journal.settle(state);
     const checkpointed = [...touched.keys()];
     // 3. commit, unless the partition moved meanwhile: its new owner re-reads from the last commit, and
     // the records it re-delivers are at or below the checkpoint's applied offsets.
@@ -213,7 +218,13 @@ export class BatchStep {
       metrics: this.metrics,
       hasModel: () => this.ports.model.hasModel(),
     };
-    const collected: Collected = { touched, deadLetters: [], toScore: [], lastOffset: undefined };
+    const collected: Collected = {
+      touched,
+      deadLetters: [],
+      toScore: [],
+      positions: [],
+      lastOffset: undefined,
+    };
     let maxEventTs = -Infinity;
     input.messages.forEach((message, i) => {
       const d = input.decoded[i];
@@ -237,7 +248,10 @@ export class BatchStep {
         this.onApplied?.(topic, state.machineId, partition);
         if (result.late)
           collected.deadLetters.push(this.deadLetter(topic, partition, message, 'late', result.late));
-        if (result.score) collected.toScore.push(result.score);
+        if (result.score) {
+          collected.toScore.push(result.score);
+          collected.positions.push(at);
+        }
       }
       collected.lastOffset = message.offset;
     });
@@ -262,11 +276,77 @@ export class BatchStep {
       if (id && !this.memory.store.has(id)) missing.add(id);
       else if (id) this.memory.store.pin(id); // the bound on insert must not evict it before it is applied
     }
+    this.journal.forget((id) => this.memory.store.has(id)); // evicted, or their partition moved
     if (missing.size === 0) return;
-    const restored = await this.ports.checkpoints.load([...missing], (id, why) =>
-      this.logger.warn('unreadable checkpoint ignored', { machineId: id, why }),
-    );
+    const ids = [...missing];
+    const { checkpoints } = this.ports;
+    const [restored, journaled] = await Promise.all([
+      checkpoints.load(ids, (id, why) =>
+        this.logger.warn('unreadable checkpoint ignored', { machineId: id, why }),
+      ),
+      checkpoints.journaled(ids),
+    ]);
     for (const [id, state] of restored) this.memory.store.touch(id, state);
+    for (const id of ids)
+      this.journal.hold(
+        id,
+        (journaled.get(id) ?? []).filter((d) => !covered(d, restored.get(id))),
+      );
+  }
+
+  /**
+   * The decision on one window. A reading that comes again after its outputs were sent (a crash before its
+   * checkpoint) takes its journaled decision: the score, version and threshold already published, so the
+   * same transition under the same alertId, whichever version serves now and whatever logs arrived since.
+   * It is still scored, for what its alert explains (the serving version's sensors and scaler); a version
+   * that no longer serves still gives its recorded decision. A new decision joins `fresh`, to be journaled.
+   */
+  private async decide(
+    s: Scoring,
+    at: RecordPosition | undefined,
+    fresh: Decision[],
+  ): Promise<WindowScore | undefined> {
+    const recorded = at && this.journal.find(s.state.machineId, at.place, at.offset, s.ts);
+    const result = await this.ports.model.score(s);
+    if (recorded) {
+      this.countReuse();
+      const { score, modelVersion, threshold } = recorded;
+      return { score, modelVersion, meta: { ...(result?.meta ?? NO_META), threshold } };
+    }
+    if (at && result && Number.isFinite(result.score)) {
+      const { score, modelVersion, meta } = result;
+      const { place, offset } = at;
+      fresh.push({
+        machineId: s.state.machineId,
+        place,
+        offset,
+        ts: s.ts,
+        modelVersion,
+        score,
+        threshold: meta.threshold,
+      });
+    }
+    return result;
+  }
+
+  /**
+   * A Redis write of the batch (journal, checkpoint), retried while Redis is briefly away and the partition
+   * is still ours (heartbeating), rather than failing the batch and making kafkajs restart the consumer.
+   */
+  private persist(
+    what: 'journal' | 'checkpoint',
+    write: () => Promise<void>,
+    consumer: BatchConsumer,
+  ): Promise<void> {
+    return retry(write, {
+      maxDelayMs: 2_000,
+      keepGoing: () => consumer.isRunning() && !consumer.isStale(),
+      onRetry: async (error, attempt) => {
+        if (attempt === 1 || attempt % 10 === 0)
+          this.logger.warn(`${what} write failed; retrying`, { stage: what, attempt, error: error.message });
+        await consumer.heartbeat().catch(() => undefined);
+      },
+    });
   }
 
   /**
@@ -277,6 +357,7 @@ export class BatchStep {
   private async scoreAndCollect(
     toScore: readonly Scoring[],
     consumer: BatchConsumer,
+    decide: (s: Scoring, i: number) => Promise<WindowScore | undefined>,
   ): Promise<{ records: OutputRecords[]; alertsProducedAt: number[] }> {
     if (toScore.length === 0) return { records: [], alertsProducedAt: [] };
     const { topics, alerts: policy } = this.settings;
@@ -285,7 +366,7 @@ export class BatchStep {
     for (let start = 0; start < toScore.length; start += SCORE_SLICE) {
       if (start > 0) await consumer.heartbeat(); // kafkajs sends one only when its interval is due
       const slice = toScore.slice(start, start + SCORE_SLICE);
-      results.push(...(await Promise.all(slice.map((s) => model.score(s)))));
+      results.push(...(await Promise.all(slice.map((s, j) => decide(s, start + j)))));
     }
     const scores: Message[] = [];
     const transitions: {

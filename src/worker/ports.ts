@@ -2,7 +2,7 @@ import type { KafkaMessage, Message } from 'kafkajs';
 import type { Explanation } from '../explain';
 import type { ModelMeta } from '../registry';
 import type { WindowContext } from '../features';
-import type { MachineState, TimedValues } from '../state';
+import type { Decision, MachineState, TimedValues } from '../state';
 
 /**
  * The collaborators of the batch step (`runBatch`), as narrow typed ports. The worker adapts kafkajs, the
@@ -40,6 +40,10 @@ export interface CheckpointPort {
     onCorrupt?: (machineId: string, why: string) => void,
   ): Promise<Map<string, MachineState>>;
   save(states: readonly MachineState[]): Promise<void>;
+  /** Journals decisions before their outputs are sent; `save` removes those its checkpoint covers. */
+  record(decisions: readonly Decision[]): Promise<void>;
+  /** The journaled decisions of these machines (absent: none). */
+  journaled(machineIds: readonly string[]): Promise<Map<string, Decision[]>>;
 }
 
 /** A window handed to the scorer: a snapshot, so that a model swap can re-featurise the same inputs. */

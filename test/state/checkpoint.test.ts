@@ -1,18 +1,9 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { after, test } from 'node:test';
-import { loadConfig } from '../../src/config';
-import { createRedis } from '../../src/redis/client';
+import { test } from 'node:test';
 import { CheckpointStore, newMachineState } from '../../src/state';
+import { testRedis } from './fixtures';
 
-const config = loadConfig(process.env);
-const redis = createRedis(config);
-const prefix = `t${randomUUID().slice(0, 8)}:`;
-after(async () => {
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
-});
+const { redis, prefix } = testRedis();
 
 test('the k-of-n alert state round-trips through a checkpoint', async () => {
   const store = new CheckpointStore(redis, prefix);

@@ -5,32 +5,21 @@
  * its checkpoint is refused and reported, it does not commit, and no alert comes back under a new id.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import type { Message } from 'kafkajs';
-import { loadConfig } from '../../src/config';
 import { StaleCheckpointError } from '../../src/errors';
 import { createLogger } from '../../src/log';
 import { createMetrics } from '../../src/metrics';
-import { createRedis } from '../../src/redis/client';
 import { CheckpointStore, checkpointRefusals, MachineStore, newMachineState } from '../../src/state';
 import type { CheckpointRefusal, MachineState, RecordPlace } from '../../src/state';
 import { BatchStep } from '../../src/worker/batch';
 import type { BatchOutcome } from '../../src/worker/batch';
-import { decodeBatch } from '../../src/worker/decode';
-import type { BatchConsumer, OutputRecords } from '../../src/worker/ports';
+import type { OutputRecords } from '../../src/worker/ports';
+import { readingsBatch, T0, testConsumer, testRedis } from './fixtures';
 
-const config = loadConfig(process.env);
-const redis = createRedis(config);
-const prefix = `t${randomUUID().slice(0, 8)}:`;
-after(async () => {
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
-});
+const { redis, prefix } = testRedis();
 
 const HOUR = 3_600_000;
-const T0 = Date.UTC(2026, 0, 1);
 const P0: RecordPlace = { topic: 'r', partition: 0, incarnation: 'i1' };
 
 function stateAt(machineId: string, offset: number, place: RecordPlace | undefined = P0): MachineState {
@@ -91,6 +80,7 @@ test('refusals are counted in pdm_checkpoint_refused_total{role}', async () => {
 
 /** One worker's batch step over partition 0 of topic `r`, with the real checkpoint store and a gated producer. */
 function owner(name: string, sent: Message[], gate?: Promise<void>) {
+  const commits: string[] = [];
   const metrics = createMetrics(undefined, false);
   const refusals: CheckpointRefusal[] = [];
   const checkpoints = new CheckpointStore(redis, `${prefix}b:`, 60, (r) => refusals.push(r));
@@ -123,34 +113,8 @@ function owner(name: string, sent: Message[], gate?: Promise<void>) {
     metrics,
     createLogger('error', { test: name }),
   );
-  const commits: string[] = [];
-  const run = (from: number, to: number, stale = () => false): Promise<BatchOutcome> => {
-    const messages = [];
-    for (let o = from; o < to; o++)
-      messages.push({
-        key: Buffer.from('m-1'),
-        value: Buffer.from(
-          JSON.stringify({ machineId: 'm-1', ts: T0 + o * HOUR, values: { v: o % 3 === 0 ? 0.9 : 0.1 } }),
-        ),
-        offset: String(o),
-        timestamp: String(T0),
-      });
-    const decoded = decodeBatch(messages, 'readings', {
-      maxRecordBytes: 10_000,
-      maxFutureSkewMs: HOUR,
-      now: () => T0 + 1_000 * HOUR,
-      requireKey: true,
-    });
-    const consumer: BatchConsumer = {
-      isRunning: () => true,
-      isStale: stale,
-      heartbeat: async () => undefined,
-      resolveOffset: () => undefined,
-      pause: () => undefined,
-      commit: async (offset) => void commits.push(offset),
-    };
-    return step.run({ topic: 'r', partition: 0, incarnation: 'i1', messages, decoded }, consumer);
-  };
+  const run = (from: number, to: number, stale = () => false): Promise<BatchOutcome> =>
+    step.run(readingsBatch(from, to), testConsumer(commits, stale));
   return { run, commits, refusals };
 }
 

@@ -12,12 +12,12 @@ import type { Config } from '../../src/config';
 import { createLogger } from '../../src/log';
 import { createMetrics } from '../../src/metrics';
 import type { Metrics } from '../../src/metrics';
-import { MachineStore } from '../../src/state';
-import type { MachineState } from '../../src/state';
+import { MachineStore, outlives } from '../../src/state';
+import type { Decision, MachineState } from '../../src/state';
 import { BatchStep } from '../../src/worker/batch';
 import type { BatchOutcome } from '../../src/worker/batch';
 import { decodeBatch } from '../../src/worker/decode';
-import type { BatchConsumer, Scoring } from '../../src/worker/ports';
+import type { BatchConsumer, Scoring, WindowScore } from '../../src/worker/ports';
 
 const TOPICS = { readings: 'r', logs: 'l', alerts: 'a', scores: 's', dlq: 'd' } as const;
 const PARTITION = 0;
@@ -66,8 +66,17 @@ function inputLog(): Input[] {
 }
 
 type Point =
-  'send:before' | 'send:after' | 'checkpoint:before' | 'checkpoint:after' | 'commit:before' | 'commit:after';
+  | 'journal:before'
+  | 'journal:after'
+  | 'send:before'
+  | 'send:after'
+  | 'checkpoint:before'
+  | 'checkpoint:after'
+  | 'commit:before'
+  | 'commit:after';
 const POINTS: readonly Point[] = [
+  'journal:before',
+  'journal:after',
   'send:before',
   'send:after',
   'checkpoint:before',
@@ -81,11 +90,36 @@ class Crash extends Error {
   readonly retriable = false;
 }
 
+const META = { threshold: 0.5, sensors: ['v'], scaler: { mean: [0.5], std: [0.25] } };
+/** The model that serves: `v1` scores a window by its last reading's `v`. */
+const V1 = (s: Scoring): WindowScore => ({
+  score: s.readings.at(-1)?.values.v ?? 0,
+  modelVersion: 'v1',
+  meta: META,
+});
+/** A version promoted later that judges the opposite way (or: v1 on inputs that differ, e.g. logs arrived since). */
+const V2 = (s: Scoring): WindowScore => ({ score: 1 - V1(s).score, modelVersion: 'v2', meta: META });
+
+interface Alert {
+  readonly alertId: string;
+  readonly machineId: string;
+  readonly state: string;
+  readonly ts: string;
+  readonly modelVersion: string;
+}
+
+/** v1 on other inputs: a window with log words in it is judged the other way. */
+const V1_LOGS = (s: Scoring): WindowScore => (s.words.length ? { ...V2(s), modelVersion: 'v1' } : V1(s));
+
 /** What survives a crash. */
 class World {
   readonly log = inputLog();
   committed = 0;
   readonly checkpoints = new Map<string, string>();
+  /** The decision journal in Redis: machine → `offset` → decision. */
+  readonly journal = new Map<string, Map<number, Decision>>();
+  /** The version promoted now. */
+  serving: (s: Scoring) => WindowScore = V1;
   readonly published: { topic: string; value: string }[] = [];
   readonly trace: string[] = [];
   /** Why the promoted model cannot serve, while it cannot. */
@@ -113,10 +147,12 @@ class World {
     if (this.crashAt?.point === point && this.crashAt.nth === n) throw new Crash(`crash at ${point}`);
   }
 
-  alerts(): { alertId: string; state: string; ts: string }[] {
-    return this.published
-      .filter((p) => p.topic === TOPICS.alerts)
-      .map((p) => JSON.parse(p.value) as { alertId: string; state: string; ts: string });
+  journalSize(): number {
+    return [...this.journal.values()].reduce((n, m) => n + m.size, 0);
+  }
+
+  alerts(): Alert[] {
+    return this.published.filter((p) => p.topic === TOPICS.alerts).map((p) => JSON.parse(p.value) as Alert);
   }
 
   deadLetterOffsets(): string[] {
@@ -159,18 +195,35 @@ class Process {
           },
           save: async (states) => {
             w.at('checkpoint:before');
-            for (const s of states) w.checkpoints.set(s.machineId, JSON.stringify(s));
+            for (const s of states) {
+              w.checkpoints.set(s.machineId, JSON.stringify(s));
+              // As the checkpoint script does, atomically with the state: drop the entries it covers.
+              const journal = w.journal.get(s.machineId);
+              for (const [offset, d] of journal ?? []) if (!outlives(d, s)) journal?.delete(offset);
+              if (journal?.size === 0) w.journal.delete(s.machineId);
+            }
             w.at('checkpoint:after');
           },
+          record: async (decisions) => {
+            w.at('journal:before');
+            for (const d of decisions) {
+              if (!w.journal.has(d.machineId)) w.journal.set(d.machineId, new Map());
+              w.journal.get(d.machineId)?.set(d.offset, d);
+            }
+            w.at('journal:after');
+          },
+          journaled: async (ids) =>
+            new Map(
+              ids.flatMap((id) => {
+                const entries = [...(w.journal.get(id)?.values() ?? [])];
+                return entries.length ? [[id, entries] as const] : [];
+              }),
+            ),
         },
         model: {
           hasModel: () => true,
           unusable: () => w.modelUnusable,
-          score: async (s: Scoring) => ({
-            score: s.readings.at(-1)?.values.v ?? 0,
-            modelVersion: 'v1',
-            meta: { threshold: 0.5, sensors: ['v'], scaler: { mean: [0.5], std: [0.25] } },
-          }),
+          score: async (s: Scoring) => w.serving(s),
         },
         clock: { now: () => T0 + 365 * 24 * HOUR },
       },
@@ -180,9 +233,9 @@ class Process {
   }
 
   /** One fetch from the committed offset, as kafkajs delivers it. */
-  async deliverOne(): Promise<BatchOutcome> {
+  async deliverOne(size = BATCH, incarnation?: string): Promise<BatchOutcome> {
     const w = this.world;
-    const messages = w.log.slice(w.committed, w.committed + BATCH);
+    const messages = w.log.slice(w.committed, w.committed + size);
     const consumer: BatchConsumer = {
       isRunning: () => true,
       isStale: () => w.revoked,
@@ -201,7 +254,35 @@ class Process {
       now: () => T0 + 365 * 24 * HOUR,
       requireKey: true,
     });
-    return this.step.run({ topic: TOPICS.readings, partition: PARTITION, messages, decoded }, consumer);
+    return this.step.run(
+      { topic: TOPICS.readings, partition: PARTITION, incarnation, messages, decoded },
+      consumer,
+    );
+  }
+
+  /** One batch of the logs topic: a log line for each machine at `ts` (offsets from `offset`). */
+  async deliverLogs(ts: number, offset: number): Promise<BatchOutcome> {
+    const messages = ['m-1', 'm-2'].map((machineId, i) => ({
+      key: Buffer.from(machineId),
+      value: Buffer.from(JSON.stringify({ machineId, ts, text: 'bearing noise' })),
+      offset: String(offset + i),
+      timestamp: String(T0),
+    }));
+    const decoded = decodeBatch(messages, 'logs', {
+      maxRecordBytes: 10_000,
+      maxFutureSkewMs: HOUR,
+      now: () => T0 + 365 * 24 * HOUR,
+      requireKey: true,
+    });
+    const consumer: BatchConsumer = {
+      isRunning: () => true,
+      isStale: () => false,
+      heartbeat: async () => undefined,
+      resolveOffset: () => undefined,
+      pause: () => undefined,
+      commit: async () => undefined,
+    };
+    return this.step.run({ topic: TOPICS.logs, partition: PARTITION, messages, decoded }, consumer);
   }
 
   async counter(name: string, labels: Record<string, string>): Promise<number> {
@@ -242,6 +323,8 @@ test('a batch acks its outputs, then writes its checkpoints, then commits its of
   const outcome = await new Process(world).deliverOne();
   assert.deepEqual(world.trace, [
     'load',
+    'journal:before',
+    'journal:after',
     'send:before',
     'send:after',
     'checkpoint:before',
@@ -443,4 +526,155 @@ test('a promoted model that cannot serve: the batch is not applied, not committe
   const baseline = new World();
   await consumeAll(baseline);
   assert.deepEqual(world.alerts(), baseline.alerts());
+});
+
+/** The alerts published from the `from`-th on, by the reading that triggered them. */
+const alertsByReading = (world: World, from = 0) =>
+  new Map(
+    world
+      .alerts()
+      .slice(from)
+      .map((a) => [`${a.machineId} ${a.ts}`, a]),
+  );
+
+/** Delivers batch 1, then batch 2 with `size` records, crashing after its sends and before its checkpoint. */
+async function crashAfterSends(world: World, size = BATCH): Promise<Map<string, Alert>> {
+  await new Process(world).deliverOne();
+  const mark = world.alerts().length;
+  world.crashNext('checkpoint:before');
+  await assert.rejects(new Process(world).deliverOne(size), Crash);
+  const first = alertsByReading(world, mark);
+  assert.ok(first.size >= 2, `the crashed batch published alerts (${first.size})`);
+  assert.ok(world.journalSize() > 0, 'its decisions were journaled before its sends');
+  return first;
+}
+
+test('a redelivery after a crash between sends and checkpoint, with another version serving: the journaled decisions, the same alerts', async () => {
+  const world = new World();
+  const first = await crashAfterSends(world);
+  const mark = world.alerts().length;
+  world.serving = V2; // promoted before the redelivery; v2 judges these windows the other way
+  const heir = new Process(world);
+  await heir.deliverOne();
+  assert.deepEqual(alertsByReading(world, mark), first, 'the same alerts (id, version, score), none other');
+  assert.equal(
+    await heir.counter('pdm_decisions_reused_total', {}),
+    3,
+    'three windows taken from the journal',
+  );
+  assert.equal(world.journalSize(), 0, 'the checkpoint removed the entries it covers');
+  // What the journal prevents: v2 scoring the same records would have published other alerts.
+  const unjournaled = new World();
+  await new Process(unjournaled).deliverOne();
+  const before = unjournaled.alerts().length;
+  unjournaled.serving = V2;
+  await new Process(unjournaled).deliverOne();
+  const rescored = alertsByReading(unjournaled, before);
+  assert.notDeepEqual(
+    [...rescored.values()].map((a) => a.alertId).sort(),
+    [...first.values()].map((a) => a.alertId).sort(),
+  );
+  // The records after the redelivered batch are scored by the serving version, as always.
+  await consumeAll(world);
+  assert.ok(
+    world
+      .alerts()
+      .slice(mark + first.size)
+      .every((a) => a.modelVersion === 'v2'),
+  );
+});
+
+test('a redelivered batch shorter than the first: the rest of the journal survives its checkpoint and serves the next batch', async () => {
+  const world = new World();
+  const first = await crashAfterSends(world);
+  world.serving = V2;
+  const heir = new Process(world);
+  const mark = world.alerts().length;
+  await heir.deliverOne(2); // offsets 4 and 5 only: the m-1 window of offset 7 is not redelivered yet
+  assert.equal(world.journalSize(), 1, 'the entry of offset 7, beyond the checkpoint applied offset, stays');
+  await heir.deliverOne(); // offsets 6..9: offset 7 from the journal, 8 and 9 scored by v2
+  const again = alertsByReading(world, mark);
+  for (const [reading, alert] of first)
+    assert.deepEqual(again.get(reading), alert, `${reading}: the same alert as the first delivery`);
+  assert.equal(await heir.counter('pdm_decisions_reused_total', {}), 3);
+  assert.equal(world.journalSize(), 0);
+});
+
+test('a redelivered batch longer than the first: the journaled windows are reused, the new ones scored and journaled', async () => {
+  const world = new World();
+  const first = await crashAfterSends(world, 2); // offsets 4 and 5
+  world.serving = V2;
+  const heir = new Process(world);
+  const mark = world.alerts().length;
+  world.crashNext('checkpoint:before');
+  await assert.rejects(heir.deliverOne(), Crash); // offsets 4..7: 4 and 5 reused, 7 scored by v2 and journaled
+  assert.equal(await heir.counter('pdm_decisions_reused_total', {}), 2);
+  const second = alertsByReading(world, mark);
+  for (const [reading, alert] of first) assert.deepEqual(second.get(reading), alert);
+  assert.equal(world.journalSize(), 3, 'offset 7 joined the journal');
+  const mark2 = world.alerts().length;
+  world.serving = V1; // and back: the v2 decision of offset 7 still stands
+  await new Process(world).deliverOne();
+  assert.deepEqual(alertsByReading(world, mark2), second);
+  assert.equal(world.journalSize(), 0);
+});
+
+test('a failed batch retried by the same process after a promotion: its machines and their journal are read again', async () => {
+  const world = new World();
+  const proc = new Process(world);
+  await proc.deliverOne();
+  const mark = world.alerts().length;
+  world.crashNext('checkpoint:before');
+  await assert.rejects(proc.deliverOne(), Crash);
+  const first = alertsByReading(world, mark);
+  world.serving = V2;
+  const retried = world.alerts().length;
+  assert.equal((await proc.deliverOne()).status, 'committed');
+  assert.deepEqual(alertsByReading(world, retried), first);
+  assert.equal(await proc.counter('pdm_decisions_reused_total', {}), 3);
+});
+
+test('records of another topic incarnation (a replay) are scored afresh: the journal of the old one is not theirs', async () => {
+  const world = new World();
+  const first = await crashAfterSends(world);
+  world.serving = V2;
+  const replay = new Process(world);
+  const mark = world.alerts().length;
+  await replay.deliverOne(BATCH, 'replayed');
+  assert.equal(await replay.counter('pdm_decisions_reused_total', {}), 0);
+  const rescored = alertsByReading(world, mark);
+  assert.ok([...rescored.values()].every((a) => a.modelVersion === 'v2'));
+  assert.notDeepEqual(rescored, first);
+  assert.equal(world.journalSize(), 0, 'entries of another place go with the next checkpoint');
+});
+
+test('a log that arrives between the crash and the redelivery (the join gave up waiting): the journaled decisions still stand', async () => {
+  const world = new World();
+  world.serving = V1_LOGS;
+  const first = await crashAfterSends(world);
+  // The logs of the redelivered windows arrive now; the logs batch restores the machines (and their journal).
+  const heir = new Process(world);
+  assert.equal((await heir.deliverLogs(T0 + 1.5 * HOUR, 0)).status, 'committed');
+  assert.ok(world.journalSize() > 0, 'the logs checkpoint left the readings entries beyond its bookmark');
+  const mark = world.alerts().length;
+  await heir.deliverOne();
+  // The same decisions; only `explain` shows the words the redelivered window now holds.
+  const decisions = (alerts: Map<string, Alert>) =>
+    [...alerts].map(([reading, { alertId, state, modelVersion }]) => ({
+      reading,
+      alertId,
+      state,
+      modelVersion,
+    }));
+  assert.deepEqual(decisions(alertsByReading(world, mark)), decisions(first));
+  assert.equal(await heir.counter('pdm_decisions_reused_total', {}), 3);
+  // Without the journal, the same records with that log would have decided otherwise.
+  const unjournaled = new World();
+  unjournaled.serving = V1_LOGS;
+  const proc = new Process(unjournaled);
+  await proc.deliverOne();
+  await proc.deliverLogs(T0 + 1.5 * HOUR, 0);
+  const before = unjournaled.alerts().length;
+  await proc.deliverOne();
+  assert.notDeepEqual(decisions(alertsByReading(unjournaled, before)), decisions(first));
 });

@@ -92,7 +92,12 @@ test('a large batch yields between scoring slices: timers run and the consumer h
     { store: new MachineStore(10_000, HOUR), partitionOf: new Map(), processed: () => undefined },
     {
       producer: { send: async (records) => void published.push(...records) },
-      checkpoints: { load: async () => new Map(), save: async () => undefined },
+      checkpoints: {
+        load: async () => new Map(),
+        save: async () => undefined,
+        record: async () => undefined,
+        journaled: async () => new Map(),
+      },
       model: {
         hasModel: () => serving.hasModel(),
         unusable: () => serving.unusable(),
