@@ -22,7 +22,9 @@ import { median, table } from './stats';
  * restarted trainer would load it from Redis) under a budget of PDM_BENCH_STORE_FRACTION (default 0.5)
  * of what the older store took for the same history (gzipped JSON). One model is trained on every window
  * of the full history's training split, one on the store's windows in the same time span; both are scored
- * on the full history's holdout windows, so the PR-AUCs compare like with like.
+ * on the full history's holdout windows, so the PR-AUCs compare like with like. A third arm trains on the store's
+ * windows without their importance weights (the trainer before them), and every arm uses the same training
+ * seeds, so each difference is paired.
  */
 
 const DAY = 86_400_000;
@@ -126,18 +128,51 @@ async function trainAndScore(
   }
 }
 
+/** Spread of paired differences: median, mean, sample standard deviation, range. */
+function describe(xs: readonly number[]) {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, xs.length - 1));
+  return {
+    n: xs.length,
+    median: median(xs),
+    mean,
+    sd,
+    /** Standard error of the mean. */
+    se: sd / Math.sqrt(xs.length),
+    min: Math.min(...xs),
+    max: Math.max(...xs),
+  };
+}
+
+const ARMS = ['full', 'weighted', 'unweighted'] as const;
+type Arm = (typeof ARMS)[number];
+
 export async function benchScaleStore(quick: boolean): Promise<Record<string, unknown>> {
-  const seeds = (process.env.PDM_BENCH_SEEDS ?? (quick ? '1' : '1,2,3')).split(',').map(Number);
+  const seeds = (process.env.PDM_BENCH_SEEDS ?? (quick ? '1' : '1,2,3,4,5')).split(',').map(Number);
   const machines = Number(process.env.PDM_BENCH_MACHINES ?? (quick ? 8 : 12));
   const days = Number(process.env.PDM_BENCH_DAYS ?? (quick ? 24 : 36));
   const fraction = Number(process.env.PDM_BENCH_STORE_FRACTION ?? 0.5);
+  // A smaller network than the product default, the same for every arm: the question is what the data
+  // supports, and the 2-core bench box has to train 3 arms × 2 training seeds × 5 histories.
   const config = loadConfig({
-    ...testEnv({ PDM_LOG_LEVEL: 'error', PDM_TRAIN_EPOCHS: quick ? '2' : '4' }),
+    ...testEnv({
+      PDM_LOG_LEVEL: 'error',
+      PDM_TRAIN_EPOCHS: quick ? '2' : '6',
+      PDM_LSTM_UNITS: '32',
+      PDM_TEXT_LSTM_UNITS: '16',
+      PDM_DENSE_UNITS: '16',
+    }),
     ...process.env,
   });
+  const trainingSeeds = (process.env.PDM_BENCH_TRAINING_SEEDS ?? '42,43').split(',').map(Number);
   const logger = createLogger('error');
-  const runs: { prAucDiff: number; prAucSeedSpread: number }[] = [];
+  const runs: Record<string, unknown>[] = [];
+  const diffs: Record<'weighted' | 'unweighted', number[]> = { weighted: [], unweighted: [] };
+  const pairs: Record<'weighted' | 'unweighted', number[]> = { weighted: [], unweighted: [] };
+  const spreads: number[] = [];
   const rows: string[][] = [];
+  const f3 = (x: number | null) => (x === null || Number.isNaN(x) ? '-' : x.toFixed(3));
+  const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(3)}`;
   for (const seed of seeds) {
     const { rounds, all } = simulate(machines, seed, days);
     const legacyBytes = gzipSync(JSON.stringify({ snapshot: all, offsets: {} })).length;
@@ -153,33 +188,47 @@ export async function benchScaleStore(quick: boolean): Promise<Record<string, un
     const validation = kept.windows.filter(
       (w) => w.endTs >= validationFrom && w.endTs < holdoutFrom && w.endTs + H < holdoutFrom,
     );
-    note('seed', { seed, legacyBytes, budget, full: full.train.length, bounded: train.length });
+    // The trainer before importance weights: the same windows, each counted once.
+    const strip = (ws: readonly RawWindow[]) => ws.map(({ weight: _weight, ...w }) => w);
+    const sets: Record<Arm, { train: RawWindow[]; validation: RawWindow[]; logs: readonly LogEntry[] }> = {
+      full: { train: full.train, validation: full.split.validation, logs: all.logs },
+      weighted: { train, validation, logs: kept.logs },
+      unweighted: { train: strip(train), validation: strip(validation), logs: kept.logs },
+    };
+    const weightSum = train.reduce((n, w) => n + (w.weight ?? 1), 0);
+    note('seed', { seed, legacyBytes, budget, full: full.train.length, bounded: train.length, weightSum });
     const before = (logs: readonly LogEntry[]) => logs.filter((l) => l.ts < validationFrom);
-    // Two training seeds per side: on this much data, two models of the same windows land further apart
-    // than 0.02, so the comparison is of the means.
-    const trainingSeeds = [config.training.seed, config.training.seed + 1];
-    const fulls = [];
-    const boundeds = [];
+    // Every arm with the same training seeds (paired): what differs within a pair is the data alone.
+    const scores: Record<Arm, { prAuc: number | null; rocAuc: number | null; seconds: number }[]> = {
+      full: [],
+      weighted: [],
+      unweighted: [],
+    };
     for (const trainingSeed of trainingSeeds) {
       const c = { ...config, training: { ...config.training, seed: trainingSeed } };
-      fulls.push(
-        await trainAndScore(
-          c,
-          full.train,
-          full.split.validation,
-          full.split.holdout,
-          before(all.logs),
-          full.sensors,
-        ),
-      );
-      boundeds.push(
-        await trainAndScore(c, train, validation, full.split.holdout, before(kept.logs), full.sensors),
-      );
+      for (const arm of ARMS) {
+        const set = sets[arm];
+        scores[arm].push(
+          await trainAndScore(
+            c,
+            set.train,
+            set.validation,
+            full.split.holdout,
+            before(set.logs),
+            full.sensors,
+          ),
+        );
+      }
     }
-    const mean = (xs: readonly { prAuc: number | null }[]) =>
-      xs.reduce((n, x) => n + (x.prAuc ?? NaN), 0) / xs.length;
-    const a = { prAuc: mean(fulls), seconds: fulls.reduce((n, x) => n + x.seconds, 0) };
-    const b = { prAuc: mean(boundeds), seconds: boundeds.reduce((n, x) => n + x.seconds, 0) };
+    const pr = (arm: Arm) => scores[arm].map((x) => x.prAuc ?? NaN);
+    const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const diffOf = (arm: 'weighted' | 'unweighted') => pr(arm).map((x, i) => x - pr('full')[i]!);
+    for (const arm of ['weighted', 'unweighted'] as const) {
+      diffs[arm].push(mean(diffOf(arm)));
+      pairs[arm].push(...diffOf(arm));
+    }
+    const spread = Math.max(...pr('full')) - Math.min(...pr('full'));
+    spreads.push(spread);
     const positives = (ws: readonly RawWindow[]) => ws.filter((w) => w.label === 1).length;
     const report: StoreReport = bounded.report;
     const run = {
@@ -190,56 +239,63 @@ export async function benchScaleStore(quick: boolean): Promise<Record<string, un
       boundedStoreBytes: report.bytes,
       boundedRedisBytes: bounded.redisBytes,
       store: report,
-      train: { full: full.train.length, bounded: train.length },
+      train: { full: full.train.length, bounded: train.length, boundedWeightSum: weightSum },
       trainPositives: { full: positives(full.train), bounded: positives(train) },
       holdout: { windows: full.split.holdout.length, positives: positives(full.split.holdout) },
       trainingSeeds,
-      full: fulls,
-      bounded: boundeds,
-      prAucDiff: b.prAuc - a.prAuc,
-      prAucSeedSpread: Math.abs((fulls[1]!.prAuc ?? NaN) - (fulls[0]!.prAuc ?? NaN)),
+      ...scores,
+      prAucDiff: { weighted: diffs.weighted.at(-1), unweighted: diffs.unweighted.at(-1) },
+      prAucSeedSpread: spread,
     };
     runs.push(run);
     console.log(`STORE-RUN ${JSON.stringify(run)}`);
-    const f3 = (x: number | null) => (x === null || Number.isNaN(x) ? '-' : x.toFixed(3));
     rows.push([
       String(seed),
       String(legacyBytes),
       String(unbounded.report.bytes),
       `${report.bytes} (${((100 * report.bytes) / legacyBytes).toFixed(0)}%)`,
-      `${full.train.length} / ${train.length}`,
+      `${full.train.length} / ${train.length} (Σw ${Math.round(weightSum)})`,
       `${positives(full.train)} / ${positives(train)}`,
-      `${f3(a.prAuc)} / ${f3(b.prAuc)}`,
-      f3(run.prAucDiff),
-      `${fulls.map((x) => f3(x.prAuc)).join(', ')} / ${boundeds.map((x) => f3(x.prAuc)).join(', ')}`,
-      f3(run.prAucSeedSpread),
-      `${a.seconds.toFixed(0)} / ${b.seconds.toFixed(0)}`,
+      ARMS.map((arm) => pr(arm).map(f3).join(', ')).join(' / '),
+      signed(diffs.weighted.at(-1)!),
+      signed(diffs.unweighted.at(-1)!),
+      f3(spread),
+      ARMS.map((arm) => scores[arm].reduce((n, x) => n + x.seconds, 0).toFixed(0)).join(' / '),
     ]);
   }
-  const diffs = runs.map((r) => r.prAucDiff);
-  const spreads = runs.map((r) => r.prAucSeedSpread);
   console.log(
     table(
-      `Bounded sample store vs full history (${machines} machines × ${days} days, rounds of 4 days, budget ${fraction} of the gzipped-JSON store; holdout = the full history's)`,
+      `Bounded sample store vs full history (${machines} machines × ${days} days, rounds of 4 days, budget ${fraction} of the gzipped-JSON store; holdout = the full history's; training seeds ${trainingSeeds.join(', ')} in every arm)`,
       [
-        'seed',
+        'data seed',
         'gzipped JSON, all (bytes)',
         'binary store, unbounded (bytes)',
         'bounded store (bytes, of JSON)',
         'train windows full / bounded',
         'train positives',
-        'holdout PR-AUC full / bounded (mean of 2 training seeds)',
-        'difference',
-        'each training seed: full / bounded',
-        'full: seed-to-seed',
-        'training s',
+        'holdout PR-AUC per training seed: full / weighted / unweighted',
+        'weighted − full',
+        'unweighted − full',
+        'full: training-seed spread',
+        'training s full / weighted / unweighted',
       ],
       rows,
     ),
   );
-  if (diffs.length)
-    console.log(
-      `median PR-AUC difference, bounded − full: ${median(diffs).toFixed(3)}; full, one training seed vs the other: ${median(spreads).toFixed(3)}`,
-    );
-  return { machines, days, fraction, runs, medianPrAucDiff: diffs.length ? median(diffs) : null };
+  const summary = {
+    /** Per data seed, the mean over training seeds of the paired difference. */
+    weighted: describe(diffs.weighted),
+    unweighted: describe(diffs.unweighted),
+    /** Every (data seed, training seed) pair. */
+    weightedPairs: describe(pairs.weighted),
+    unweightedPairs: describe(pairs.unweighted),
+    fullTrainingSeedSpread: describe(spreads),
+  };
+  const line = (name: string, d: ReturnType<typeof describe>) =>
+    `${name}: median ${signed(d.median)}, mean ${signed(d.mean)} ± ${d.se.toFixed(3)} (s.e.), sd ${d.sd.toFixed(3)}, range ${signed(d.min)} … ${signed(d.max)} (n ${d.n})`;
+  console.log(line('PR-AUC bounded (weighted) − full, per data seed', summary.weighted));
+  console.log(line('PR-AUC bounded (unweighted) − full, per data seed', summary.unweighted));
+  console.log(line('PR-AUC bounded (weighted) − full, per pair', summary.weightedPairs));
+  console.log(line('full arm, training-seed spread per data seed', summary.fullTrainingSeedSpread));
+  return { machines, days, fraction, trainingSeeds, runs, summary };
 }
