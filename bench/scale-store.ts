@@ -80,6 +80,7 @@ async function fillStore(config: Config, key: string, budget: number, rounds: re
 
 async function trainAndScore(
   config: Config,
+  weightedLoss: boolean,
   train: RawWindow[],
   validation: RawWindow[],
   holdout: RawWindow[],
@@ -104,6 +105,7 @@ async function trainAndScore(
       batchSize: config.training.batchSize,
       patience: config.training.patience,
       seed: config.training.seed,
+      weightedLoss,
       branches: 'both',
     },
     createLogger('warn'),
@@ -144,8 +146,14 @@ function describe(xs: readonly number[]) {
   };
 }
 
-const ARMS = ['full', 'weighted', 'unweighted'] as const;
-type Arm = (typeof ARMS)[number];
+/**
+ * full: the full history. store: the store's windows as the trainer uses them by default (loss counts each
+ * window once, validation weighted). weighted: PDM_TRAIN_WEIGHTED_LOSS=true. unweighted: weights stripped
+ * (the trainer before them).
+ */
+const ALL_ARMS = ['full', 'store', 'weighted', 'unweighted'] as const;
+type Arm = (typeof ALL_ARMS)[number];
+type BoundedArm = Exclude<Arm, 'full'>;
 
 export async function benchScaleStore(quick: boolean): Promise<Record<string, unknown>> {
   const seeds = (process.env.PDM_BENCH_SEEDS ?? (quick ? '1' : '1,2,3,4,5')).split(',').map(Number);
@@ -153,7 +161,7 @@ export async function benchScaleStore(quick: boolean): Promise<Record<string, un
   const days = Number(process.env.PDM_BENCH_DAYS ?? (quick ? 24 : 36));
   const fraction = Number(process.env.PDM_BENCH_STORE_FRACTION ?? 0.5);
   // A smaller network than the product default, the same for every arm: the question is what the data
-  // supports, and the 2-core bench box has to train 3 arms × 2 training seeds × 5 histories.
+  // supports, and the 2-core bench box has to train 4 arms × 2 training seeds × 5 histories.
   const config = loadConfig({
     ...testEnv({
       PDM_LOG_LEVEL: 'error',
@@ -165,10 +173,15 @@ export async function benchScaleStore(quick: boolean): Promise<Record<string, un
     ...process.env,
   });
   const trainingSeeds = (process.env.PDM_BENCH_TRAINING_SEEDS ?? '42,43').split(',').map(Number);
+  const ARMS = (process.env.PDM_BENCH_STORE_ARMS ?? ALL_ARMS.join(','))
+    .split(',')
+    .filter((a): a is Arm => (ALL_ARMS as readonly string[]).includes(a));
+  if (!ARMS.includes('full')) ARMS.unshift('full');
+  const bounded = ARMS.filter((a): a is BoundedArm => a !== 'full');
   const logger = createLogger('error');
   const runs: Record<string, unknown>[] = [];
-  const diffs: Record<'weighted' | 'unweighted', number[]> = { weighted: [], unweighted: [] };
-  const pairs: Record<'weighted' | 'unweighted', number[]> = { weighted: [], unweighted: [] };
+  const diffs: Record<BoundedArm, number[]> = { store: [], weighted: [], unweighted: [] };
+  const pairs: Record<BoundedArm, number[]> = { store: [], weighted: [], unweighted: [] };
   const spreads: number[] = [];
   const rows: string[][] = [];
   const f3 = (x: number | null) => (x === null || Number.isNaN(x) ? '-' : x.toFixed(3));
@@ -179,11 +192,11 @@ export async function benchScaleStore(quick: boolean): Promise<Record<string, un
     const budget = Math.floor(legacyBytes * fraction);
     const key = `${config.redis.prefix}bench:store:${seed}`;
     const unbounded = await fillStore(config, `${key}:all`, 2 ** 40, rounds);
-    const bounded = await fillStore(config, key, budget, rounds);
+    const kept0 = await fillStore(config, key, budget, rounds);
     const full = prepareTraining(all, config, logger);
     const { validationFrom, holdoutFrom } = full.split.boundaries;
     const H = config.horizonMs;
-    const kept = bounded.store.windows();
+    const kept = kept0.store.windows();
     const train = kept.windows.filter((w) => w.endTs < validationFrom && w.endTs + H < validationFrom);
     const validation = kept.windows.filter(
       (w) => w.endTs >= validationFrom && w.endTs < holdoutFrom && w.endTs + H < holdoutFrom,
@@ -192,6 +205,7 @@ export async function benchScaleStore(quick: boolean): Promise<Record<string, un
     const strip = (ws: readonly RawWindow[]) => ws.map(({ weight: _weight, ...w }) => w);
     const sets: Record<Arm, { train: RawWindow[]; validation: RawWindow[]; logs: readonly LogEntry[] }> = {
       full: { train: full.train, validation: full.split.validation, logs: all.logs },
+      store: { train, validation, logs: kept.logs },
       weighted: { train, validation, logs: kept.logs },
       unweighted: { train: strip(train), validation: strip(validation), logs: kept.logs },
     };
@@ -201,6 +215,7 @@ export async function benchScaleStore(quick: boolean): Promise<Record<string, un
     // Every arm with the same training seeds (paired): what differs within a pair is the data alone.
     const scores: Record<Arm, { prAuc: number | null; rocAuc: number | null; seconds: number }[]> = {
       full: [],
+      store: [],
       weighted: [],
       unweighted: [],
     };
@@ -211,6 +226,7 @@ export async function benchScaleStore(quick: boolean): Promise<Record<string, un
         scores[arm].push(
           await trainAndScore(
             c,
+            arm === 'weighted',
             set.train,
             set.validation,
             full.split.holdout,
@@ -222,29 +238,29 @@ export async function benchScaleStore(quick: boolean): Promise<Record<string, un
     }
     const pr = (arm: Arm) => scores[arm].map((x) => x.prAuc ?? NaN);
     const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const diffOf = (arm: 'weighted' | 'unweighted') => pr(arm).map((x, i) => x - pr('full')[i]!);
-    for (const arm of ['weighted', 'unweighted'] as const) {
+    const diffOf = (arm: BoundedArm) => pr(arm).map((x, i) => x - pr('full')[i]!);
+    for (const arm of bounded) {
       diffs[arm].push(mean(diffOf(arm)));
       pairs[arm].push(...diffOf(arm));
     }
     const spread = Math.max(...pr('full')) - Math.min(...pr('full'));
     spreads.push(spread);
     const positives = (ws: readonly RawWindow[]) => ws.filter((w) => w.label === 1).length;
-    const report: StoreReport = bounded.report;
+    const report: StoreReport = kept0.report;
     const run = {
       seed,
       legacyBytes,
       unboundedStoreBytes: unbounded.report.bytes,
       budget,
       boundedStoreBytes: report.bytes,
-      boundedRedisBytes: bounded.redisBytes,
-      store: report,
+      boundedRedisBytes: kept0.redisBytes,
+      storeReport: report,
       train: { full: full.train.length, bounded: train.length, boundedWeightSum: weightSum },
       trainPositives: { full: positives(full.train), bounded: positives(train) },
       holdout: { windows: full.split.holdout.length, positives: positives(full.split.holdout) },
       trainingSeeds,
-      ...scores,
-      prAucDiff: { weighted: diffs.weighted.at(-1), unweighted: diffs.unweighted.at(-1) },
+      prAuc: scores,
+      prAucDiff: Object.fromEntries(bounded.map((arm) => [arm, diffs[arm].at(-1)])),
       prAucSeedSpread: spread,
     };
     runs.push(run);
@@ -257,8 +273,7 @@ export async function benchScaleStore(quick: boolean): Promise<Record<string, un
       `${full.train.length} / ${train.length} (Σw ${Math.round(weightSum)})`,
       `${positives(full.train)} / ${positives(train)}`,
       ARMS.map((arm) => pr(arm).map(f3).join(', ')).join(' / '),
-      signed(diffs.weighted.at(-1)!),
-      signed(diffs.unweighted.at(-1)!),
+      bounded.map((arm) => signed(diffs[arm].at(-1)!)).join(' / '),
       f3(spread),
       ARMS.map((arm) => scores[arm].reduce((n, x) => n + x.seconds, 0).toFixed(0)).join(' / '),
     ]);
@@ -273,29 +288,26 @@ export async function benchScaleStore(quick: boolean): Promise<Record<string, un
         'bounded store (bytes, of JSON)',
         'train windows full / bounded',
         'train positives',
-        'holdout PR-AUC per training seed: full / weighted / unweighted',
-        'weighted − full',
-        'unweighted − full',
+        `holdout PR-AUC per training seed: ${ARMS.join(' / ')}`,
+        `${bounded.join(' / ')} − full`,
         'full: training-seed spread',
-        'training s full / weighted / unweighted',
+        `training s ${ARMS.join(' / ')}`,
       ],
       rows,
     ),
   );
   const summary = {
-    /** Per data seed, the mean over training seeds of the paired difference. */
-    weighted: describe(diffs.weighted),
-    unweighted: describe(diffs.unweighted),
-    /** Every (data seed, training seed) pair. */
-    weightedPairs: describe(pairs.weighted),
-    unweightedPairs: describe(pairs.unweighted),
+    /** Per data seed, the mean over training seeds of the paired difference; then every pair. */
+    perSeed: Object.fromEntries(bounded.map((arm) => [arm, describe(diffs[arm])])),
+    perPair: Object.fromEntries(bounded.map((arm) => [arm, describe(pairs[arm])])),
     fullTrainingSeedSpread: describe(spreads),
   };
   const line = (name: string, d: ReturnType<typeof describe>) =>
     `${name}: median ${signed(d.median)}, mean ${signed(d.mean)} ± ${d.se.toFixed(3)} (s.e.), sd ${d.sd.toFixed(3)}, range ${signed(d.min)} … ${signed(d.max)} (n ${d.n})`;
-  console.log(line('PR-AUC bounded (weighted) − full, per data seed', summary.weighted));
-  console.log(line('PR-AUC bounded (unweighted) − full, per data seed', summary.unweighted));
-  console.log(line('PR-AUC bounded (weighted) − full, per pair', summary.weightedPairs));
+  for (const arm of bounded) {
+    console.log(line(`PR-AUC ${arm} − full, per data seed`, summary.perSeed[arm]!));
+    console.log(line(`PR-AUC ${arm} − full, per pair`, summary.perPair[arm]!));
+  }
   console.log(line('full arm, training-seed spread per data seed', summary.fullTrainingSeedSpread));
   return { machines, days, fraction, trainingSeeds, runs, summary };
 }

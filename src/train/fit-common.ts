@@ -28,10 +28,13 @@ export interface TrainingSets {
 export type Trained = Omit<FitResult, 'model'>;
 
 /**
- * The sizes, labels and importance weights both paths read back: training (class weights, shuffles),
- * validation (PR-AUC, loss).
+ * The sizes, labels and importance weights both paths read back: training (class weights, shuffles; its
+ * weights all 1 unless `weightedLoss`), validation (PR-AUC, loss; always weighted).
  */
-export function labelsOf({ tr, va }: TrainingSets): {
+export function labelsOf(
+  { tr, va }: TrainingSets,
+  weightedLoss = false,
+): {
   n: number;
   labels: Float32Array;
   weights: Float32Array;
@@ -43,7 +46,7 @@ export function labelsOf({ tr, va }: TrainingSets): {
   return {
     n: tr.numeric.shape[0],
     labels,
-    weights: tr.weights ?? new Float32Array(labels.length).fill(1),
+    weights: (weightedLoss && tr.weights) || new Float32Array(labels.length).fill(1),
     valLabels,
     valWeights: va.weights ?? new Float32Array(valLabels.length).fill(1),
   };
@@ -76,6 +79,11 @@ export interface TrainOptions {
   readonly onProgress?: (p: FitProgress) => void;
   /** Forces tfjs-layers' model.fit even where the fused kernels run (benchmarks and the dropout study). */
   readonly path?: TrainingPath;
+  /**
+   * Importance weights in the loss (PDM_TRAIN_WEIGHTED_LOSS). Off: the loss counts every window once
+   * (class-balanced), and the weights only shape the validation figures that pick the epoch.
+   */
+  readonly weightedLoss?: boolean;
 }
 
 /** How a model was trained: recorded in the registry and shown by /model. */

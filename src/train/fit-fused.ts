@@ -30,7 +30,7 @@ export async function fitFused(
   logger: Logger,
 ): Promise<Trained> {
   const { tr, va } = sets;
-  const { n, labels, weights, valLabels, valWeights } = labelsOf(sets);
+  const { n, labels, weights, valLabels, valWeights } = labelsOf(sets, opts.weightedLoss);
   const sampleWeight = tf.tensor2d(lossWeights(labels, weights), [n, 1]);
   // Adam as the layers path's 'adam': learning rate 1e-3, betas .9/.999, epsilon 1e-7.
   const optimizer = tf.train.adam(0.001, 0.9, 0.999, 1e-7);

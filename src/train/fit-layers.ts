@@ -18,7 +18,7 @@ export async function fitLayers(
   logger: Logger,
 ): Promise<Trained> {
   const { tr, va } = sets;
-  const { n, labels, weights, valLabels, valWeights } = labelsOf(sets);
+  const { n, labels, weights, valLabels, valWeights } = labelsOf(sets, opts.weightedLoss);
   if (!warnedWeights && weights.some((w) => w !== 1)) {
     warnedWeights = true;
     logger.warn(

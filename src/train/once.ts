@@ -295,6 +295,7 @@ async function trainLocked(
           batchSize: config.training.batchSize,
           patience: config.training.patience,
           seed: config.training.seed,
+          weightedLoss: config.training.store.weightedLoss,
           branches,
           onEpoch: (e) => logger.info('epoch', e),
           ...(run.onProgress ? { onProgress: run.onProgress } : {}),
