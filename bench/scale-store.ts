@@ -22,7 +22,9 @@ import { median, table } from './stats';
  * restarted trainer would load it from Redis) under a budget of PDM_BENCH_STORE_FRACTION (default 0.5)
  * of what the older store took for the same history (gzipped JSON). One model is trained on every window
  * of the full history's training split, one on the store's windows in the same time span; both are scored
- * on the full history's holdout windows, so the PR-AUCs compare like with like.
+ * on the full history's holdout windows, so the PR-AUCs compare like with like. A third arm trains on the store's
+ * windows without their importance weights (the trainer before them), and every arm uses the same training
+ * seeds, so each difference is paired.
  */
 
 const DAY = 86_400_000;
@@ -78,6 +80,7 @@ async function fillStore(config: Config, key: string, budget: number, rounds: re
 
 async function trainAndScore(
   config: Config,
+  weightedLoss: boolean,
   train: RawWindow[],
   validation: RawWindow[],
   holdout: RawWindow[],
@@ -102,6 +105,7 @@ async function trainAndScore(
       batchSize: config.training.batchSize,
       patience: config.training.patience,
       seed: config.training.seed,
+      weightedLoss,
       branches: 'both',
     },
     createLogger('warn'),
@@ -126,120 +130,184 @@ async function trainAndScore(
   }
 }
 
+/** Spread of paired differences: median, mean, sample standard deviation, range. */
+function describe(xs: readonly number[]) {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, xs.length - 1));
+  return {
+    n: xs.length,
+    median: median(xs),
+    mean,
+    sd,
+    /** Standard error of the mean. */
+    se: sd / Math.sqrt(xs.length),
+    min: Math.min(...xs),
+    max: Math.max(...xs),
+  };
+}
+
+/**
+ * full: the full history. store: the store's windows as the trainer uses them by default (loss counts each
+ * window once, validation weighted). weighted: PDM_TRAIN_WEIGHTED_LOSS=true. unweighted: weights stripped
+ * (the trainer before them).
+ */
+const ALL_ARMS = ['full', 'store', 'weighted', 'unweighted'] as const;
+type Arm = (typeof ALL_ARMS)[number];
+type BoundedArm = Exclude<Arm, 'full'>;
+
 export async function benchScaleStore(quick: boolean): Promise<Record<string, unknown>> {
-  const seeds = (process.env.PDM_BENCH_SEEDS ?? (quick ? '1' : '1,2,3')).split(',').map(Number);
+  const seeds = (process.env.PDM_BENCH_SEEDS ?? (quick ? '1' : '1,2,3,4,5')).split(',').map(Number);
   const machines = Number(process.env.PDM_BENCH_MACHINES ?? (quick ? 8 : 12));
   const days = Number(process.env.PDM_BENCH_DAYS ?? (quick ? 24 : 36));
   const fraction = Number(process.env.PDM_BENCH_STORE_FRACTION ?? 0.5);
+  // A smaller network than the product default, the same for every arm: the question is what the data
+  // supports, and the 2-core bench box has to train 4 arms × 2 training seeds × 5 histories.
   const config = loadConfig({
-    ...testEnv({ PDM_LOG_LEVEL: 'error', PDM_TRAIN_EPOCHS: quick ? '2' : '4' }),
+    ...testEnv({
+      PDM_LOG_LEVEL: 'error',
+      PDM_TRAIN_EPOCHS: quick ? '2' : '6',
+      PDM_LSTM_UNITS: '32',
+      PDM_TEXT_LSTM_UNITS: '16',
+      PDM_DENSE_UNITS: '16',
+    }),
     ...process.env,
   });
+  const trainingSeeds = (process.env.PDM_BENCH_TRAINING_SEEDS ?? '42,43').split(',').map(Number);
+  const ARMS = (process.env.PDM_BENCH_STORE_ARMS ?? ALL_ARMS.join(','))
+    .split(',')
+    .filter((a): a is Arm => (ALL_ARMS as readonly string[]).includes(a));
+  if (!ARMS.includes('full')) ARMS.unshift('full');
+  const bounded = ARMS.filter((a): a is BoundedArm => a !== 'full');
   const logger = createLogger('error');
-  const runs: { prAucDiff: number; prAucSeedSpread: number }[] = [];
+  const runs: Record<string, unknown>[] = [];
+  const diffs: Record<BoundedArm, number[]> = { store: [], weighted: [], unweighted: [] };
+  const pairs: Record<BoundedArm, number[]> = { store: [], weighted: [], unweighted: [] };
+  const spreads: number[] = [];
   const rows: string[][] = [];
+  const f3 = (x: number | null) => (x === null || Number.isNaN(x) ? '-' : x.toFixed(3));
+  const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(3)}`;
   for (const seed of seeds) {
     const { rounds, all } = simulate(machines, seed, days);
     const legacyBytes = gzipSync(JSON.stringify({ snapshot: all, offsets: {} })).length;
     const budget = Math.floor(legacyBytes * fraction);
     const key = `${config.redis.prefix}bench:store:${seed}`;
     const unbounded = await fillStore(config, `${key}:all`, 2 ** 40, rounds);
-    const bounded = await fillStore(config, key, budget, rounds);
+    const kept0 = await fillStore(config, key, budget, rounds);
     const full = prepareTraining(all, config, logger);
     const { validationFrom, holdoutFrom } = full.split.boundaries;
     const H = config.horizonMs;
-    const kept = bounded.store.windows();
+    const kept = kept0.store.windows();
     const train = kept.windows.filter((w) => w.endTs < validationFrom && w.endTs + H < validationFrom);
     const validation = kept.windows.filter(
       (w) => w.endTs >= validationFrom && w.endTs < holdoutFrom && w.endTs + H < holdoutFrom,
     );
-    note('seed', { seed, legacyBytes, budget, full: full.train.length, bounded: train.length });
+    // The trainer before importance weights: the same windows, each counted once.
+    const strip = (ws: readonly RawWindow[]) => ws.map(({ weight: _weight, ...w }) => w);
+    const sets: Record<Arm, { train: RawWindow[]; validation: RawWindow[]; logs: readonly LogEntry[] }> = {
+      full: { train: full.train, validation: full.split.validation, logs: all.logs },
+      store: { train, validation, logs: kept.logs },
+      weighted: { train, validation, logs: kept.logs },
+      unweighted: { train: strip(train), validation: strip(validation), logs: kept.logs },
+    };
+    const weightSum = train.reduce((n, w) => n + (w.weight ?? 1), 0);
+    note('seed', { seed, legacyBytes, budget, full: full.train.length, bounded: train.length, weightSum });
     const before = (logs: readonly LogEntry[]) => logs.filter((l) => l.ts < validationFrom);
-    // Two training seeds per side: on this much data, two models of the same windows land further apart
-    // than 0.02, so the comparison is of the means.
-    const trainingSeeds = [config.training.seed, config.training.seed + 1];
-    const fulls = [];
-    const boundeds = [];
+    // Every arm with the same training seeds (paired): what differs within a pair is the data alone.
+    const scores: Record<Arm, { prAuc: number | null; rocAuc: number | null; seconds: number }[]> = {
+      full: [],
+      store: [],
+      weighted: [],
+      unweighted: [],
+    };
     for (const trainingSeed of trainingSeeds) {
       const c = { ...config, training: { ...config.training, seed: trainingSeed } };
-      fulls.push(
-        await trainAndScore(
-          c,
-          full.train,
-          full.split.validation,
-          full.split.holdout,
-          before(all.logs),
-          full.sensors,
-        ),
-      );
-      boundeds.push(
-        await trainAndScore(c, train, validation, full.split.holdout, before(kept.logs), full.sensors),
-      );
+      for (const arm of ARMS) {
+        const set = sets[arm];
+        scores[arm].push(
+          await trainAndScore(
+            c,
+            arm === 'weighted',
+            set.train,
+            set.validation,
+            full.split.holdout,
+            before(set.logs),
+            full.sensors,
+          ),
+        );
+      }
     }
-    const mean = (xs: readonly { prAuc: number | null }[]) =>
-      xs.reduce((n, x) => n + (x.prAuc ?? NaN), 0) / xs.length;
-    const a = { prAuc: mean(fulls), seconds: fulls.reduce((n, x) => n + x.seconds, 0) };
-    const b = { prAuc: mean(boundeds), seconds: boundeds.reduce((n, x) => n + x.seconds, 0) };
+    const pr = (arm: Arm) => scores[arm].map((x) => x.prAuc ?? NaN);
+    const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const diffOf = (arm: BoundedArm) => pr(arm).map((x, i) => x - pr('full')[i]!);
+    for (const arm of bounded) {
+      diffs[arm].push(mean(diffOf(arm)));
+      pairs[arm].push(...diffOf(arm));
+    }
+    const spread = Math.max(...pr('full')) - Math.min(...pr('full'));
+    spreads.push(spread);
     const positives = (ws: readonly RawWindow[]) => ws.filter((w) => w.label === 1).length;
-    const report: StoreReport = bounded.report;
+    const report: StoreReport = kept0.report;
     const run = {
       seed,
       legacyBytes,
       unboundedStoreBytes: unbounded.report.bytes,
       budget,
       boundedStoreBytes: report.bytes,
-      boundedRedisBytes: bounded.redisBytes,
-      store: report,
-      train: { full: full.train.length, bounded: train.length },
+      boundedRedisBytes: kept0.redisBytes,
+      storeReport: report,
+      train: { full: full.train.length, bounded: train.length, boundedWeightSum: weightSum },
       trainPositives: { full: positives(full.train), bounded: positives(train) },
       holdout: { windows: full.split.holdout.length, positives: positives(full.split.holdout) },
       trainingSeeds,
-      full: fulls,
-      bounded: boundeds,
-      prAucDiff: b.prAuc - a.prAuc,
-      prAucSeedSpread: Math.abs((fulls[1]!.prAuc ?? NaN) - (fulls[0]!.prAuc ?? NaN)),
+      prAuc: scores,
+      prAucDiff: Object.fromEntries(bounded.map((arm) => [arm, diffs[arm].at(-1)])),
+      prAucSeedSpread: spread,
     };
     runs.push(run);
     console.log(`STORE-RUN ${JSON.stringify(run)}`);
-    const f3 = (x: number | null) => (x === null || Number.isNaN(x) ? '-' : x.toFixed(3));
     rows.push([
       String(seed),
       String(legacyBytes),
       String(unbounded.report.bytes),
       `${report.bytes} (${((100 * report.bytes) / legacyBytes).toFixed(0)}%)`,
-      `${full.train.length} / ${train.length}`,
+      `${full.train.length} / ${train.length} (Σw ${Math.round(weightSum)})`,
       `${positives(full.train)} / ${positives(train)}`,
-      `${f3(a.prAuc)} / ${f3(b.prAuc)}`,
-      f3(run.prAucDiff),
-      `${fulls.map((x) => f3(x.prAuc)).join(', ')} / ${boundeds.map((x) => f3(x.prAuc)).join(', ')}`,
-      f3(run.prAucSeedSpread),
-      `${a.seconds.toFixed(0)} / ${b.seconds.toFixed(0)}`,
+      ARMS.map((arm) => pr(arm).map(f3).join(', ')).join(' / '),
+      bounded.map((arm) => signed(diffs[arm].at(-1)!)).join(' / '),
+      f3(spread),
+      ARMS.map((arm) => scores[arm].reduce((n, x) => n + x.seconds, 0).toFixed(0)).join(' / '),
     ]);
   }
-  const diffs = runs.map((r) => r.prAucDiff);
-  const spreads = runs.map((r) => r.prAucSeedSpread);
   console.log(
     table(
-      `Bounded sample store vs full history (${machines} machines × ${days} days, rounds of 4 days, budget ${fraction} of the gzipped-JSON store; holdout = the full history's)`,
+      `Bounded sample store vs full history (${machines} machines × ${days} days, rounds of 4 days, budget ${fraction} of the gzipped-JSON store; holdout = the full history's; training seeds ${trainingSeeds.join(', ')} in every arm)`,
       [
-        'seed',
+        'data seed',
         'gzipped JSON, all (bytes)',
         'binary store, unbounded (bytes)',
         'bounded store (bytes, of JSON)',
         'train windows full / bounded',
         'train positives',
-        'holdout PR-AUC full / bounded (mean of 2 training seeds)',
-        'difference',
-        'each training seed: full / bounded',
-        'full: seed-to-seed',
-        'training s',
+        `holdout PR-AUC per training seed: ${ARMS.join(' / ')}`,
+        `${bounded.join(' / ')} − full`,
+        'full: training-seed spread',
+        `training s ${ARMS.join(' / ')}`,
       ],
       rows,
     ),
   );
-  if (diffs.length)
-    console.log(
-      `median PR-AUC difference, bounded − full: ${median(diffs).toFixed(3)}; full, one training seed vs the other: ${median(spreads).toFixed(3)}`,
-    );
-  return { machines, days, fraction, runs, medianPrAucDiff: diffs.length ? median(diffs) : null };
+  const summary = {
+    /** Per data seed, the mean over training seeds of the paired difference; then every pair. */
+    perSeed: Object.fromEntries(bounded.map((arm) => [arm, describe(diffs[arm])])),
+    perPair: Object.fromEntries(bounded.map((arm) => [arm, describe(pairs[arm])])),
+    fullTrainingSeedSpread: describe(spreads),
+  };
+  const line = (name: string, d: ReturnType<typeof describe>) =>
+    `${name}: median ${signed(d.median)}, mean ${signed(d.mean)} ± ${d.se.toFixed(3)} (s.e.), sd ${d.sd.toFixed(3)}, range ${signed(d.min)} … ${signed(d.max)} (n ${d.n})`;
+  for (const arm of bounded) {
+    console.log(line(`PR-AUC ${arm} − full, per data seed`, summary.perSeed[arm]!));
+    console.log(line(`PR-AUC ${arm} − full, per pair`, summary.perPair[arm]!));
+  }
+  console.log(line('full arm, training-seed spread per data seed', summary.fullTrainingSeedSpread));
+  return { machines, days, fraction, trainingSeeds, runs, summary };
 }

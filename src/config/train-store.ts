@@ -45,6 +45,12 @@ const bytes = (fallback: string) =>
  * the environment schema, so the store's settings live in one place.
  */
 export const trainStoreEnv = {
+  // Importance weights in the training loss too (they always weigh validation, calibration, threshold and
+  // metrics). Off by default: on the store bench the weighted loss ranked worse (README).
+  PDM_TRAIN_WEIGHTED_LOSS: z
+    .enum(['true', 'false', '1', '0'])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
   PDM_TRAIN_STORE_BYTES: bytes('256MiB'),
   PDM_TRAIN_STORE_NEAR: z
     .string()
@@ -74,16 +80,20 @@ export interface TrainStoreConfig {
   readonly nearHorizons: number;
   /** The reservoir of the other windows is stratified per machine and per time bucket of this width. */
   readonly bucketMs: number;
+  /** Reservoir windows' importance weights in the training loss (else only in what is evaluated). */
+  readonly weightedLoss: boolean;
 }
 
 export function trainStoreConfig(e: {
   PDM_TRAIN_STORE_BYTES: number;
   PDM_TRAIN_STORE_NEAR: number;
   PDM_TRAIN_STORE_BUCKET: number;
+  PDM_TRAIN_WEIGHTED_LOSS: boolean;
 }): TrainStoreConfig {
   return {
     maxBytes: e.PDM_TRAIN_STORE_BYTES,
     nearHorizons: e.PDM_TRAIN_STORE_NEAR,
     bucketMs: e.PDM_TRAIN_STORE_BUCKET,
+    weightedLoss: e.PDM_TRAIN_WEIGHTED_LOSS,
   };
 }

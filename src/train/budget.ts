@@ -1,3 +1,4 @@
+import { weightOf } from './dataset';
 import type { RawWindow } from './dataset';
 
 /** How the training split was bounded (reported in the training summary). */
@@ -19,7 +20,8 @@ export interface TrainingBound {
  * Every window of the training split, unless its tensors would exceed `maxBytes` (or an explicit
  * `maxWindows` is set): then every positive stays and negatives are subsampled evenly in time within each
  * machine, each machine keeping the same fraction — a stratified sample, so no machine and no period is
- * dropped wholesale. Deterministic: the same windows give the same subset.
+ * dropped wholesale — and each kept negative's weight is multiplied by 1 / that fraction, so the loss still
+ * sees the machine's negatives in full measure. Deterministic: the same windows give the same subset.
  */
 export function boundTrainingSet(
   windows: readonly RawWindow[],
@@ -55,7 +57,12 @@ export function boundTrainingSet(
     for (const m of machines) {
       const sorted = [...m.list].sort((a, b) => a.endTs - b.endTs);
       const k = shares.get(m.id)!;
-      for (let j = 0; j < k; j++) sampled.push(sorted[Math.floor(((j + 0.5) * sorted.length) / k)]!);
+      // Each kept negative stands for the machine's negatives it was picked among (its importance weight).
+      const per = sorted.length / k;
+      for (let j = 0; j < k; j++) {
+        const w = sorted[Math.floor((j + 0.5) * per)]!;
+        sampled.push({ ...w, weight: weightOf(w) * per });
+      }
     }
     kept = [...positives, ...sampled].sort(
       (a, b) => a.endTs - b.endTs || (a.machineId < b.machineId ? -1 : 1),

@@ -19,21 +19,29 @@ export interface IsotonicCalibration {
   readonly y: number[];
 }
 
-/** Fits the knots; undefined for a one-class split (the model then serves raw scores). */
+/**
+ * Fits the knots; undefined for a one-class split (the model then serves raw scores). With importance
+ * weights a window of weight w counts as w windows (weighted block rates and centroids).
+ */
 export function fitIsotonic(
   labels: ArrayLike<number>,
   raw: ArrayLike<number>,
+  weights?: ArrayLike<number>,
 ): IsotonicCalibration | undefined {
   const n = labels.length;
-  let pos = 0;
-  for (let i = 0; i < n; i++) if (labels[i] === 1) pos++;
-  if (pos === 0 || pos === n) return undefined;
+  const wt = (i: number) => (weights ? weights[i]! : 1);
+  let [pos, total] = [0, 0];
+  for (let i = 0; i < n; i++) {
+    if (labels[i] === 1) pos += wt(i);
+    total += wt(i);
+  }
+  if (pos === 0 || pos === total) return undefined;
   const hi = (pos + 1) / (pos + 2);
-  const lo = 1 / (n - pos + 2);
+  const lo = 1 / (total - pos + 2);
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => raw[a]! - raw[b]!);
-  // Blocks as parallel stacks: sum of raw scores, positives, windows. A block's mean target is
-  // lo + (hi − lo) · positives / windows, so blocks compare by their positive rate, exactly, in integers:
-  // two blocks with equal rates are pooled even where their float means would differ in the last bit.
+  // Blocks as parallel stacks: weighted sum of raw scores, positives, windows. A block's mean target is
+  // lo + (hi − lo) · positives / windows, so blocks compare by their positive rate, exactly in integers when
+  // every window weighs 1: two blocks with equal rates are pooled even where their float means would differ.
   // Equal raw scores share a block from the start, so no two blocks hold the same score.
   const sx: number[] = [];
   const positives: number[] = [];
@@ -41,15 +49,16 @@ export function fitIsotonic(
   let previous = Number.NaN;
   for (const i of order) {
     const x = raw[i]!;
-    const p = labels[i] === 1 ? 1 : 0;
+    const w = wt(i);
+    const p = labels[i] === 1 ? w : 0;
     if (x === previous) {
-      sx[sx.length - 1]! += x;
+      sx[sx.length - 1]! += w * x;
       positives[positives.length - 1]! += p;
-      count[count.length - 1]! += 1;
+      count[count.length - 1]! += w;
     } else {
-      sx.push(x);
+      sx.push(w * x);
       positives.push(p);
-      count.push(1);
+      count.push(w);
     }
     previous = x;
     // Pool while the block before has a rate at or above this one's (a violation, or a tie that would be flat).

@@ -11,6 +11,7 @@
  */
 import { applyIsotonic, fitIsotonic } from './calibrate-isotonic';
 import type { IsotonicCalibration } from './calibrate-isotonic';
+import type { Weights } from './evaluate';
 
 export type { IsotonicCalibration };
 
@@ -23,14 +24,19 @@ export interface PlattCalibration {
 export type Calibration = PlattCalibration | IsotonicCalibration;
 export type CalibrationMethod = 'platt' | 'isotonic' | 'none';
 
-/** Fits the configured calibration on validation; undefined for `none` or a degenerate fit (raw scores served). */
+/**
+ * Fits the configured calibration on validation; undefined for `none` or a degenerate fit (raw scores
+ * served). With importance weights a window of weight w counts as w windows, so a validation split drawn
+ * from a subsample (the sample store's reservoir) is calibrated to the base rate of the full history.
+ */
 export function fitCalibration(
   method: CalibrationMethod,
   labels: ArrayLike<number>,
   raw: ArrayLike<number>,
+  weights?: Weights,
 ): Calibration | undefined {
-  if (method === 'platt') return fitPlatt(labels, raw);
-  if (method === 'isotonic') return fitIsotonic(labels, raw);
+  if (method === 'platt') return fitPlatt(labels, raw, weights);
+  if (method === 'isotonic') return fitIsotonic(labels, raw, weights);
   return undefined;
 }
 
@@ -58,11 +64,18 @@ export function calibrateAll(calibration: Calibration | undefined, raw: ArrayLik
  * slope to infinity. Returns undefined when the fit is degenerate (one class, or a slope ≤ 0, which
  * would reverse the ranking): the model then serves raw scores.
  */
-export function fitPlatt(labels: ArrayLike<number>, raw: ArrayLike<number>): PlattCalibration | undefined {
+export function fitPlatt(
+  labels: ArrayLike<number>,
+  raw: ArrayLike<number>,
+  weights?: Weights,
+): PlattCalibration | undefined {
   const n = labels.length;
-  let pos = 0;
-  for (let i = 0; i < n; i++) if (labels[i] === 1) pos++;
-  const neg = n - pos;
+  const wt = Float64Array.from({ length: n }, (_, i) => (weights ? weights[i]! : 1));
+  let [pos, neg] = [0, 0];
+  for (let i = 0; i < n; i++) {
+    if (labels[i] === 1) pos += wt[i]!;
+    else neg += wt[i]!;
+  }
   if (pos === 0 || neg === 0) return undefined;
   const hi = (pos + 1) / (pos + 2);
   const lo = 1 / (neg + 2);
@@ -75,7 +88,7 @@ export function fitPlatt(labels: ArrayLike<number>, raw: ArrayLike<number>): Pla
     for (let i = 0; i < n; i++) {
       const z = a2 * x[i]! + b2;
       // log(1 + e^z) − y·z, computed without overflow.
-      l += (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - y[i]! * z;
+      l += wt[i]! * ((z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - y[i]! * z);
     }
     return l;
   };
@@ -88,8 +101,8 @@ export function fitPlatt(labels: ArrayLike<number>, raw: ArrayLike<number>): Pla
     let hbb = 1e-9;
     for (let i = 0; i < n; i++) {
       const p = sigmoid(a * x[i]! + b);
-      const d = p - y[i]!;
-      const w = p * (1 - p);
+      const d = wt[i]! * (p - y[i]!);
+      const w = wt[i]! * p * (1 - p);
       ga += d * x[i]!;
       gb += d;
       haa += w * x[i]! * x[i]!;
@@ -119,11 +132,19 @@ export function fitPlatt(labels: ArrayLike<number>, raw: ArrayLike<number>): Pla
 }
 
 /** Mean squared difference between score and outcome (lower is better; a constant base rate scores p(1−p)). */
-export function brierScore(labels: ArrayLike<number>, scores: ArrayLike<number>): number | null {
+export function brierScore(
+  labels: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  weights?: Weights,
+): number | null {
   if (labels.length === 0) return null;
-  let sum = 0;
-  for (let i = 0; i < labels.length; i++) sum += (scores[i]! - (labels[i] === 1 ? 1 : 0)) ** 2;
-  return sum / labels.length;
+  let [sum, total] = [0, 0];
+  for (let i = 0; i < labels.length; i++) {
+    const w = weights ? weights[i]! : 1;
+    sum += w * (scores[i]! - (labels[i] === 1 ? 1 : 0)) ** 2;
+    total += w;
+  }
+  return sum / total;
 }
 
 export interface ReliabilityBin {
@@ -136,20 +157,27 @@ export interface ReliabilityBin {
   readonly observed: number;
 }
 
-/** Reliability table: equal-width score bins; a calibrated model has observed ≈ predicted in every bin. */
+/**
+ * Reliability table: equal-width score bins; a calibrated model has observed ≈ predicted in every bin.
+ * `windows` counts windows; with importance weights the means are weighted.
+ */
 export function reliabilityTable(
   labels: ArrayLike<number>,
   scores: ArrayLike<number>,
   bins = 10,
+  weights?: Weights,
 ): ReliabilityBin[] {
+  const windows = new Array<number>(bins).fill(0);
   const count = new Array<number>(bins).fill(0);
   const sumP = new Array<number>(bins).fill(0);
   const sumY = new Array<number>(bins).fill(0);
   for (let i = 0; i < labels.length; i++) {
     const k = Math.min(bins - 1, Math.max(0, Math.floor(scores[i]! * bins)));
-    count[k]!++;
-    sumP[k]! += scores[i]!;
-    sumY[k]! += labels[i] === 1 ? 1 : 0;
+    const w = weights ? weights[i]! : 1;
+    windows[k]!++;
+    count[k]! += w;
+    sumP[k]! += w * scores[i]!;
+    sumY[k]! += labels[i] === 1 ? w : 0;
   }
   const round = (v: number) => Math.round(v * 1e4) / 1e4;
   return count.flatMap((c, k) =>
@@ -159,7 +187,7 @@ export function reliabilityTable(
           {
             from: k / bins,
             to: (k + 1) / bins,
-            windows: c,
+            windows: windows[k]!,
             predicted: round(sumP[k]! / c),
             observed: round(sumY[k]! / c),
           },

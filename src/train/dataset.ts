@@ -16,6 +16,19 @@ export interface RawWindow {
    */
   readonly context?: WindowContext;
   readonly label: 0 | 1;
+  /**
+   * Importance weight (absent = 1): how many windows of the full history this one stands for, where a
+   * sample kept only some (the sample store's reservoir, the training-set bound). Losses and validation
+   * figures weigh each window by it, so a sample trains and evaluates as the history it was drawn from.
+   */
+  readonly weight?: number;
+}
+
+export const weightOf = (w: Pick<RawWindow, 'weight'>) => w.weight ?? 1;
+
+/** The windows' importance weights, or undefined when every one weighs 1 (figures then count windows). */
+export function weightsOf(ws: readonly Pick<RawWindow, 'weight'>[]): Float32Array | undefined {
+  return ws.some((w) => weightOf(w) !== 1) ? Float32Array.from(ws, weightOf) : undefined;
 }
 
 export interface DatasetSummary {

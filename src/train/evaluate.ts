@@ -1,31 +1,48 @@
-/** Binary-classification metrics for model selection and the holdout report. Pure functions. */
+/**
+ * Binary-classification metrics for model selection and the holdout report. Pure functions. Each takes
+ * optional importance weights (a window of weight w counts as w windows: a subsample evaluated as the
+ * history it was drawn from); without them every window counts once.
+ */
 
-export function rocAuc(labels: ArrayLike<number>, scores: ArrayLike<number>): number | null {
+export type Weights = ArrayLike<number> | undefined;
+const weightAt = (weights: Weights, i: number) => (weights ? weights[i]! : 1);
+
+export function rocAuc(
+  labels: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  weights?: Weights,
+): number | null {
   const idx = Array.from({ length: labels.length }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
   let pos = 0;
   let neg = 0;
-  let rankSum = 0;
-  // Average ranks for ties (Mann–Whitney U).
+  let pairs = 0;
+  // Weighted Mann–Whitney U: each positive beats the negative weight below it, ties count half.
   for (let i = 0; i < idx.length;) {
     let j = i;
     while (j + 1 < idx.length && scores[idx[j + 1]!] === scores[idx[i]!]) j++;
-    const rank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) if (labels[idx[k]!] === 1) rankSum += rank;
+    let [tiePos, tieNeg] = [0, 0];
+    for (let k = i; k <= j; k++) {
+      if (labels[idx[k]!] === 1) tiePos += weightAt(weights, idx[k]!);
+      else tieNeg += weightAt(weights, idx[k]!);
+    }
+    pairs += tiePos * (neg + tieNeg / 2);
+    pos += tiePos;
+    neg += tieNeg;
     i = j + 1;
   }
-  for (let i = 0; i < labels.length; i++) {
-    if (labels[i] === 1) pos++;
-    else neg++;
-  }
   if (pos === 0 || neg === 0) return null;
-  return (rankSum - (pos * (pos + 1)) / 2) / (pos * neg);
+  return pairs / (pos * neg);
 }
 
 /** Average precision (area under the precision–recall curve, step-wise as scikit-learn computes it). */
-export function prAuc(labels: ArrayLike<number>, scores: ArrayLike<number>): number | null {
+export function prAuc(
+  labels: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  weights?: Weights,
+): number | null {
   const idx = Array.from({ length: labels.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]!);
   let positives = 0;
-  for (let i = 0; i < labels.length; i++) if (labels[i] === 1) positives++;
+  for (let i = 0; i < labels.length; i++) if (labels[i] === 1) positives += weightAt(weights, i);
   if (positives === 0) return null;
   let tp = 0;
   let fp = 0;
@@ -35,8 +52,8 @@ export function prAuc(labels: ArrayLike<number>, scores: ArrayLike<number>): num
     let j = i;
     while (j + 1 < idx.length && scores[idx[j + 1]!] === scores[idx[i]!]) j++;
     for (let k = i; k <= j; k++) {
-      if (labels[idx[k]!] === 1) tp++;
-      else fp++;
+      if (labels[idx[k]!] === 1) tp += weightAt(weights, idx[k]!);
+      else fp += weightAt(weights, idx[k]!);
     }
     const recall = tp / positives;
     ap += (recall - prevRecall) * (tp / (tp + fp));
@@ -57,15 +74,17 @@ export function atThreshold(
   labels: ArrayLike<number>,
   scores: ArrayLike<number>,
   threshold: number,
+  weights?: Weights,
 ): AtThreshold {
   let tp = 0;
   let fp = 0;
   let fn = 0;
   for (let i = 0; i < labels.length; i++) {
     const predicted = scores[i]! >= threshold;
-    if (predicted && labels[i] === 1) tp++;
-    else if (predicted) fp++;
-    else if (labels[i] === 1) fn++;
+    const w = weightAt(weights, i);
+    if (predicted && labels[i] === 1) tp += w;
+    else if (predicted) fp += w;
+    else if (labels[i] === 1) fn += w;
   }
   const precision = tp + fp === 0 ? 0 : tp / (tp + fp);
   const recall = tp + fn === 0 ? 0 : tp / (tp + fn);

@@ -13,6 +13,8 @@ export interface Tensors {
   readonly numeric: Tensor;
   readonly tokens: Tensor;
   readonly labels: Tensor;
+  /** Importance weight per window (RawWindow.weight); absent: every window weighs 1. */
+  readonly weights?: Float32Array;
   dispose(): void;
 }
 
@@ -25,16 +27,28 @@ export interface TrainingSets {
 /** What a training path returns: everything of FitResult but the model it trained in place. */
 export type Trained = Omit<FitResult, 'model'>;
 
-/** The sizes and labels both paths read back: training (class weights, shuffles), validation (PR-AUC, loss). */
-export function labelsOf({ tr, va }: TrainingSets): {
+/**
+ * The sizes, labels and importance weights both paths read back: training (class weights, shuffles; its
+ * weights all 1 unless `weightedLoss`), validation (PR-AUC, loss; always weighted).
+ */
+export function labelsOf(
+  { tr, va }: TrainingSets,
+  weightedLoss = false,
+): {
   n: number;
   labels: Float32Array;
+  weights: Float32Array;
   valLabels: Float32Array;
+  valWeights: Float32Array;
 } {
+  const labels = tr.labels.dataSync() as Float32Array;
+  const valLabels = va.labels.dataSync() as Float32Array;
   return {
     n: tr.numeric.shape[0],
-    labels: tr.labels.dataSync() as Float32Array,
-    valLabels: va.labels.dataSync() as Float32Array,
+    labels,
+    weights: (weightedLoss && tr.weights) || new Float32Array(labels.length).fill(1),
+    valLabels,
+    valWeights: va.weights ?? new Float32Array(valLabels.length).fill(1),
   };
 }
 
@@ -65,6 +79,11 @@ export interface TrainOptions {
   readonly onProgress?: (p: FitProgress) => void;
   /** Forces tfjs-layers' model.fit even where the fused kernels run (benchmarks and the dropout study). */
   readonly path?: TrainingPath;
+  /**
+   * Importance weights in the loss (PDM_TRAIN_WEIGHTED_LOSS). Off: the loss counts every window once
+   * (class-balanced), and the weights only shape the validation figures that pick the epoch.
+   */
+  readonly weightedLoss?: boolean;
 }
 
 /** How a model was trained: recorded in the registry and shown by /model. */
@@ -85,11 +104,27 @@ export interface FitResult {
   readonly record: TrainingRecord;
 }
 
-/** Balanced class weights: n / (2 · n_class), as scikit-learn's compute_class_weight('balanced'). */
-export function classWeights(labels: Float32Array): { 0: number; 1: number } {
-  const positives = labels.reduce((a, y) => a + y, 0);
-  const negatives = labels.length - positives;
+/**
+ * Balanced class weights: n / (2 · n_class), as scikit-learn's compute_class_weight('balanced'), with
+ * n_class the class's total importance weight (its window count when every window weighs 1). Times the
+ * importance weights they make each class half of the loss and keep its mean weight per window at 1.
+ */
+export function classWeights(
+  labels: Float32Array,
+  weights: Float32Array = new Float32Array(labels.length).fill(1),
+): { 0: number; 1: number } {
+  let [positives, negatives] = [0, 0];
+  labels.forEach((y, i) => {
+    if (y === 1) positives += weights[i]!;
+    else negatives += weights[i]!;
+  });
   return { 0: labels.length / (2 * Math.max(1, negatives)), 1: labels.length / (2 * Math.max(1, positives)) };
+}
+
+/** Per-window loss weights: importance weight × the balanced weight of the window's class. */
+export function lossWeights(labels: Float32Array, weights: Float32Array): Float32Array {
+  const byClass = classWeights(labels, weights);
+  return Float32Array.from(labels, (y, i) => weights[i]! * (y === 1 ? byClass[1] : byClass[0]));
 }
 
 /** Keeps the best epoch by validation PR-AUC; says when patience has run out. */
@@ -128,14 +163,16 @@ export class BestEpoch {
   }
 }
 
-/** Mean binary cross-entropy of scores (the unweighted validation loss model.fit reports). */
-export function meanBce(labels: Float32Array, scores: Float32Array): number {
-  let sum = 0;
+/** Mean binary cross-entropy of scores, weighted by importance (model.fit's validation loss when all weigh 1). */
+export function meanBce(labels: Float32Array, scores: Float32Array, weights?: Float32Array): number {
+  let [sum, total] = [0, 0];
   for (let i = 0; i < labels.length; i++) {
     const p = Math.min(1 - 1e-7, Math.max(1e-7, scores[i]!));
-    sum -= labels[i]! * Math.log(p) + (1 - labels[i]!) * Math.log(1 - p);
+    const w = weights?.[i] ?? 1;
+    sum -= w * (labels[i]! * Math.log(p) + (1 - labels[i]!) * Math.log(1 - p));
+    total += w;
   }
-  return sum / Math.max(1, labels.length);
+  return sum / Math.max(1, total);
 }
 
 /** What either training path reports: the kept epoch, throughput over the epochs run, and how it trained. */

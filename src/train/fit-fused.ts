@@ -6,9 +6,9 @@ import { mulberry32 } from '../random';
 import { prAuc } from './evaluate';
 import {
   BestEpoch,
-  classWeights,
   fitResult,
   labelsOf,
+  lossWeights,
   meanBce,
   scoreForward,
   yieldToLoop,
@@ -30,12 +30,8 @@ export async function fitFused(
   logger: Logger,
 ): Promise<Trained> {
   const { tr, va } = sets;
-  const { n, labels, valLabels } = labelsOf(sets);
-  const weights = classWeights(labels);
-  const sampleWeight = tf.tensor2d(
-    Float32Array.from(labels, (y) => (y === 1 ? weights[1] : weights[0])),
-    [n, 1],
-  );
+  const { n, labels, weights, valLabels, valWeights } = labelsOf(sets, opts.weightedLoss);
+  const sampleWeight = tf.tensor2d(lossWeights(labels, weights), [n, 1]);
   // Adam as the layers path's 'adam': learning rate 1e-3, betas .9/.999, epsilon 1e-7.
   const optimizer = tf.train.adam(0.001, 0.9, 0.999, 1e-7);
   const best = new BestEpoch(model, opts.patience);
@@ -67,8 +63,8 @@ export async function fitFused(
       }
       epochSeconds.push((Date.now() - epochStart) / 1000);
       const valScores = scoreForward(forward, va);
-      const valLoss = meanBce(valLabels, valScores);
-      const valPrAuc = prAuc(valLabels, valScores);
+      const valLoss = meanBce(valLabels, valScores, valWeights);
+      const valPrAuc = prAuc(valLabels, valScores, valWeights);
       opts.onEpoch?.({
         epoch,
         loss: lossSum / n,

@@ -4,7 +4,13 @@ import { prAuc } from './evaluate';
 import { BestEpoch, classWeights, fitResult, labelsOf, predict } from './fit-common';
 import type { Trained, TrainingSets, TrainOptions } from './fit-common';
 
-/** tfjs-layers' model.fit: the path where the fused kernels cannot run. */
+let warnedWeights = false;
+
+/**
+ * tfjs-layers' model.fit: the path where the fused kernels cannot run. Its fit takes class weights but no
+ * per-sample weights ("not supported yet"), so importance weights shape the class weights and the
+ * validation PR-AUC here, not each window's loss (logged once).
+ */
 export async function fitLayers(
   model: LayersModel,
   sets: TrainingSets,
@@ -12,7 +18,13 @@ export async function fitLayers(
   logger: Logger,
 ): Promise<Trained> {
   const { tr, va } = sets;
-  const { n, labels, valLabels } = labelsOf(sets);
+  const { n, labels, weights, valLabels, valWeights } = labelsOf(sets, opts.weightedLoss);
+  if (!warnedWeights && weights.some((w) => w !== 1)) {
+    warnedWeights = true;
+    logger.warn(
+      'tfjs-layers model.fit cannot weigh windows one by one: importance weights apply to the class weights and validation only',
+    );
+  }
   const best = new BestEpoch(model, opts.patience);
   const epochSeconds: number[] = [];
   let epochStart = Date.now();
@@ -24,7 +36,7 @@ export async function fitLayers(
       epochs: opts.epochs,
       batchSize: opts.batchSize,
       shuffle: true,
-      classWeight: classWeights(labels),
+      classWeight: classWeights(labels, weights),
       validationData: [[va.numeric, va.tokens], va.labels],
       verbose: 0,
       callbacks: {
@@ -44,7 +56,7 @@ export async function fitLayers(
         onEpochEnd: async (epoch, logs) => {
           epochSeconds.push((Date.now() - epochStart) / 1000);
           const valLoss = Number(logs?.val_loss ?? Infinity);
-          const valPrAuc = prAuc(valLabels, predict(model, va));
+          const valPrAuc = prAuc(valLabels, predict(model, va), valWeights);
           opts.onEpoch?.({
             epoch: epoch + 1,
             loss: Number(logs?.loss),

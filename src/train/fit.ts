@@ -10,6 +10,7 @@ import type { FeatureSpec } from '../score';
 import type { KerasTokenizer } from '../tokenize';
 import { channelCount } from '../features';
 import type { ExtraFeatures } from '../features';
+import { weightsOf } from './dataset';
 import type { RawWindow } from './dataset';
 import type { FitResult, Tensors, TrainOptions } from './fit-common';
 import { fitFused } from './fit-fused';
@@ -72,7 +73,13 @@ export function toTensors(windows: readonly RawWindow[], spec: FeatureSpec): Ten
       [windows.length, 1],
     ),
   };
-  return { ...t, dispose: () => tf.dispose([t.numeric, t.tokens, t.labels]) };
+  // Only when some window weighs other than 1, so unweighted data trains exactly as before.
+  const weights = weightsOf(windows);
+  return {
+    ...t,
+    ...(weights ? { weights } : {}),
+    dispose: () => tf.dispose([t.numeric, t.tokens, t.labels]),
+  };
 }
 
 export interface FitOptions extends TrainOptions {
@@ -88,7 +95,7 @@ export interface FitOptions extends TrainOptions {
 let warnedFallback = false;
 
 /**
- * Trains the dual-input model with balanced class weights, shuffled batches and early stopping on
+ * Trains the dual-input model with balanced class weights times each window's importance weight, shuffled batches and early stopping on
  * validation PR-AUC (patience epochs without improvement), restoring the best epoch's weights.
  * On the native backend every LSTM runs as a fused TensorFlow kernel with its fused gradient
  * (src/model/fused-lstm.ts) in a loop of our own; elsewhere tfjs-layers' model.fit runs, with one warning.

@@ -13,7 +13,7 @@ import { KerasTokenizer } from '../tokenize';
 import { AGE_CAP_MS, channelCount, formatExtraFeatures } from '../features';
 import type { ExtraFeatures } from '../features';
 import type { DatasetSummary, RawWindow } from './dataset';
-import { buildWindows, splitByTime } from './dataset';
+import { buildWindows, splitByTime, weightsOf } from './dataset';
 import type { Split } from './dataset';
 import { leadTimes, prAuc, rocAuc } from './evaluate';
 import type { AtThreshold } from './evaluate';
@@ -265,6 +265,8 @@ async function trainLocked(
     backend: backendName(),
   });
   const valLabels = labelsOf(split.validation);
+  // Windows from the store's reservoir stand for the ones it gave up: figures count them that many times.
+  const valWeights = weightsOf(split.validation);
   const searched = await searchModels(
     searchCandidates(
       baseSearchConfig(config.model, config.training.epochs),
@@ -293,6 +295,7 @@ async function trainLocked(
           batchSize: config.training.batchSize,
           patience: config.training.patience,
           seed: config.training.seed,
+          weightedLoss: config.training.store.weightedLoss,
           branches,
           onEpoch: (e) => logger.info('epoch', e),
           ...(run.onProgress ? { onProgress: run.onProgress } : {}),
@@ -300,18 +303,19 @@ async function trainLocked(
         logger,
       );
       const valRaw = scoreWith(fitted.model, featureSpec, split.validation);
-      return { ...fitted, valRaw, valPrAuc: prAuc(valLabels, valRaw) };
+      return { ...fitted, valRaw, valPrAuc: prAuc(valLabels, valRaw, valWeights) };
     },
   );
   const fitted = searched.best;
   try {
     const holdoutLabels = labelsOf(split.holdout);
+    const holdoutWeights = weightsOf(split.holdout);
     const holdoutRaw = scoreWith(fitted.model, featureSpec, split.holdout);
     const op = operatingPoint(
       config.training.thresholdPolicy,
       config.training.calibration,
-      { labels: valLabels, raw: fitted.valRaw },
-      { labels: holdoutLabels, raw: holdoutRaw },
+      { labels: valLabels, raw: fitted.valRaw, ...(valWeights ? { weights: valWeights } : {}) },
+      { labels: holdoutLabels, raw: holdoutRaw, ...(holdoutWeights ? { weights: holdoutWeights } : {}) },
     );
     if (op.warning)
       logger.warn('threshold policy not met on validation', { policy: op.policy, warning: op.warning });
@@ -323,8 +327,8 @@ async function trainLocked(
       config.horizonMs,
     );
     const metrics = {
-      roc_auc: rocAuc(holdoutLabels, holdoutRaw),
-      pr_auc: prAuc(holdoutLabels, holdoutRaw),
+      roc_auc: rocAuc(holdoutLabels, holdoutRaw, holdoutWeights),
+      pr_auc: prAuc(holdoutLabels, holdoutRaw, holdoutWeights),
       precision: op.holdout.precision,
       recall: op.holdout.recall,
       f1: op.holdout.f1,
@@ -520,6 +524,7 @@ async function decidePromotion(
     const currentPrAuc = prAuc(
       labelsOf(holdout),
       scoreWith(loaded.model, { ...loaded.meta, tokenizer: loaded.tokenizer }, holdout),
+      weightsOf(holdout),
     );
     const compared = { version: current, prAuc: currentPrAuc };
     if (newPrAuc === null)

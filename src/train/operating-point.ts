@@ -9,6 +9,8 @@ export interface Scored {
   readonly labels: ArrayLike<number>;
   /** The network's raw outputs. */
   readonly raw: ArrayLike<number>;
+  /** Importance weights (RawWindow.weight) when some window stands for more than itself. */
+  readonly weights?: ArrayLike<number>;
 }
 
 export interface OperatingPointReport {
@@ -30,7 +32,8 @@ export interface OperatingPointReport {
  * validation, choose the threshold on the *calibrated* validation scores (the scale the worker compares
  * with), then report the holdout at that same threshold. Calibration and threshold share the validation
  * split; that is sound because the calibration is strictly increasing, so it changes where the threshold
- * sits on the scale, not which validation windows it separates.
+ * sits on the scale, not which validation windows it separates. Both splits are weighed by their windows'
+ * importance weights where they have them (a split drawn from the sample store's reservoir).
  */
 export function operatingPoint(
   policy: ThresholdPolicy,
@@ -38,23 +41,23 @@ export function operatingPoint(
   validation: Scored,
   holdout: Scored,
 ): OperatingPointReport {
-  const calibration = fitCalibration(method, validation.labels, validation.raw);
+  const calibration = fitCalibration(method, validation.labels, validation.raw, validation.weights);
   const valScores = calibrateAll(calibration, validation.raw);
   const holdoutScores = calibrateAll(calibration, holdout.raw);
-  const chosen = chooseThreshold(policy, validation.labels, valScores);
+  const chosen = chooseThreshold(policy, validation.labels, valScores, validation.weights);
   const { warning, ...valFigures } = chosen;
   return {
     policy: formatThresholdPolicy(policy),
     calibration,
     threshold: chosen.threshold,
     validation: valFigures,
-    holdout: atThreshold(holdout.labels, holdoutScores, chosen.threshold),
+    holdout: atThreshold(holdout.labels, holdoutScores, chosen.threshold, holdout.weights),
     warning,
     brier: {
-      raw: brierScore(holdout.labels, holdout.raw),
-      served: brierScore(holdout.labels, holdoutScores),
+      raw: brierScore(holdout.labels, holdout.raw, holdout.weights),
+      served: brierScore(holdout.labels, holdoutScores, holdout.weights),
     },
-    reliability: reliabilityTable(holdout.labels, holdoutScores),
+    reliability: reliabilityTable(holdout.labels, holdoutScores, 10, holdout.weights),
     holdoutScores,
   };
 }

@@ -9,7 +9,8 @@ const U32_MAX = 2 ** 32 - 1;
  * One machine's samples as compact binary: a small JSON header, then failures (float64 ms), logs (float64
  * ms, UTF-8 text) and segments — per segment the first timestamp as float64 and the rest as uint32 ms
  * deltas (float64 when a gap exceeds 49 days), the raw values as float32 (NaN = missing sensor) and one
- * mark byte per reading: 4 + 4 × sensors + 1 bytes a reading before compression.
+ * mark byte per reading: 4 + 4 × sensors + 1 bytes a reading before compression. The header also carries
+ * the reservoir's candidate counts per time bucket (the importance weights' numerators).
  */
 export function encodeMachineRaw(m: MachineSamples): Buffer {
   const parts: Buffer[] = [MAGIC];
@@ -27,6 +28,9 @@ export function encodeMachineRaw(m: MachineSamples): Buffer {
       lastTs: Number.isFinite(m.lastTs) ? m.lastTs : null,
       decidedUntil: Number.isFinite(m.decidedUntil) ? m.decidedUntil : null,
       lateReadings: m.lateReadings,
+      // Absent in records written before the counts existed: decoded as unknown (seenBucketMs null).
+      seenBucketMs: m.seenBucketMs,
+      seen: [...m.seen],
     }),
   );
   u32(header.length);
@@ -90,6 +94,8 @@ export function decodeMachine(stored: Buffer): MachineSamples {
     lastTs: number | null;
     decidedUntil: number | null;
     lateReadings: number;
+    seenBucketMs?: number | null;
+    seen?: [number, number][];
   };
   at += headerLength;
   const failures = f64s(u32());
@@ -134,5 +140,7 @@ export function decodeMachine(stored: Buffer): MachineSamples {
     failures,
     logs,
     segments,
+    seen: new Map(h.seen ?? []),
+    seenBucketMs: h.seenBucketMs ?? null,
   };
 }

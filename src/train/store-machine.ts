@@ -41,6 +41,13 @@ export interface MachineSamples {
   failures: number[];
   logs: StoredLog[];
   segments: Segment[];
+  /**
+   * Reservoir candidates ever decided, per time bucket (floor(end / bucketMs)), counted before the budget
+   * drops any: a kept reservoir window stands for seen / kept windows of its bucket (its importance weight).
+   */
+  seen: Map<number, number>;
+  /** The bucket width `seen` was counted in; null for a record written before the counts existed. */
+  seenBucketMs: number | null;
 }
 
 export interface StoreSpec {
@@ -75,6 +82,8 @@ export function emptyMachine(machineId: string): MachineSamples {
     failures: [],
     logs: [],
     segments: [],
+    seen: new Map(),
+    seenBucketMs: null,
   };
 }
 
@@ -163,20 +172,71 @@ function nearestFailure(failures: readonly number[], r: number): number {
  * retention are dropped.
  */
 export function decide(m: MachineSamples, spec: StoreSpec): void {
+  if (m.seenBucketMs !== spec.bucketMs) reseedSeen(m, spec);
   const tail = m.segments[m.segments.length - 1];
   if (tail) {
     for (let i = spec.window - 1; i < tail.ts.length; i++) {
       const r = tail.ts[i]!;
       if (r <= m.decidedUntil) continue;
       if (r > m.lastTs - spec.nearMs) break;
-      tail.marks[i] = nearestFailure(m.failures, r) <= spec.nearMs ? NEAR : SAMPLE;
+      const near = nearestFailure(m.failures, r) <= spec.nearMs;
+      tail.marks[i] = near ? NEAR : SAMPLE;
+      if (!near) m.seen.set(bucketOf(r, spec), (m.seen.get(bucketOf(r, spec)) ?? 0) + 1);
       m.decidedUntil = r;
     }
   }
+  const cutoff = m.lastTs - spec.retentionMs;
   for (const s of m.segments)
     s.ts.forEach((r, i) => {
-      if (r < m.lastTs - spec.retentionMs) s.marks[i] = 0;
+      if (r < cutoff) s.marks[i] = 0;
     });
+  // A bucket wholly past the retention holds no window any more. (One the cutoff cuts through keeps its
+  // count, so its remaining windows weigh a little more than they should until it ages out.)
+  for (const b of m.seen.keys()) if ((b + 1) * spec.bucketMs <= cutoff) m.seen.delete(b);
+}
+
+const bucketOf = (ts: number, spec: StoreSpec) => Math.floor(ts / spec.bucketMs);
+
+/** Kept reservoir windows per time bucket. */
+function keptPerBucket(m: MachineSamples, spec: StoreSpec): Map<number, number> {
+  const kept = new Map<number, number>();
+  for (const s of m.segments)
+    s.marks.forEach((mark, i) => {
+      if (mark !== SAMPLE) return;
+      const b = bucketOf(s.ts[i]!, spec);
+      kept.set(b, (kept.get(b) ?? 0) + 1);
+    });
+  return kept;
+}
+
+/**
+ * Counts what the record holds as all there was: for a record written before the counts existed (or in
+ * other buckets), whose dropped windows cannot be counted any more. Its reservoir windows then weigh 1,
+ * the bias this corrects for the windows decided from now on; reported by the store's load().
+ */
+export function reseedSeen(m: MachineSamples, spec: StoreSpec): void {
+  m.seen = keptPerBucket(m, spec);
+  m.seenBucketMs = spec.bucketMs;
+}
+
+/**
+ * Importance weight of a kept reservoir window per time bucket: candidates seen / windows kept (≥ 1), the
+ * inverse of its inclusion probability in its (machine, bucket) stratum. A tight budget can leave a bucket
+ * with none kept (the reservoir keeps blocks of a horizon's windows): its candidates are then counted in the
+ * nearest bucket in time that kept some (strata collapsed), so the weights still add up to every candidate
+ * the machine had and the time split sees them about where they were. Near and pending windows are all
+ * kept: weight 1.
+ */
+export function reservoirWeights(m: MachineSamples, spec: StoreSpec): Map<number, number> {
+  const kept = keptPerBucket(m, spec);
+  const seen = new Map([...kept].map(([b, k]) => [b, Math.max(k, m.seen.get(b) ?? k)]));
+  const buckets = [...kept.keys()];
+  for (const [b, count] of m.seen) {
+    if (kept.has(b) || buckets.length === 0) continue;
+    const nearest = buckets.reduce((x, y) => (Math.abs(y - b) < Math.abs(x - b) ? y : x));
+    seen.set(nearest, seen.get(nearest)! + count);
+  }
+  return new Map([...kept].map(([b, k]) => [b, seen.get(b)! / k]));
 }
 
 /** A kept, decided window: where it ends. */
@@ -209,7 +269,7 @@ export function keepOrder(m: MachineSamples, spec: StoreSpec): { near: Kept[]; s
       const ts = s.ts[index]!;
       if (mark === NEAR) near.push({ segment, index, ts, d: nearestFailure(m.failures, ts) });
       else if (mark === SAMPLE) {
-        const bucket = Math.floor(ts / spec.bucketMs);
+        const bucket = bucketOf(ts, spec);
         const block = Math.floor(ts / spec.horizonMs);
         const blocks = buckets.get(bucket) ?? new Map<number, Kept[]>();
         buckets.set(bucket, blocks);
@@ -407,7 +467,8 @@ export function windowsOf(m: MachineSamples, spec: StoreSpec): { windows: Stored
   const T = spec.window;
   const out: StoredWindow[] = [];
   let censored = 0;
-  forEachWindow(m, spec, (s, i) => {
+  const weights = reservoirWeights(m, spec);
+  forEachWindow(m, spec, (s, i, kind) => {
     const r = s.ts[i]!;
     const label = labelAt(m, r, spec.horizonMs);
     if (label === undefined) {
@@ -436,6 +497,7 @@ export function windowsOf(m: MachineSamples, spec: StoreSpec): { windows: Stored
         lastLogTs: m.logs[upTo - 1]?.ts,
       },
       logs,
+      ...(kind === 'sample' ? { weight: weights.get(bucketOf(r, spec)) ?? 1 } : {}),
     });
   });
   return { windows: out, censored };

@@ -16,6 +16,7 @@ import {
   keepOrder,
   kindsOf,
   mergeFresh,
+  reseedSeen,
   windowsOf,
 } from './store-machine';
 import type { MachineSamples, StoredWindow, StoreSpec } from './store-machine';
@@ -100,6 +101,7 @@ export class TrainStore {
       this.reset = true;
       return {};
     }
+    let uncounted = 0;
     for (const [name, body] of Object.entries(all)) {
       if (name === META) continue;
       let m: MachineSamples;
@@ -111,9 +113,20 @@ export class TrainStore {
         this.dropField.push(name);
         continue;
       }
+      if (m.seenBucketMs !== this.spec.bucketMs) {
+        reseedSeen(m, this.spec);
+        // Re-encoded with the counts by the next save, so this is reported once.
+        this.dirty.add(m.machineId);
+        uncounted++;
+      }
       this.machines.set(m.machineId, m);
       this.sizes.set(m.machineId, body.length);
     }
+    if (uncounted)
+      this.logger.warn(
+        'sample-store records without reservoir counts for this PDM_TRAIN_STORE_BUCKET (written by an older version, or another bucket width): their reservoir windows weigh 1, windows decided from now on get their weights',
+        { machines: uncounted },
+      );
     this.offsets = meta?.offsets ?? {};
     if (!meta && this.legacyKey) {
       const legacy = await readLegacySamples(this.redis, this.legacyKey);

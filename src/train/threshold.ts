@@ -1,5 +1,5 @@
 import { atThreshold } from './evaluate';
-import type { AtThreshold } from './evaluate';
+import type { AtThreshold, Weights } from './evaluate';
 
 /**
  * The operating point as a policy (PDM_THRESHOLD_POLICY). Thresholds are chosen on validation scores —
@@ -87,10 +87,12 @@ interface Candidate {
 function candidates(
   labels: ArrayLike<number>,
   scores: ArrayLike<number>,
+  weights: Weights,
 ): { list: Candidate[]; positives: number } {
   const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]!);
+  const w = (i: number) => (weights ? weights[i]! : 1);
   let positives = 0;
-  for (let i = 0; i < labels.length; i++) if (labels[i] === 1) positives++;
+  for (let i = 0; i < labels.length; i++) if (labels[i] === 1) positives += w(i);
   const list: Candidate[] = [];
   let tp = 0;
   let fp = 0;
@@ -98,8 +100,8 @@ function candidates(
     const s = scores[order[i]!]!;
     let j = i;
     for (; j < order.length && scores[order[j]!] === s; j++) {
-      if (labels[order[j]!] === 1) tp++;
-      else fp++;
+      if (labels[order[j]!] === 1) tp += w(order[j]!);
+      else fp += w(order[j]!);
     }
     const next = j < order.length ? scores[order[j]!]! : undefined;
     const cut = next === undefined ? s : (s + next) / 2;
@@ -120,19 +122,24 @@ const figures = (c: Candidate, positives: number): AtThreshold => {
   };
 };
 
-/** The threshold the policy promises on these validation labels and scores, with the validation figures at it. */
+/**
+ * The threshold the policy promises on these validation labels and scores, with the validation figures at
+ * it; windows counted by their importance weights when given (precision and cost then count false alarms
+ * as the full history would have had them).
+ */
 export function chooseThreshold(
   policy: ThresholdPolicy,
   labels: ArrayLike<number>,
   scores: ArrayLike<number>,
+  weights?: Weights,
 ): OperatingPoint {
-  if (policy.kind === 'fixed') return atThreshold(labels, scores, policy.value);
-  const { list, positives } = candidates(labels, scores);
+  if (policy.kind === 'fixed') return atThreshold(labels, scores, policy.value, weights);
+  const { list, positives } = candidates(labels, scores, weights);
   // Re-evaluate at the (possibly clamped) threshold: the figures must be what the threshold really does.
-  const at = (c: Candidate) => atThreshold(labels, scores, c.threshold);
+  const at = (c: Candidate) => atThreshold(labels, scores, c.threshold, weights);
   if (list.length === 0 || positives === 0)
     return {
-      ...atThreshold(labels, scores, 0.5),
+      ...atThreshold(labels, scores, 0.5, weights),
       warning: 'validation holds no positive window: threshold 0.5',
     };
   switch (policy.kind) {
@@ -174,7 +181,7 @@ export function chooseThreshold(
       for (const c of list) if (cost(c) < cost(best)) best = c;
       if (allNegative <= cost(best))
         return {
-          ...atThreshold(labels, scores, THRESHOLD_MAX),
+          ...atThreshold(labels, scores, THRESHOLD_MAX, weights),
           warning: `alerting on nothing is cheapest at cost ${policy.fn}/${policy.fp}: threshold ${THRESHOLD_MAX}`,
         };
       return at(best);

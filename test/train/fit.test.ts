@@ -173,7 +173,17 @@ test('the training bound keeps every positive and subsamples negatives evenly pe
       kept.filter((w) => w.machineId === m && w.label === 0).length /
       all.filter((w) => w.machineId === m && w.label === 0).length;
     assert.ok(Math.abs(share - 100 / 300) < 0.02, `machine ${m} keeps ${share} of its negatives`);
+    // The kept negatives stand for all of the machine's: their importance weights add up to its count.
+    const weight = kept
+      .filter((w) => w.machineId === m && w.label === 0)
+      .reduce((n, w) => n + (w.weight ?? 1), 0);
+    const count = all.filter((w) => w.machineId === m && w.label === 0).length;
+    assert.ok(Math.abs(weight - count) < 1e-9, `machine ${m}: weights ${weight}, negatives ${count}`);
   }
+  assert.ok(
+    kept.every((w) => w.label === 0 || w.weight === undefined),
+    'positives keep weight 1',
+  );
   assert.deepEqual(
     boundTrainingSet(all, { maxBytes: 1e9, maxWindows: undefined, bytesPerWindow: 100 }).windows.length,
     400,

@@ -8,11 +8,13 @@ import {
   emptyMachine,
   keepOrder,
   mergeFresh,
+  reseedSeen,
   SAMPLE,
   windowsOf,
 } from '../../src/train/store-machine';
+import { decodeMachine, encodeMachine, encodeMachineRaw } from '../../src/train/store-codec';
 import type { MachineSamples } from '../../src/train/store-machine';
-import { H, hourSpec } from './store-spec';
+import { H, hourSpec, withoutCounts } from './store-spec';
 
 const spec = hourSpec(3, 5, 4, 10);
 const reading = (h: number): Reading => ({ machineId: 'm', ts: h * H, values: { a: h, b: -h } });
@@ -88,4 +90,71 @@ test('a sample cap keeps blocks of consecutive windows, every time bucket first'
       w.readings.map((r) => r.ts),
       [w.endTs - 2 * H, w.endTs - H, w.endTs],
     );
+});
+
+/** Reservoir windows in their (day) bucket: kept and weighted. */
+const sampleWindows = (m: MachineSamples) =>
+  windowsOf(m, spec).windows.filter((w) => w.endTs <= m.decidedUntil && w.weight !== undefined);
+
+test('kept reservoir windows weigh candidates / kept of their bucket, and the weights add up to every decided window', () => {
+  const m = emptyMachine('m');
+  // 6 days of hourly readings, one failure on day 2: near windows kept whole (weight 1), the rest sampled.
+  add(m, range(0, 6 * 24 + 12).map(reading), [], [failure(50)]);
+  const before = windowsOf(m, spec).windows.filter((w) => w.endTs <= m.decidedUntil).length;
+  applyCaps(m, keepOrder(m, spec), { near: 1000, sample: 30 }, spec);
+  const after = windowsOf(m, spec).windows.filter((w) => w.endTs <= m.decidedUntil);
+  assert.ok(after.length < before / 2, `${after.length} of ${before} windows kept`);
+  const total = after.reduce((n, w) => n + (w.weight ?? 1), 0);
+  assert.ok(Math.abs(total - before) < 1e-9, `weights add up to ${total}, not ${before}`);
+  assert.ok(
+    after.filter((w) => w.label === 1).every((w) => w.weight === undefined),
+    'positives weigh 1',
+  );
+  // Per bucket (day): every kept window of a bucket has the same weight, candidates seen / kept.
+  const byDay = new Map<number, number[]>();
+  for (const w of sampleWindows(m)) {
+    const day = Math.floor(w.endTs / (24 * H));
+    byDay.set(day, [...(byDay.get(day) ?? []), w.weight!]);
+  }
+  for (const [day, ws] of byDay) {
+    assert.ok(new Set(ws).size === 1, `day ${day}: one weight`);
+    assert.ok(ws[0]! >= 1);
+  }
+  // A later round adds candidates to the counts, not to the kept windows already decided.
+  add(m, range(6 * 24 + 12, 8 * 24).map(reading), [], []);
+  const grown = windowsOf(m, spec).windows.filter((w) => w.endTs <= m.decidedUntil);
+  const full = buildWindows(range(0, 8 * 24).map(reading), [], [failure(50)], spec).windows;
+  const grownTotal = grown.reduce((n, w) => n + (w.weight ?? 1), 0);
+  const fullTotal = full.filter((w) => w.endTs <= m.decidedUntil).length;
+  assert.ok(Math.abs(grownTotal - fullTotal) < 1e-9, `${grownTotal} vs ${fullTotal}`);
+});
+
+test('a bucket left with no kept window has its candidates counted in the nearest bucket that kept some', () => {
+  const m = emptyMachine('m');
+  add(m, range(0, 8 * 24).map(reading), [], []);
+  const candidates = windowsOf(m, spec).windows.filter((w) => w.endTs <= m.decidedUntil).length;
+  // One block (5 windows, one horizon) in all: seven of eight days keep nothing.
+  applyCaps(m, keepOrder(m, spec), { near: 0, sample: 5 }, spec);
+  const kept = sampleWindows(m);
+  assert.equal(kept.length, 5);
+  assert.ok(Math.abs(kept.reduce((n, w) => n + w.weight!, 0) - candidates) < 1e-9);
+});
+
+test('the reservoir counts survive the binary record; a record from before them decodes with weight 1', () => {
+  const m = emptyMachine('m');
+  add(m, range(0, 4 * 24).map(reading), [], []);
+  applyCaps(m, keepOrder(m, spec), { near: 0, sample: 10 }, spec);
+  const back = decodeMachine(encodeMachine(m));
+  assert.deepEqual([...back.seen], [...m.seen]);
+  assert.equal(back.seenBucketMs, spec.bucketMs);
+  assert.deepEqual(
+    windowsOf(back, spec).windows.map((w) => w.weight),
+    windowsOf(m, spec).windows.map((w) => w.weight),
+  );
+  // The same record as the previous version wrote it: no counts in the header.
+  const old = decodeMachine(withoutCounts(encodeMachineRaw(m)));
+  assert.equal(old.seenBucketMs, null);
+  reseedSeen(old, spec);
+  assert.ok(sampleWindows(old).every((w) => w.weight === 1));
+  assert.equal(sampleWindows(old).length, 10);
 });

@@ -10,7 +10,9 @@ import { createRedis } from '../../src/redis/client';
 import { buildWindows } from '../../src/train/dataset';
 import { readWithTrainStore, TrainStore } from '../../src/train/store';
 import { dropTestResources, testConfig, withTimeout } from '../helpers';
-import { H, hourSpec } from './store-spec';
+import { deflateRawSync } from 'node:zlib';
+import { decodeMachine, encodeMachineRaw } from '../../src/train/store-codec';
+import { H, hourSpec, withoutCounts } from './store-spec';
 
 const spec = hourSpec(4, 3, 6, 6);
 const logger = createLogger('error');
@@ -93,6 +95,41 @@ test('the byte budget holds under ten times more data than it holds; restarts lo
     assert.equal(samples.size, 12);
     assert.ok(Math.min(...others) > 0);
     assert.ok(report.dropped.sample === 0 || report.caps.sample !== null);
+  } finally {
+    redis.disconnect();
+    await dropTestResources(config);
+  }
+});
+
+test('a store written before the reservoir counts loads with one warning, weighs its reservoir 1 and is rewritten with counts', async () => {
+  const config = testConfig();
+  const redis = createRedis(config);
+  const key = `${config.redis.prefix}train:store`;
+  const warnings: string[] = [];
+  const capture = createLogger('warn', {}, (line) => warnings.push(line));
+  try {
+    const first = new TrainStore(redis, key, spec, 24 * 1024, logger);
+    await first.load();
+    first.add(fleet(6, 0, 600));
+    first.enforceBudget({});
+    await first.save();
+    const weighted = first.windows().windows.filter((w) => (w.weight ?? 1) > 1);
+    assert.ok(weighted.length > 0, 'the budget binds: some reservoir windows stand for more');
+    // Rewrite every record as the previous version wrote it.
+    for (const [field, body] of Object.entries(await redis.hgetallBuffer(key))) {
+      if (field === 'meta') continue;
+      const old = withoutCounts(encodeMachineRaw(decodeMachine(body)));
+      await redis.hset(key, field, Buffer.concat([Buffer.from('PDZ1'), deflateRawSync(old)]));
+    }
+    const upgraded = new TrainStore(redis, key, spec, 24 * 1024, capture);
+    await upgraded.load();
+    assert.equal(warnings.filter((l) => l.includes('without reservoir counts')).length, 1);
+    assert.ok(upgraded.windows().windows.every((w) => (w.weight ?? 1) === 1));
+    upgraded.enforceBudget({});
+    await upgraded.save();
+    const again = new TrainStore(redis, key, spec, 24 * 1024, capture);
+    await again.load();
+    assert.equal(warnings.length, 1, 'rewritten with the counts: no second warning');
   } finally {
     redis.disconnect();
     await dropTestResources(config);
