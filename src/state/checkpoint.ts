@@ -178,7 +178,8 @@ export class CheckpointStore {
     }
     const machines = [...byMachine];
     for (let from = 0; from < machines.length; from += CHUNK) {
-      const pipeline = this.redis.pipeline();
+      // MULTI, not a plain pipeline: a journal key must never be left without its expiry.
+      const pipeline = this.redis.multi();
       for (const [id, fields] of machines.slice(from, from + CHUNK)) {
         pipeline.hset(this.journalKey(id), ...fields);
         if (this.ttlSeconds > 0) pipeline.expire(this.journalKey(id), this.ttlSeconds);

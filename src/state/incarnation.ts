@@ -11,8 +11,9 @@ import { randomBytes } from 'node:crypto';
  * - a recreated topic, an added partition, or offsets reset with `pdm replay` or `kafka-consumer-groups
  *   --reset-offsets` (which commit without our metadata) have no pdm commit: a new incarnation, so no
  *   record there is mistaken for one applied before.
- * The one false "new" is a partition whose first batch checkpointed and crashed before any commit: its
- * records are applied again, where the event-time rules (duplicate ts) keep them idempotent.
+ * A minted incarnation is made durable before the batch that minted it is applied: it is committed at the
+ * batch's first offset (which skips nothing), so a retry of that batch, or the next owner, reads the same
+ * incarnation back, and the bookmarks and journal entries that batch writes stay recognisable.
  */
 
 const PREFIX = 'pdm-incarnation:';
@@ -25,6 +26,14 @@ export interface CommittedPartition {
 
 /** The group's committed offsets of one topic. */
 export type CommittedSource = (topic: string) => Promise<readonly CommittedPartition[]>;
+
+/** Commits `offset` of a partition with `metadata` (a minted incarnation's first commit). */
+export type IncarnationCommit = (
+  topic: string,
+  partition: number,
+  offset: number,
+  metadata: string,
+) => Promise<void>;
 
 /** The incarnation an offset commit's metadata names, if it was written by a pdm worker. */
 export function incarnationOf(metadata: string | null | undefined): string | undefined {
@@ -46,6 +55,8 @@ export class Incarnations {
 
   constructor(
     private readonly committed: CommittedSource,
+    /** Makes a minted incarnation durable (the group's commit); awaited before `of` returns it. */
+    private readonly persist: IncarnationCommit,
     private readonly mint: () => string = newIncarnation,
   ) {}
 
@@ -56,14 +67,22 @@ export class Incarnations {
   /**
    * The incarnation of `topic`/`partition` for a batch of offsets `firstOffset`..`lastOffset`. A batch that
    * starts at or before what this worker already saw (a retried batch, or a fetch position reset because
-   * the topic was recreated under a running consumer) asks the group again.
+   * the topic was recreated under a running consumer) asks the group again. Where the group has no pdm
+   * commit, a new incarnation is minted and committed at `firstOffset` before it is returned: otherwise a
+   * retry of this batch (or the next owner) would mint another, and take this batch's bookmarks and
+   * journaled decisions for another place's.
    */
   async of(topic: string, partition: number, firstOffset: number, lastOffset: number): Promise<string> {
     const key = Incarnations.key(topic, partition);
     let entry = this.known.get(key);
     if (entry === undefined || firstOffset <= entry.lastOffset) {
       const mine = (await this.committed(topic)).find((p) => p.partition === partition);
-      entry = { id: incarnationOf(mine?.metadata) ?? this.mint(), lastOffset: -1 };
+      let id = incarnationOf(mine?.metadata);
+      if (id === undefined) {
+        id = this.mint();
+        await this.persist(topic, partition, firstOffset, commitMetadata(id));
+      }
+      entry = { id, lastOffset: -1 };
       this.known.set(key, entry);
     }
     entry.lastOffset = Math.max(entry.lastOffset, lastOffset);

@@ -173,6 +173,11 @@ export class BatchStep {
       this.decide(s, collected.positions[i], fresh),
     );
     if (fresh.length) await this.persist('journal', () => checkpoints.record(fresh), consumer);
+    // A partition that moved while this batch scored (or waited on Redis) has a new owner deciding these
+    // readings itself: sending ours too could publish two decisions for one reading. After a long stall the
+    // heartbeat is due, and its answer is how this member learns of the rebalance.
+    await consumer.heartbeat();
+    if (consumer.isStale()) return { status: 'revoked', sent: 0, checkpointed: [] };
     for (const send of boundedSends(records)) await producer.send(send);
     if (collected.deadLetters.length)
       await sendDeadLetters(producer, this.settings.topics.dlq, collected.deadLetters, this.logger);
@@ -280,12 +285,13 @@ export class BatchStep {
     if (missing.size === 0) return;
     const ids = [...missing];
     const { checkpoints } = this.ports;
-    const [restored, journaled] = await Promise.all([
-      checkpoints.load(ids, (id, why) =>
-        this.logger.warn('unreadable checkpoint ignored', { machineId: id, why }),
-      ),
-      checkpoints.journaled(ids),
-    ]);
+    // The journal first, then the checkpoint: a checkpoint removes only the entries it covers, so whatever
+    // checkpoint is read afterwards covers every entry it removed meanwhile. The other order could read an
+    // old checkpoint, then an empty journal cleared by a newer checkpoint, and score those readings afresh.
+    const journaled = await checkpoints.journaled(ids);
+    const restored = await checkpoints.load(ids, (id, why) =>
+      this.logger.warn('unreadable checkpoint ignored', { machineId: id, why }),
+    );
     for (const [id, state] of restored) this.memory.store.touch(id, state);
     for (const id of ids)
       this.journal.hold(

@@ -88,10 +88,15 @@ export class Worker {
       config.scoring.maxWaitMs,
       metrics,
     );
-    this.incarnations = new Incarnations(async (topic) => {
-      const [committed] = await this.admin.fetchOffsets({ groupId: config.kafka.groupId, topics: [topic] });
-      return committed?.partitions ?? [];
-    });
+    this.incarnations = new Incarnations(
+      async (topic) => {
+        const [committed] = await this.admin.fetchOffsets({ groupId: config.kafka.groupId, topics: [topic] });
+        return committed?.partitions ?? [];
+      },
+      // Inside the batch that minted it, while this member owns the partition.
+      (topic, partition, offset, metadata) =>
+        this.consumer.commitOffsets([{ topic, partition, offset: String(offset), metadata }]),
+    );
     this.join = new JoinGate(this.offsets, config.topics.logs, () => this.refreshLag());
     this.decodeLimits = {
       maxRecordBytes: config.maxRecordBytes,

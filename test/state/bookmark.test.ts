@@ -92,17 +92,21 @@ test('places round-trip through the codec, and a checkpoint header without them 
   assert.equal(loaded.appliedAt, undefined);
 });
 
-test('incarnations: read back from the commit metadata, minted where the group has no pdm commit', async () => {
+test('incarnations: read back from the commit metadata, minted (and committed) where the group has no pdm commit', async () => {
   const commits = new Map<number, string | null>([
     [0, commitMetadata('abc')],
     [1, null], // committed by a tool (offset reset): no incarnation
   ]);
   let asked = 0;
   let minted = 0;
+  const persisted: string[] = [];
   const inc = new Incarnations(
     async () => {
       asked++;
       return [...commits].map(([partition, metadata]) => ({ partition, metadata }));
+    },
+    async (topic, partition, offset, metadata) => {
+      persisted.push(`${topic}/${partition}@${offset}=${incarnationOf(metadata)}`);
     },
     () => `new${++minted}`,
   );
@@ -116,7 +120,28 @@ test('incarnations: read back from the commit metadata, minted where the group h
   // The fetch position went back (the topic was recreated under the consumer): ask the group again.
   commits.set(0, null);
   assert.equal(await inc.of('r', 0, 0, 3), 'new3');
+  assert.deepEqual(
+    persisted,
+    ['r/1@0=new1', 'r/2@0=new2', 'r/0@0=new3'],
+    "every minted incarnation is committed at its batch's first offset before it is used",
+  );
   inc.clear();
   assert.equal(inc.metadata('r', 0), undefined);
   assert.equal(incarnationOf('something else'), undefined);
+});
+
+test('incarnations: a minted incarnation survives the batch that minted it (a retry or the next owner reads it back)', async () => {
+  const commits = new Map<number, string>();
+  const group = async () => [...commits].map(([partition, metadata]) => ({ partition, metadata }));
+  const commit = async (_topic: string, partition: number, _offset: number, metadata: string) => {
+    commits.set(partition, metadata);
+  };
+  let minted = 0;
+  const first = new Incarnations(group, commit, () => `id${++minted}`);
+  const id = await first.of('r', 3, 0, 99);
+  // The batch failed before its own commit: the same worker retries it from offset 0, or another owner takes it.
+  assert.equal(await first.of('r', 3, 0, 99), id, 'the retry of the batch');
+  const next = new Incarnations(group, commit, () => `id${++minted}`);
+  assert.equal(await next.of('r', 3, 0, 99), id, 'the next owner');
+  assert.equal(minted, 1);
 });
