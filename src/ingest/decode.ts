@@ -80,7 +80,7 @@ function decodeWith<T extends { machineId: string; ts: number }>(
   if (!raw || raw.length === 0) return { ok: false, code: 'bad_json', message: 'empty value' };
   if (raw.length > limits.maxRecordBytes)
     return { ok: false, code: 'oversize', message: `${raw.length} bytes > limit ${limits.maxRecordBytes}` };
-  const text = raw.toString('utf8');
+  const text = raw.toString(); // UTF-8; without arguments Buffer#toString skips its encoding lookup
   let doc: unknown;
   try {
     // The plain parse first: a syntax error is the same with or without the key check's reviver.
