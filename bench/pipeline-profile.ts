@@ -37,6 +37,56 @@ function bucket(url: string, fn: string): string {
   return url ? 'other' : `(native) ${fn || '(anonymous)'}`;
 }
 
+interface Summary {
+  /** CPU time (µs) not idle, per record. */
+  busyPerRecord: number;
+  buckets: Map<string, number>;
+  fns: Map<string, number>;
+  busy: number;
+}
+
+async function profiled<T>(
+  session: Session,
+  run: () => Promise<T>,
+): Promise<{ result: T; profile: Profile }> {
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  const result = await run();
+  const { profile } = (await session.post('Profiler.stop')) as unknown as { profile: Profile };
+  return { result, profile };
+}
+
+function summarise(profile: Profile, records: number): Summary {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<number, number>();
+  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const buckets = new Map<string, number>();
+  const fns = new Map<string, number>();
+  let busy = 0;
+  for (const [id, us] of self) {
+    const { functionName: fn, url, lineNumber } = byId.get(id)!.callFrame;
+    if (fn === 'dispatch' && url === '') continue; // Profiler.stop itself, sampled while it serialises
+    const b = bucket(url, fn);
+    buckets.set(b, (buckets.get(b) ?? 0) + us);
+    if (b !== '(idle)') busy += us;
+    const f = `${fn || '(anonymous)'} ${b}:${lineNumber + 1}`;
+    fns.set(f, (fns.get(f) ?? 0) + us);
+  }
+  return { busyPerRecord: busy / records, buckets, fns, busy };
+}
+
+function top(m: Map<string, number>, n: number, busy: number, records: number): string {
+  return [...m]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(
+      ([k, us]) =>
+        `${((100 * us) / busy).toFixed(1).padStart(5)}%  ${(us / records).toFixed(2).padStart(6)} µs/rec  ${k}`,
+    )
+    .join('\n');
+}
+
 async function main(): Promise<void> {
   const [out = '/tmp/ingest.cpuprofile', hours = '500'] = process.argv.slice(2);
   const config = benchConfig();
@@ -45,43 +95,21 @@ async function main(): Promise<void> {
   try {
     await createTopics(config, { partitions: 4, replication: 1 });
     const total = await produceHistory(config, 200, Number(hours));
-    const raw = await rawConsume(config, total);
-    await session.post('Profiler.enable');
-    await session.post('Profiler.setSamplingInterval', { interval: 200 });
-    await session.post('Profiler.start');
-    const { rate } = await workerRate(config, total, 'recordsConsumed', createMetrics(undefined, false));
-    const { profile } = (await session.post('Profiler.stop')) as unknown as { profile: Profile };
-    writeFileSync(out, JSON.stringify(profile));
-    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-    const self = new Map<number, number>();
-    profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
-    const buckets = new Map<string, number>();
-    const fns = new Map<string, number>();
-    let busy = 0;
-    for (const [id, us] of self) {
-      const { functionName: fn, url, lineNumber } = byId.get(id)!.callFrame;
-      if (fn === 'dispatch' && url === '') continue; // Profiler.stop itself, sampled while it serialises
-      const b = bucket(url, fn);
-      buckets.set(b, (buckets.get(b) ?? 0) + us);
-      if (b !== '(idle)') busy += us;
-      const f = `${fn || '(anonymous)'} ${b}:${lineNumber + 1}`;
-      fns.set(f, (fns.get(f) ?? 0) + us);
-    }
-    const top = (m: Map<string, number>, n: number) =>
-      [...m]
-        .sort((a, b) => b[1] - a[1])
-        .slice(0, n)
-        .map(
-          ([k, us]) =>
-            `${((100 * us) / busy).toFixed(1).padStart(5)}%  ${(us / total).toFixed(2).padStart(6)} µs/rec  ${k}`,
-        )
-        .join('\n');
-    console.log(`raw ${Math.round(raw)} msg/s, worker ${Math.round(rate)} readings/s, ${total} readings`);
-    console.log(
-      `busy ${(busy / 1000).toFixed(0)} ms = ${(busy / total).toFixed(2)} µs a reading; idle ${((buckets.get('(idle)') ?? 0) / 1000).toFixed(0)} ms`,
+    const raw = await profiled(session, () => rawConsume(config, total));
+    const worker = await profiled(session, () =>
+      workerRate(config, total, 'recordsConsumed', createMetrics(undefined, false)),
     );
-    console.log(`\nby place (share of busy time):\n${top(buckets, 30)}`);
-    console.log(`\nby function:\n${top(fns, 40)}`);
+    writeFileSync(out, JSON.stringify(worker.profile));
+    const r = summarise(raw.profile, total);
+    const w = summarise(worker.profile, total);
+    console.log(
+      `raw consume ${Math.round(raw.result)} msg/s, CPU ${r.busyPerRecord.toFixed(2)} µs a record; ` +
+        `worker ${Math.round(worker.result.rate)} readings/s, CPU ${w.busyPerRecord.toFixed(2)} µs a reading ` +
+        `(${total} records; startup and group join included in both)`,
+    );
+    console.log(`\nworker, by place (share of its busy time):\n${top(w.buckets, 30, w.busy, total)}`);
+    console.log(`\nworker, by function:\n${top(w.fns, 40, w.busy, total)}`);
+    console.log(`\nraw consume, by place:\n${top(r.buckets, 12, r.busy, total)}`);
   } finally {
     session.disconnect();
     await dropTestResources(config);
