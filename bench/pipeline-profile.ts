@@ -2,17 +2,23 @@
  * Where an ingested reading's time goes: the worker of this checkout in the ingest bench (scoring off), under
  * the V8 CPU profiler, started after the topic is written so that only consumption is profiled.
  *
- *   node --import tsx bench/pipeline-profile.ts [out.cpuprofile] [hours]
+ *   node --import tsx bench/pipeline-profile.ts [out.cpuprofile] [hours] [other checkout]
+ *
+ * With another checkout (sharing this one's node_modules), its worker is the one profiled: a before/after in
+ * CPU time a reading, which a shared machine disturbs less than the rates.
  *
  * Prints self time grouped by where the code lives (our modules by file, kafkajs, ioredis, node internals,
  * GC) and the heaviest functions; the .cpuprofile opens in Chrome DevTools.
  */
 import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Session } from 'node:inspector/promises';
 import { createTopics } from '../src/kafka/topics';
 import { createMetrics } from '../src/metrics';
+import { Worker } from '../src/worker';
 import { dropTestResources } from '../test/helpers';
 import { benchConfig, produceHistory, rawConsume, workerRate } from './pipeline';
+import type { WorkerClass } from './pipeline';
 
 interface ProfileNode {
   id: number;
@@ -88,7 +94,10 @@ function top(m: Map<string, number>, n: number, busy: number, records: number): 
 }
 
 async function main(): Promise<void> {
-  const [out = '/tmp/ingest.cpuprofile', hours = '500'] = process.argv.slice(2);
+  const [out = '/tmp/ingest.cpuprofile', hours = '500', other] = process.argv.slice(2);
+  const Cls = other
+    ? ((await import(resolve(other, 'src/worker'))) as { Worker: WorkerClass }).Worker
+    : Worker;
   const config = benchConfig();
   const session = new Session();
   session.connect();
@@ -97,7 +106,7 @@ async function main(): Promise<void> {
     const total = await produceHistory(config, 200, Number(hours));
     const raw = await profiled(session, () => rawConsume(config, total));
     const worker = await profiled(session, () =>
-      workerRate(config, total, 'recordsConsumed', createMetrics(undefined, false)),
+      workerRate(config, total, 'recordsConsumed', createMetrics(undefined, false), Cls),
     );
     writeFileSync(out, JSON.stringify(worker.profile));
     const r = summarise(raw.profile, total);
