@@ -1,7 +1,7 @@
-import type { ZodIssue } from 'zod';
+import type { z, ZodIssue } from 'zod';
 import { UnsafeKeyError } from '../errors';
 import type { DeadLetterCode } from '../errors';
-import { fastLog, fastReading } from './fast';
+import { fastLog, fastReading, isUnsafeKey } from './fast';
 import { failureSchema, logSchema, readingSchema } from './schemas';
 import type { Failure, LogEntry, Reading } from './schemas';
 
@@ -19,25 +19,26 @@ export interface DecodeLimits {
   readonly requireKey?: boolean;
 }
 
-const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-
 /**
- * JSON.parse that refuses prototype-polluting keys anywhere in the document. The reviver that checks keys
- * costs more than the parse itself, so it runs only when the text could hold such a key: without a
- * backslash (an escape could spell one) and without the three words, no key of the document can be one.
+ * JSON.parse that refuses prototype-polluting keys anywhere in the document (the reviver sees every key of
+ * the parsed value). The reviver costs more than the parse itself, so it runs only when the text could hold
+ * such a key: without a backslash (an escape could spell one) and without the three words, none can be one.
  */
-function parseJson(text: string): unknown {
-  if (
-    !text.includes('\\') &&
-    !text.includes('__proto__') &&
-    !text.includes('constructor') &&
-    !text.includes('prototype')
-  )
-    return JSON.parse(text);
+function parseCheckingKeys(text: string): unknown {
+  if (!mayHoldUnsafeKey(text)) return JSON.parse(text);
   return JSON.parse(text, (key, value: unknown) => {
-    if (UNSAFE_KEYS.has(key)) throw new UnsafeKeyError(`key "${key}" is not allowed`);
+    if (isUnsafeKey(key)) throw new UnsafeKeyError(`key "${key}" is not allowed`);
     return value;
   });
+}
+
+function mayHoldUnsafeKey(text: string): boolean {
+  return (
+    text.includes('\\') ||
+    text.includes('__proto__') ||
+    text.includes('constructor') ||
+    text.includes('prototype')
+  );
 }
 
 /** Finds a non-finite number (JSON `1e999` parses to Infinity) so it never reaches the model. */
@@ -79,14 +80,17 @@ function decodeWith<T extends { machineId: string; ts: number }>(
   if (!raw || raw.length === 0) return { ok: false, code: 'bad_json', message: 'empty value' };
   if (raw.length > limits.maxRecordBytes)
     return { ok: false, code: 'oversize', message: `${raw.length} bytes > limit ${limits.maxRecordBytes}` };
+  const text = raw.toString(); // UTF-8; without arguments Buffer#toString skips its encoding lookup
   let doc: unknown;
   try {
-    doc = parseJson(raw.toString('utf8'));
+    // The plain parse first: a syntax error is the same with or without the key check's reviver.
+    doc = JSON.parse(text);
   } catch (error) {
-    if (error instanceof UnsafeKeyError) return { ok: false, code: 'unsafe_key', message: error.message };
     return { ok: false, code: 'bad_json', message: (error as Error).message.slice(0, 200) };
   }
-  const value = fast(doc) ?? checked(doc, parse);
+  // The common clean record: the fast check sees every key of a document it accepts and declines the
+  // unsafe ones (fast.ts), so it needs neither the text scan nor the reviver of the full path.
+  const value = fast(doc) ?? checkedText(text, doc, parse);
   if ('code' in value) return value;
   if (!Number.isFinite(value.ts))
     return { ok: false, code: 'bad_ts', message: 'ts does not parse as a date' };
@@ -115,6 +119,22 @@ function decodeWith<T extends { machineId: string; ts: number }>(
   return { ok: true, value };
 }
 
+/** The full checks of a parsed text: prototype-polluting keys, then `checked`. */
+function checkedText<T>(
+  text: string,
+  doc: unknown,
+  parse: (doc: unknown) => { success: true; data: T } | { success: false; issues: readonly ZodIssue[] },
+): T | { ok: false; code: InvalidCode; message: string } {
+  try {
+    // Re-parsed with the reviver (the same document, now walked key by key) only when a key could be unsafe.
+    if (mayHoldUnsafeKey(text)) doc = parseCheckingKeys(text);
+  } catch (error) {
+    if (error instanceof UnsafeKeyError) return { ok: false, code: 'unsafe_key', message: error.message };
+    throw error;
+  }
+  return checked(doc, parse);
+}
+
 /** The full checks, in the order that decides the reason code: non-finite numbers anywhere, then the schema. */
 function checked<T>(
   doc: unknown,
@@ -132,26 +152,23 @@ function zodResult<T>(r: { success: true; data: T } | { success: false; error: {
     : { success: false as const, issues: r.error.issues };
 }
 
+/** A schema's safeParse as the decoder's parse, with `ts` in epoch ms (zod returns only the schema's keys). */
+function parseWith<S extends { machineId: string; ts: number | string }>(schema: z.ZodType<S>) {
+  return (doc: unknown) => {
+    const r = zodResult(schema.safeParse(doc));
+    return r.success ? { success: true as const, data: { ...r.data, ts: toMillis(r.data.ts) } } : r;
+  };
+}
+
+const readingParse = parseWith(readingSchema);
+const logParse = parseWith(logSchema);
+
 export function decodeReading(
   raw: Buffer | null,
   key: string | undefined,
   limits: DecodeLimits,
 ): Decoded<Reading> {
-  return decodeWith(
-    raw,
-    key,
-    limits,
-    (doc) => {
-      const r = zodResult(readingSchema.safeParse(doc));
-      return r.success
-        ? {
-            success: true,
-            data: { machineId: r.data.machineId, ts: toMillis(r.data.ts), values: r.data.values },
-          }
-        : r;
-    },
-    fastReading,
-  );
+  return decodeWith(raw, key, limits, readingParse, fastReading);
 }
 
 export function decodeLog(
@@ -159,19 +176,19 @@ export function decodeLog(
   key: string | undefined,
   limits: DecodeLimits,
 ): Decoded<LogEntry> {
-  return decodeWith(
-    raw,
-    key,
-    limits,
-    (doc) => {
-      const r = zodResult(logSchema.safeParse(doc));
-      return r.success
-        ? { success: true, data: { machineId: r.data.machineId, ts: toMillis(r.data.ts), text: r.data.text } }
-        : r;
-    },
-    fastLog,
-  );
+  return decodeWith(raw, key, limits, logParse, fastLog);
 }
+
+/**
+ * The full path alone, without the fast checks: what decodeReading and decodeLog must answer for every
+ * input (test/ingest/fast.test.ts holds them to it, outcome and message).
+ */
+export const fullPath = {
+  reading: (raw: Buffer | null, key: string | undefined, limits: DecodeLimits): Decoded<Reading> =>
+    decodeWith(raw, key, limits, readingParse),
+  log: (raw: Buffer | null, key: string | undefined, limits: DecodeLimits): Decoded<LogEntry> =>
+    decodeWith(raw, key, limits, logParse),
+};
 
 export function decodeFailure(
   raw: Buffer | null,

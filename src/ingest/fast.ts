@@ -5,7 +5,8 @@ import type { LogEntry, Reading } from './schemas';
  * reading, more than everything else in ingest together. These checks accept only documents that the zod
  * schemas in schemas.ts accept *and* that zod would return unchanged (a machineId that `trim()` would
  * alter, an extra property, a number out of range: all answer `undefined`). `undefined` means "not sure",
- * never "invalid": the decoder then runs the full zod path, which decides and words the error. So the
+ * never "invalid": the decoder then runs the full path (the unsafe-key check, then zod), which decides and
+ * words the error. A document with a prototype-polluting key is always declined. So the
  * outcome and the dead-letter message of every record are exactly zod's; only the cost of the clean ones drops.
  * test/ingest/fast.test.ts checks the equivalence on generated documents.
  */
@@ -15,6 +16,13 @@ const ISO_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:
 const MACHINE_ID = /^[^\s\u0000-\u001f]+$/;
 const MAX_TS = 8.64e15;
 const MAX_SENSORS = 256;
+
+/** Keys that could pollute a prototype where a document is merged into another object: refused anywhere. */
+const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export function isUnsafeKey(key: string): boolean {
+  return UNSAFE_KEYS.has(key);
+}
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -33,15 +41,23 @@ function eventTimeOf(value: unknown): number | undefined {
 }
 
 /**
- * Finite numbers under 1–100 character names, 1–256 of them. The parsed object itself is returned (zod
- * copies it): it was made by JSON.parse for this record alone, so nothing else holds it.
+ * Finite numbers under 1–100 character names, 1–256 of them, none of them an unsafe key (these names are
+ * the only keys of an accepted reading besides its three fields, so the decoder needs no other key check
+ * for it). The parsed object itself is returned (zod copies it): it was made by JSON.parse for this record
+ * alone, so nothing else holds it.
  */
 function sensorValuesOf(value: unknown): Record<string, number> | undefined {
   if (!isPlainObject(value)) return undefined;
   let count = 0;
   for (const name in value) {
     const v = value[name];
-    if (typeof v !== 'number' || !Number.isFinite(v) || name.length === 0 || name.length > 100)
+    if (
+      typeof v !== 'number' ||
+      !Number.isFinite(v) ||
+      name.length === 0 ||
+      name.length > 100 ||
+      UNSAFE_KEYS.has(name)
+    )
       return undefined;
     count++;
   }

@@ -231,6 +231,7 @@ export class BatchStep {
       lastOffset: undefined,
     };
     let maxEventTs = -Infinity;
+    const place = { topic, partition, incarnation: input.incarnation ?? '' };
     input.messages.forEach((message, i) => {
       const d = input.decoded[i];
       if (!d)
@@ -240,13 +241,17 @@ export class BatchStep {
       if (!d.ok) collected.deadLetters.push(this.deadLetter(topic, partition, message, d.code, d.message));
       else {
         if (d.value.ts > maxEventTs) maxEventTs = d.value.ts;
-        partitionOf.set(d.value.machineId, partition);
-        const state = store.touch(d.value.machineId);
-        // Before applying: a failure after this point must undo it, and the idle sweep must not evict the
-        // machine until its checkpoint is written (dirty machines are never evicted).
-        touched.set(state.machineId, state);
-        store.markDirty(state.machineId);
-        const place = { topic, partition, incarnation: input.incarnation ?? '' };
+        // A machine's bookkeeping once per batch, at its first record (the batch runs in one go, so nothing
+        // moves it in between): per record it was a measurable share of ingest.
+        let state = touched.get(d.value.machineId);
+        if (state === undefined) {
+          partitionOf.set(d.value.machineId, partition);
+          state = store.touch(d.value.machineId);
+          // Before applying: a failure after this point must undo it, and the idle sweep must not evict the
+          // machine until its checkpoint is written (dirty machines are never evicted).
+          touched.set(state.machineId, state);
+          store.markDirty(state.machineId);
+        }
         const at = { place, offset: Number(message.offset), producedAt: Number(message.timestamp) };
         const result =
           'values' in d.value ? applyReading(state, d.value, at, ctx) : applyLog(state, d.value, at, ctx);

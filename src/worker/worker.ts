@@ -56,6 +56,8 @@ export class Worker {
   /** Why fetching is paused (a model was promoted but none can serve), while it is. */
   private pausedFor: string | undefined;
   private consuming = false;
+  /** The lag refresh in flight, shared by its callers. */
+  private lagRefresh: Promise<void> | undefined;
 
   constructor(
     private readonly config: Config,
@@ -230,9 +232,20 @@ export class Worker {
     this.metrics.consumerLag.reset();
     this.metrics.machinesTracked.set(this.store.size);
     this.logger.info('partitions assigned', { assignment });
+    // Known before the first batch arrives, so the join gate does not wait for it.
+    void this.refreshLag();
   }
 
-  private async refreshLag(): Promise<void> {
+  /**
+   * One refresh at a time: the first batches of every partition wait on the join gate for it together, and
+   * each refresh is several admin round trips (four of them in parallel took 0.4 s at startup).
+   */
+  private refreshLag(): Promise<void> {
+    this.lagRefresh ??= this.fetchLag().finally(() => (this.lagRefresh = undefined));
+    return this.lagRefresh;
+  }
+
+  private async fetchLag(): Promise<void> {
     try {
       await this.offsets.refresh(this.admin, this.config.kafka.groupId, this.assigned, this.config.startFrom);
       for (const e of this.offsets.entries())

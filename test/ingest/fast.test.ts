@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { decodeLog, decodeReading } from '../../src/ingest';
+import { fullPath } from '../../src/ingest/decode';
 import { fastLog, fastReading } from '../../src/ingest/fast';
 import { logSchema, readingSchema } from '../../src/ingest/schemas';
 
@@ -139,4 +141,120 @@ test('what the fast path declines is not judged by it: the common clean shapes a
   // zod would trim this id: the fast path leaves it to zod rather than guess.
   assert.equal(fastReading({ machineId: ' m-017', ts: 1, values: { volt: 1 } }), undefined);
   assert.equal(fastReading({ machineId: 'm-017', ts: 1, values: { volt: 1 }, note: 'extra' }), undefined);
+});
+
+/**
+ * Raw record texts for the whole decoder, built from JSON fragments so that what JSON.stringify cannot
+ * write is covered too: 1e999, escaped keys, repeated keys, invalid UTF-8, Object.prototype member names.
+ */
+const ID_TEXT = ['"m-1"', '"m-1"', '" m-1"', '""', '"m\\u002d1"', '7', 'null'];
+const TS_TEXT = ['1700000000000', '"2026-11-29T07:00:00Z"', '1e999', '-1', '"yesterday"', '1.5'];
+const SENSOR_NAMES = [
+  '"volt"',
+  '"rotate"',
+  '"__proto__"',
+  '"constructor"',
+  '"prototype"',
+  '"toString"',
+  '"hasOwnProperty"',
+  '"valueOf"',
+  '"__defineGetter__"',
+  '"\\u005f_proto__"',
+  '"proto\\u0074ype"',
+  '"constructor_temp"',
+  '""',
+  '"\\u0000"',
+];
+const NUMBER_TEXT = ['171.2', '-2.5e-3', '0', '1e999', '-1e999', '"1"', 'null', '[1]', '{"a":1}'];
+const EXTRA_TEXT = [
+  '',
+  '',
+  '"note":"x"',
+  '"__proto__":{"polluted":true}',
+  '"constructor":{"prototype":{}}',
+  '"extra":[1e999]',
+  '"values":{"v":1}',
+  '"values":{"__proto__":1}',
+];
+
+function rawReading(next: () => number): Buffer {
+  const sensors = Array.from({ length: 1 + Math.floor(next() * 3) }, () => {
+    const name = pick(next, SENSOR_NAMES);
+    return `${name}:${pick(next, NUMBER_TEXT)}`;
+  });
+  const fields = [
+    `"machineId":${pick(next, ID_TEXT)}`,
+    `"ts":${pick(next, TS_TEXT)}`,
+    `"values":{${sensors.join(',')}}`,
+    pick(next, EXTRA_TEXT, 2),
+  ].filter((f) => f !== '');
+  // Shuffled, so a repeated key sometimes comes first and sometimes last (JSON.parse keeps the last).
+  fields.sort(() => next() - 0.5);
+  const text = `{${fields.join(',')}}`;
+  const bytes = Buffer.from(text);
+  // Sometimes a byte that is not UTF-8 (decoded as U+FFFD, as before), sometimes a cut-off text.
+  const r = next();
+  if (r < 0.05) return Buffer.concat([bytes.subarray(0, 14), Buffer.from([0xff]), bytes.subarray(14)]);
+  if (r < 0.1) return bytes.subarray(0, Math.floor(next() * bytes.length));
+  return bytes;
+}
+
+test('decodeReading answers exactly as the full path (key check, non-finite walk, zod) for every raw text', () => {
+  const next = rng(151);
+  const limits = { maxRecordBytes: 4096, maxFutureSkewMs: 60_000, now: () => 1.8e12, requireKey: true };
+  const seen = new Map<string, number>();
+  for (let i = 0; i < 6_000; i++) {
+    const raw = rawReading(next);
+    const key = next() < 0.9 ? 'm-1' : undefined;
+    const fast = decodeReading(raw, key, limits);
+    const full = fullPath.reading(raw, key, limits);
+    assert.deepEqual(fast, full, raw.toString('latin1'));
+    const outcome = fast.ok ? 'ok' : fast.code;
+    seen.set(outcome, (seen.get(outcome) ?? 0) + 1);
+  }
+  // Every outcome the generator aims at was produced, so the comparison covered each of them.
+  for (const code of [
+    'ok',
+    'bad_json',
+    'unsafe_key',
+    'non_finite',
+    'bad_shape',
+    'missing_machine_id',
+    'bad_ts',
+  ])
+    assert.ok((seen.get(code) ?? 0) >= 20, `${code}: ${seen.get(code) ?? 0} of 6000`);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+});
+
+test('decodeLog answers exactly as the full path for every raw text', () => {
+  const next = rng(77);
+  const limits = { maxRecordBytes: 4096, maxFutureSkewMs: 60_000, now: () => 1.8e12 };
+  const TEXT = ['"error3 pressure drop"', '""', '5', '"a\\u0000b"', '{"__proto__":1}'];
+  let ok = 0;
+  for (let i = 0; i < 2_000; i++) {
+    const fields = [
+      `"machineId":${pick(next, ID_TEXT)}`,
+      `"ts":${pick(next, TS_TEXT)}`,
+      `"text":${pick(next, TEXT)}`,
+      pick(next, EXTRA_TEXT.slice(0, 6), 2),
+    ].filter((f) => f !== '');
+    const raw = Buffer.from(`{${fields.join(',')}}`);
+    const fast = decodeLog(raw, 'm-1', limits);
+    assert.deepEqual(fast, fullPath.log(raw, 'm-1', limits), raw.toString());
+    if (fast.ok) ok++;
+  }
+  assert.ok(ok >= 100, `only ${ok} logs decoded`);
+});
+
+test('a reading with an unsafe sensor name is never taken by the fast check', () => {
+  for (const name of ['__proto__', 'constructor', 'prototype']) {
+    const doc = JSON.parse(`{"machineId":"m-1","ts":1,"values":{"${name}":1}}`) as unknown;
+    assert.equal(fastReading(doc), undefined, name);
+  }
+  // Object.prototype's other member names are plain sensor names, for the fast check as for zod.
+  assert.deepEqual(fastReading(JSON.parse('{"machineId":"m-1","ts":1,"values":{"toString":1}}')), {
+    machineId: 'm-1',
+    ts: 1,
+    values: { toString: 1 },
+  });
 });
