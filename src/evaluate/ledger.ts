@@ -314,7 +314,10 @@ export class Ledger {
       earliest.set(a.version, Math.min(earliest.get(a.version) ?? Infinity, a.ts));
     }
     const events: LedgerEvent[] = [];
-    if (earliest.size === 0) events.push({ kind: 'missed', version: servingVersion });
+    // The serving side (any version that served, as before) and the shadow are judged apart: a shadow's
+    // detection does not excuse the champion, nor the champion's the shadow.
+    if (![...earliest.keys()].some((v) => v !== shadowVersion))
+      events.push({ kind: 'missed', version: servingVersion });
     if (shadowVersion !== undefined && shadowVersion !== servingVersion && !earliest.has(shadowVersion))
       events.push({ kind: 'missed', version: shadowVersion });
     for (const [version, ts] of earliest) events.push({ kind: 'detected', version, leadMs: failureTs - ts });
