@@ -14,6 +14,7 @@ import { benchAlerts } from './alerts';
 import { benchQuality } from './quality';
 import { benchScale } from './scale';
 import { benchScaleStore } from './scale-store';
+import { benchShadow } from './shadow';
 
 const SECTIONS: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = {
   model: benchModel,
@@ -22,13 +23,14 @@ const SECTIONS: Record<string, (quick: boolean) => Promise<Record<string, unknow
   training: benchTraining,
   branches: benchBranches,
 };
-/** Long runs only on request: `npm run bench -- --only=soak`, `--only=quality` (threshold policies, calibration, Keras peer), `--only=alerts` (alert rules; both train models), `--only=scale` (1k/10k/100k machines, 1 vs 2 workers; a few minutes), `--only=store` (bounded sample store vs full history: bytes and holdout PR-AUC). */
+/** Long runs only on request: `npm run bench -- --only=soak`, `--only=quality` (threshold policies, calibration, Keras peer), `--only=alerts` (alert rules; both train models), `--only=scale` (1k/10k/100k machines, 1 vs 2 workers; a few minutes), `--only=store` (bounded sample store vs full history: bytes and holdout PR-AUC), `--only=shadow` (champion/challenger: throughput with and without a shadow). */
 const OPT_IN: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = {
   soak: benchSoak,
   alerts: benchAlerts,
   quality: benchQuality,
   scale: benchScale,
   store: benchScaleStore,
+  shadow: benchShadow,
 };
 
 async function main(): Promise<void> {

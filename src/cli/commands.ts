@@ -118,12 +118,17 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: 'model',
-    args: 'list | promote <version> | rollback',
+    args: 'list | promote <version> | rollback | shadow <version> | shadow --clear | compare',
     maxPositionals: 2,
     summary: 'the model registry in Redis',
-    flags: {},
+    flags: { clear: { type: 'boolean', help: 'with `shadow`: end shadow scoring' } },
     run: async (config, args) =>
-      (await import('./model')).runModelCommand(config, args.positional[0], args.positional[1]),
+      (await import('./model')).runModelCommand(
+        config,
+        args.positional[0],
+        args.positional[1],
+        args.flags.clear === 'true',
+      ),
   },
   {
     name: 'simulate',

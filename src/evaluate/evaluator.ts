@@ -18,8 +18,8 @@ import type { EvaluatorMetrics } from './metrics';
 import { EvaluationStore, saveDrift } from './store';
 import { figures, Tally } from './tally';
 import type { LiveFigures } from './tally';
-import { alertSchema } from './view';
-import type { EvaluatedAlert, EvaluatorState, EvaluatorView } from './view';
+import { alertSchema, shadowScoreSchema } from './view';
+import type { EvaluatedAlert, EvaluatorState, EvaluatorView, ParsedShadowScore } from './view';
 
 /**
  * `pdm evaluator`: one consumer (its own group, `<PDM_GROUP_ID>.evaluator`) over readings, logs, alerts and
@@ -48,6 +48,10 @@ export class Evaluator {
   /** Next offset to read per topic-partition of alerts and failures (what this process has applied). */
   private readonly positions = new Map<string, number>();
   private serving = NO_VERSION;
+  /** The registry's shadow version (champion/challenger), evaluated from its scores; undefined when none. */
+  private shadow: string | undefined;
+  /** Thresholds of the shadow versions seen on the scores topic (their metadata never changes). */
+  private readonly thresholds = new Map<string, number>();
   private caughtUp = false;
   private timer: NodeJS.Timeout | undefined;
   private queue: Promise<unknown> = Promise.resolve();
@@ -109,13 +113,13 @@ export class Evaluator {
     // Where this group stopped last time: a partition with nothing new sends no batch, yet is caught up.
     for (const { topic, partitions } of await this.admin.fetchOffsets({
       groupId: `${config.kafka.groupId}.evaluator`,
-      topics: [t.alerts, t.failures],
+      topics: this.decisionTopics(),
     })) {
       for (const p of partitions)
         if (Number(p.offset) >= 0) this.positions.set(`${topic}\u0000${p.partition}`, Number(p.offset));
     }
     await consumer.subscribe({
-      topics: [t.readings, t.logs, t.alerts, t.failures],
+      topics: [t.readings, t.logs, ...this.decisionTopics()],
       fromBeginning: config.startFrom === 'earliest',
     });
     await consumer.run({
@@ -170,17 +174,25 @@ export class Evaluator {
     this.publish();
   }
 
+  /** The topics whose records are decisions' inputs (and are read to their end before deciding). */
+  private decisionTopics(): string[] {
+    const t = this.config.topics;
+    return [t.alerts, t.failures, ...(t.scores ? [t.scores] : [])];
+  }
+
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     const t = this.config.topics;
     const events: LedgerEvent[] = [];
     let last: string | undefined;
-    for (const message of batch.messages) {
+    const shadowScores = batch.topic === t.scores ? await this.shadowScores(batch.messages) : undefined;
+    for (const [i, message] of batch.messages.entries()) {
       if (!payload.isRunning() || payload.isStale()) break;
       if (batch.topic === t.readings) this.onReading(message, batch.partition, events);
       else if (batch.topic === t.logs) this.onLog(message);
       else if (batch.topic === t.alerts) this.onAlert(message, events);
       else if (batch.topic === t.failures) this.onFailureRecord(message, events);
+      else if (shadowScores) this.onShadowScore(shadowScores[i], events);
       last = message.offset;
     }
     if (last === undefined) return;
@@ -193,7 +205,7 @@ export class Evaluator {
         this.fail(new Error(`evaluation state not written: ${(error as Error).message}`));
       throw error;
     }
-    if (batch.topic === t.alerts || batch.topic === t.failures)
+    if (this.decisionTopics().includes(batch.topic))
       this.positions.set(`${batch.topic}\u0000${batch.partition}`, Number(last) + 1);
     for (const message of batch.messages) {
       payload.resolveOffset(message.offset);
@@ -210,7 +222,10 @@ export class Evaluator {
     if (!decoded.ok) return; // the worker dead-letters it; it moves no clock here
     const r = decoded.value;
     events.push(
-      ...this.ledger.reading(r.machineId, r.ts, { partition, offset: Number(message.offset) }, this.serving),
+      ...this.ledger.reading(r.machineId, r.ts, { partition, offset: Number(message.offset) }, [
+        this.serving,
+        ...(this.shadow ? [this.shadow] : []),
+      ]),
     );
     this.drift.reading(r.ts, r.values);
   }
@@ -238,6 +253,42 @@ export class Evaluator {
         modelVersion: parsed.modelVersion,
       }),
     );
+  }
+
+  /**
+   * The shadow's records of a scores batch, parsed, with their versions' thresholds fetched (once per
+   * version); undefined entries for the champion's records and unreadable ones. A record without
+   * `"role":"shadow"` in its text is not parsed: the champion's scores are most of the topic.
+   */
+  private async shadowScores(messages: readonly KafkaMessage[]): Promise<ParsedShadowScore[]> {
+    const parsed = messages.map((message) => {
+      const text = message.value?.toString('utf8') ?? '';
+      if (!text.includes('"role":"shadow"')) return undefined;
+      try {
+        return shadowScoreSchema.parse(JSON.parse(text));
+      } catch {
+        return 'invalid' as const;
+      }
+    });
+    for (const p of parsed)
+      if (p && p !== 'invalid' && !this.thresholds.has(p.modelVersion)) {
+        const meta = await this.registry.meta(p.modelVersion).catch(() => undefined);
+        if (meta) this.thresholds.set(p.modelVersion, meta.threshold);
+      }
+    return parsed;
+  }
+
+  /** Applies the worker's alert policy to a shadow score (its would-be alerts enter the ledger). */
+  private onShadowScore(score: ParsedShadowScore, events: LedgerEvent[]): void {
+    if (score === undefined) return;
+    const threshold = score === 'invalid' ? undefined : this.thresholds.get(score.modelVersion);
+    if (score === 'invalid' || threshold === undefined) {
+      events.push({ kind: 'ignored', topic: 'scores', reason: 'invalid' });
+      return;
+    }
+    const ts = typeof score.ts === 'number' ? score.ts : Date.parse(score.ts);
+    const policy = { ...this.config.alerts, threshold };
+    events.push(...this.ledger.shadowScore(score.machineId, score.modelVersion, ts, score.score, policy));
   }
 
   private onFailureRecord(message: KafkaMessage, events: LedgerEvent[]): void {
@@ -270,7 +321,7 @@ export class Evaluator {
   private async tick(): Promise<void> {
     await this.refreshModel();
     const gate = await this.gate();
-    const events = gate ? this.ledger.decide(gate, this.serving) : [];
+    const events = gate ? this.ledger.decide(gate, this.serving, this.shadow) : [];
     const drift = await this.persist(events);
     // For the trainer's drift trigger (PDM_RETRAIN_DRIFT_PSI). Not part of the decisions: a failed write
     // only delays that trigger to the next tick.
@@ -293,7 +344,8 @@ export class Evaluator {
       for (const p of offsets?.partitions ?? []) committed.set(p.partition, Number(p.offset));
     }
     let caughtUp = true;
-    for (const topic of [t.alerts, t.failures]) {
+    // The scores topic gates only while a shadow is evaluated: its would-be alerts are derived from it.
+    for (const topic of [t.alerts, t.failures, ...(this.shadow && t.scores ? [t.scores] : [])]) {
       for (const p of await this.admin.fetchTopicOffsets(topic)) {
         const position = Math.max(this.positions.get(`${topic}\u0000${p.partition}`) ?? 0, Number(p.low));
         if (position < Number(p.high)) caughtUp = false;
@@ -307,7 +359,11 @@ export class Evaluator {
 
   private async refreshModel(): Promise<void> {
     this.serving = (await this.registry.currentVersion()) ?? NO_VERSION;
-    for (const version of new Set([this.serving, ...this.tally.versions.keys()])) {
+    // Without a scores topic no shadow score can arrive: evaluating one would charge it misses it never had.
+    const shadow = this.config.topics.scores ? await this.registry.shadowVersion() : undefined;
+    this.shadow = shadow === this.serving ? undefined : shadow;
+    const evaluated = [this.serving, ...(this.shadow ? [this.shadow] : [])];
+    for (const version of new Set([...evaluated, ...this.tally.versions.keys()])) {
       if (version === NO_VERSION || this.holdoutSeen.has(version)) continue;
       const meta = await this.registry.meta(version).catch(() => undefined);
       this.holdoutSeen.add(version);
@@ -354,6 +410,7 @@ export class Evaluator {
     return {
       role: 'evaluator',
       serving: this.serving,
+      shadow: this.shadow ?? null,
       clock: Number.isFinite(clock) ? new Date(clock).toISOString() : null,
       versions: this.figures(),
       ignored: Object.fromEntries(this.tally.ignored),

@@ -16,5 +16,5 @@ export type { EvaluatorMetrics } from './metrics';
 export { runEvaluator } from './run';
 export { EvaluationStore, readDrift, readLiveFigures, saveDrift } from './store';
 export type { StoredDrift } from './store';
-export { emptyCounts, figures, formatLive, Tally } from './tally';
+export { emptyCounts, figures, formatCompare, formatLive, Tally } from './tally';
 export type { LiveFigures, VersionCounts } from './tally';

@@ -15,6 +15,10 @@
  * alertId and by (machine, failure ts), so a redelivered record or a duplicate failure never counts twice.
  */
 
+import { alertId, applyScore } from '../alerts';
+import type { AlertPolicy } from '../alerts';
+import type { AlertState } from '../state';
+
 /** Where a reading sits on the readings topic: the gate compares it with the worker's committed offset. */
 export interface Position {
   readonly partition: number;
@@ -37,8 +41,18 @@ export interface FailureRecord {
   due?: Position;
 }
 
+/**
+ * A shadow version's alert state on one machine: the worker's alert policy replayed on the shadow's scores
+ * (they never reach the alerts topic), and the newest score applied, so a redelivered score is not voted twice.
+ */
+export interface ShadowAlertState extends AlertState {
+  lastTs: number;
+}
+
 export interface MachineLedger {
   readonly machineId: string;
+  /** Per shadow version (champion/challenger): its would-be alert state on this machine. */
+  shadow?: Record<string, ShadowAlertState>;
   /** Event time of the first and the newest reading seen (undefined: no reading, an unknown machine so far). */
   firstTs?: number;
   lastTs?: number;
@@ -55,7 +69,11 @@ export type LedgerEvent =
   | { readonly kind: 'true_alarm'; readonly version: string }
   | { readonly kind: 'false_alarm'; readonly version: string }
   | { readonly kind: 'exposure'; readonly version: string; readonly ms: number }
-  | { readonly kind: 'ignored'; readonly topic: 'alerts' | 'failures'; readonly reason: IgnoredReason };
+  | {
+      readonly kind: 'ignored';
+      readonly topic: 'alerts' | 'failures' | 'scores';
+      readonly reason: IgnoredReason;
+    };
 
 export interface LedgerOptions {
   readonly horizonMs: number;
@@ -130,12 +148,17 @@ export class Ledger {
     return m;
   }
 
-  /** A reading advances its machine's clock (and the exposure of the serving version) and may make records due. */
-  reading(machineId: string, ts: number, at: Position, servingVersion: string): LedgerEvent[] {
+  /**
+   * A reading advances its machine's clock (and the exposure of the evaluated versions: the serving one and
+   * the shadow, if any) and may make records due.
+   */
+  reading(machineId: string, ts: number, at: Position, evaluated: string | readonly string[]): LedgerEvent[] {
     const m = this.machine(machineId);
     const events: LedgerEvent[] = [];
     if (m.lastTs !== undefined && ts <= m.lastTs) return events; // older or re-delivered: the clock does not move
-    if (m.lastTs !== undefined) events.push({ kind: 'exposure', version: servingVersion, ms: ts - m.lastTs });
+    if (m.lastTs !== undefined)
+      for (const version of typeof evaluated === 'string' ? [evaluated] : evaluated)
+        events.push({ kind: 'exposure', version, ms: ts - m.lastTs });
     m.firstTs ??= ts;
     m.lastTs = ts;
     m.lastAt = at;
@@ -166,6 +189,39 @@ export class Ledger {
     return [];
   }
 
+  /**
+   * A score of a shadow version (the scores topic, `role: "shadow"`): the same alert policy the worker
+   * applies (src/alerts, with the shadow's threshold) decides its would-be raises, which then enter the
+   * ledger like published alerts, under the shadow's version and with the id the worker would give them.
+   * Scores at or before the newest applied one for that machine and version are duplicates (a redelivery).
+   */
+  shadowScore(
+    machineId: string,
+    version: string,
+    ts: number,
+    score: number,
+    policy: AlertPolicy,
+  ): LedgerEvent[] {
+    const m = this.machine(machineId);
+    const states = (m.shadow ??= {});
+    const state = (states[version] ??= {
+      state: 'clear',
+      lastRaisedTs: undefined,
+      lastClearedTs: undefined,
+      recent: [],
+      lastTs: -Number.MAX_VALUE,
+    });
+    if (ts <= state.lastTs) return [{ kind: 'ignored', topic: 'scores', reason: 'duplicate' }];
+    state.lastTs = ts;
+    if (applyScore(state, score, ts, policy) !== 'raised') return [];
+    return this.alert({
+      alertId: alertId(machineId, ts, version, 'raised'),
+      machineId,
+      ts,
+      modelVersion: version,
+    });
+  }
+
   /** A labelled failure. Duplicates (same machine and ts) and failures older than the retention are ignored and counted. */
   failure(machineId: string, ts: number): LedgerEvent[] {
     if (ts < this.globalTs - this.opts.retentionMs)
@@ -188,9 +244,10 @@ export class Ledger {
   /**
    * Decides every record whose deadline has passed and whose gate is open; ignores failures of machines that
    * never sent a reading once the fleet's clock has passed them; prunes and evicts what the retention no
-   * longer needs. `servingVersion` is charged with the misses.
+   * longer needs. `servingVersion` is charged with the misses, and so is `shadowVersion` (when one is
+   * evaluated) with each failure it did not detect; shadow alert states of other versions are dropped.
    */
-  decide(gate: (due: Position) => boolean, servingVersion: string): LedgerEvent[] {
+  decide(gate: (due: Position) => boolean, servingVersion: string, shadowVersion?: string): LedgerEvent[] {
     const events: LedgerEvent[] = [];
     const { horizonMs, graceMs, retentionMs } = this.opts;
     for (const m of this.machines.values()) {
@@ -211,10 +268,15 @@ export class Ledger {
           changed = true;
         } else if (f.due && gate(f.due)) {
           f.decided = true;
-          events.push(...this.judgeFailure(m, f.ts, servingVersion));
+          events.push(...this.judgeFailure(m, f.ts, servingVersion, shadowVersion));
           changed = true;
         }
       }
+      for (const version of Object.keys(m.shadow ?? {}))
+        if (version !== shadowVersion && m.shadow) {
+          delete m.shadow[version];
+          changed = true;
+        }
       // Records that can no longer be decided (the machine went silent before their deadline) leave with the retention.
       const expired = (ts: number) => ts < this.globalTs - retentionMs - horizonMs;
       const censoredAlerts = m.alerts.filter((a) => a.outcome === 'pending' && expired(a.ts)).length;
@@ -240,14 +302,26 @@ export class Ledger {
     return events;
   }
 
-  private judgeFailure(m: MachineLedger, failureTs: number, servingVersion: string): LedgerEvent[] {
+  private judgeFailure(
+    m: MachineLedger,
+    failureTs: number,
+    servingVersion: string,
+    shadowVersion: string | undefined,
+  ): LedgerEvent[] {
     const earliest = new Map<string, number>();
     for (const a of m.alerts) {
       if (!this.inHorizon(a.ts, failureTs)) continue;
       earliest.set(a.version, Math.min(earliest.get(a.version) ?? Infinity, a.ts));
     }
-    if (earliest.size === 0) return [{ kind: 'missed', version: servingVersion }];
-    return [...earliest].map(([version, ts]) => ({ kind: 'detected', version, leadMs: failureTs - ts }));
+    const events: LedgerEvent[] = [];
+    // The serving side (any version that served, as before) and the shadow are judged apart: a shadow's
+    // detection does not excuse the champion, nor the champion's the shadow.
+    if (![...earliest.keys()].some((v) => v !== shadowVersion))
+      events.push({ kind: 'missed', version: servingVersion });
+    if (shadowVersion !== undefined && shadowVersion !== servingVersion && !earliest.has(shadowVersion))
+      events.push({ kind: 'missed', version: shadowVersion });
+    for (const [version, ts] of earliest) events.push({ kind: 'detected', version, leadMs: failureTs - ts });
+    return events;
   }
 
   /** The label's horizon: a window (or alert) at a is followed by a failure at f iff a < f ≤ a + H. */

@@ -21,6 +21,20 @@ const machineSchema = z.object({
     }),
   ),
   failures: z.array(z.object({ ts: z.number(), decided: z.boolean(), due: position.optional() })),
+  shadow: z
+    .record(
+      z
+        .object({
+          state: z.enum(['raised', 'clear']),
+          lastRaisedTs: z.number().optional(),
+          lastClearedTs: z.number().optional(),
+          recent: z.array(z.number()),
+          lastTs: z.number(),
+        })
+        // JSON drops undefined: the alert state's keys are back, explicitly, as the policy expects them.
+        .transform((a) => ({ ...a, lastRaisedTs: a.lastRaisedTs, lastClearedTs: a.lastClearedTs })),
+    )
+    .optional(),
 });
 
 /** Lead times kept per version (a list in Redis, newest last): failures are rare, this bounds a pathological stream. */

@@ -112,3 +112,40 @@ export function formatLive(f: LiveFigures): string {
   const lead = f.leadTimeP50Seconds === null ? 'n/a' : `${(f.leadTimeP50Seconds / 3600).toFixed(1)}h`;
   return `live: recall ${n(f.recall)} (${f.detected}/${f.detected + f.missed})  precision ${n(f.precision)} (${f.trueAlarms}/${f.trueAlarms + f.falseAlarms})  false alarms/machine-day ${n(f.falseAlarmsPerMachineDay, 4)}  lead p50 ${lead}`;
 }
+
+/**
+ * `pdm model compare`: the champion's and the shadow's live figures side by side, one row per figure. A
+ * version the evaluator has not decided anything for yet shows n/a (its counts are all zero).
+ */
+export function formatCompare(
+  champion: string,
+  shadow: string | undefined,
+  live: ReadonlyMap<string, LiveFigures>,
+): string {
+  const columns = [champion, ...(shadow ? [shadow] : [])].map(
+    (v) => live.get(v) ?? figures(v, emptyCounts(), []),
+  );
+  const n = (x: number | null, digits = 3) => (x === null ? 'n/a' : x.toFixed(digits));
+  const rows: [string, (f: LiveFigures) => string][] = [
+    ['recall', (f) => `${n(f.recall)} (${f.detected}/${f.detected + f.missed})`],
+    ['precision', (f) => `${n(f.precision)} (${f.trueAlarms}/${f.trueAlarms + f.falseAlarms})`],
+    ['false alarms/machine-day', (f) => n(f.falseAlarmsPerMachineDay, 4)],
+    [
+      'lead time p50',
+      (f) => (f.leadTimeP50Seconds === null ? 'n/a' : `${(f.leadTimeP50Seconds / 3600).toFixed(1)}h`),
+    ],
+    ['labelled failures seen', (f) => String(f.detected + f.missed)],
+    ['machine-days observed', (f) => (f.exposureMs / 86_400_000).toFixed(1)],
+  ];
+  const head = ['', `champion ${champion}`, ...(shadow ? [`shadow ${shadow}`] : [])];
+  const table = [head, ...rows.map(([label, cell]) => [label, ...columns.map(cell)])];
+  const widths = head.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
+  const lines = table.map((r) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
+  if (!shadow) lines.push('(no shadow set: `pdm model shadow <version>`)');
+  return lines.join('\n');
+}

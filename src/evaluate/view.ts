@@ -16,9 +16,23 @@ export const alertSchema = z.object({
 
 export type EvaluatedAlert = z.infer<typeof alertSchema>;
 
+/** The part of a shadow's score record the evaluation reads (scores topic, `role: "shadow"`). */
+export const shadowScoreSchema = z.object({
+  machineId,
+  ts: eventTime,
+  score: z.number().finite(),
+  modelVersion: z.string().min(1).max(200),
+  role: z.literal('shadow'),
+});
+
+/** A scores record as the evaluator sees it: a shadow's score, 'invalid', or undefined (the champion's). */
+export type ParsedShadowScore = z.infer<typeof shadowScoreSchema> | 'invalid' | undefined;
+
 export interface EvaluatorView {
   readonly role: 'evaluator';
   readonly serving: string;
+  /** The shadow version evaluated beside the serving one (champion/challenger), or null. */
+  readonly shadow: string | null;
   /** The fleet's event-time clock (newest reading), ISO, or null before the first reading. */
   readonly clock: string | null;
   readonly versions: readonly LiveFigures[];

@@ -91,6 +91,17 @@ export function createMetrics(registry: Registry = new Registry(), withDefaults 
       help: 'Seconds since the serving model was created',
       registers: r,
     }),
+    shadowScores: new Counter({
+      name: 'pdm_shadow_scores_total',
+      help: 'Windows scored by the shadow version (champion/challenger), published to the scores topic only',
+      labelNames: ['version'],
+      registers: r,
+    }),
+    shadowFailures: new Counter({
+      name: 'pdm_shadow_score_failures_total',
+      help: "Batches whose shadow scoring failed (logged; the champion's outputs went out regardless)",
+      registers: r,
+    }),
     modelLoadFailures: new Counter({
       name: 'pdm_model_load_failures_total',
       help: 'Models refused at load (corrupt, incompatible)',

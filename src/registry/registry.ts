@@ -87,13 +87,24 @@ export interface Fence {
   readonly token: string;
 }
 
-// KEYS: current, history, fence key. ARGV: version, fence token ('' = unfenced). Returns the previous
-// current version (false → nil when none), or 0 when the fence is not held.
+// KEYS: current, history, fence key, shadow. ARGV: version, fence token ('' = unfenced). Returns the
+// previous current version (false → nil when none), or 0 when the fence is not held. Promoting the shadow
+// version ends its shadowing (a version cannot challenge itself).
 const PROMOTE = `
 if ARGV[2] ~= '' and redis.call('get', KEYS[3]) ~= ARGV[2] then return 0 end
 local previous = redis.call('get', KEYS[1])
 redis.call('set', KEYS[1], ARGV[1])
 redis.call('rpush', KEYS[2], ARGV[1])
+if redis.call('get', KEYS[4]) == ARGV[1] then redis.call('del', KEYS[4]) end
+return previous`;
+
+// KEYS: current, shadow. ARGV: version. Sets the shadow unless it is the serving version (checked in the
+// same script: a promotion in between cannot make the champion its own challenger). Returns the previous
+// shadow ('' when none), or 0 when the version is serving.
+const SET_SHADOW = `
+if redis.call('get', KEYS[1]) == ARGV[1] then return 0 end
+local previous = redis.call('get', KEYS[2]) or ''
+redis.call('set', KEYS[2], ARGV[1])
 return previous`;
 
 export { ModelRefusedError, PromotionFencedError };
@@ -188,13 +199,18 @@ export class ModelRegistry {
     return vocab ? KerasTokenizer.fromJSON(JSON.parse(vocab)) : undefined;
   }
 
-  async list(): Promise<{ meta: ModelMeta; current: boolean }[]> {
+  /** The challenger scored beside the current version (champion/challenger), if one is set. */
+  async shadowVersion(): Promise<string | undefined> {
+    return (await this.redis.get(this.k('shadow'))) ?? undefined;
+  }
+
+  async list(): Promise<{ meta: ModelMeta; current: boolean; shadow: boolean }[]> {
     const versions = await this.redis.zrange(this.k('versions'), 0, -1);
-    const current = await this.currentVersion();
-    const out: { meta: ModelMeta; current: boolean }[] = [];
+    const [current, shadow] = await Promise.all([this.currentVersion(), this.shadowVersion()]);
+    const out: { meta: ModelMeta; current: boolean; shadow: boolean }[] = [];
     for (const v of versions) {
       const meta = await this.meta(v).catch(() => undefined);
-      if (meta) out.push({ meta, current: v === current });
+      if (meta) out.push({ meta, current: v === current, shadow: v === shadow });
     }
     return out;
   }
@@ -304,10 +320,11 @@ export class ModelRegistry {
     disposeModel(loaded.model);
     const previous = (await this.redis.eval(
       PROMOTE,
-      3,
+      4,
       this.k('current'),
       this.k('history'),
       fence?.key ?? this.k('current'),
+      this.k('shadow'),
       version,
       fence?.token ?? '',
     )) as string | null | 0;
@@ -316,6 +333,31 @@ export class ModelRegistry {
         `promotion of ${version} refused: the lock ${fence?.key ?? ''} is no longer held by this run`,
       );
     return previous ?? undefined;
+  }
+
+  /**
+   * Makes `version` the shadow (the challenger workers score beside the current version), after the same
+   * load and checks as a promotion: an unknown, corrupt or incompatible version throws ModelRefusedError
+   * and the pointer is left as it was. The serving version is refused too. Returns the shadow it replaced.
+   */
+  async setShadow(version: string, expected?: ExpectedShape): Promise<string | undefined> {
+    const loaded = await this.load(version, expected);
+    disposeModel(loaded.model);
+    const previous = (await this.redis.eval(SET_SHADOW, 2, this.k('current'), this.k('shadow'), version)) as
+      string | 0;
+    if (previous === 0)
+      throw new ModelRefusedError(
+        'incompatible',
+        `model ${version} is the serving version; a shadow must be another version`,
+      );
+    return previous || undefined;
+  }
+
+  /** Ends shadow scoring; returns the shadow it cleared, if any. */
+  async clearShadow(): Promise<string | undefined> {
+    const previous = await this.shadowVersion();
+    await this.redis.del(this.k('shadow'));
+    return previous;
   }
 
   /** Goes back to the model served before the current one. */

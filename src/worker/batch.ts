@@ -22,6 +22,7 @@ import type {
   OutputProducer,
   OutputRecords,
   Scoring,
+  ShadowPort,
   WindowScore,
 } from './ports';
 
@@ -58,6 +59,8 @@ export interface BatchPorts {
   readonly checkpoints: CheckpointPort;
   readonly model: ModelSource;
   readonly clock: Clock;
+  /** The challenger (src/shadow), when the worker runs one: its scores go to the scores topic only. */
+  readonly shadow?: ShadowPort;
 }
 
 export interface BatchSettings {
@@ -379,6 +382,8 @@ export class BatchStep {
       const slice = toScore.slice(start, start + SCORE_SLICE);
       results.push(...(await Promise.all(slice.map((s, j) => decide(s, start + j)))));
     }
+    // Champion/challenger: after the champion, for the scores topic only; never throws (src/shadow).
+    const shadowed = await this.ports.shadow?.score(toScore, () => consumer.heartbeat());
     const scores: Message[] = [];
     const transitions: {
       s: Scoring;
@@ -390,7 +395,7 @@ export class BatchStep {
       if (!result || !Number.isFinite(result.score)) return;
       const { state, ts } = s;
       state.lastScore = { ts, score: result.score, modelVersion: result.modelVersion };
-      if (topics.scores) scores.push(scoreRecord(s, result));
+      if (topics.scores) scores.push(scoreRecord(s, result, shadowed && 'champion'));
       const clearedBefore = state.alert.lastClearedTs;
       const transition = applyScore(state.alert, result.score, ts, {
         ...policy,
@@ -414,6 +419,7 @@ export class BatchStep {
     const alerts = transitions.map((t) => alertRecord(t.s, t.result, t.transition, now, attribution.get(t)));
     const records: OutputRecords[] = [];
     if (alerts.length) records.push({ topic: topics.alerts, messages: alerts });
+    if (shadowed) scores.push(...shadowed);
     if (scores.length && topics.scores) records.push({ topic: topics.scores, messages: scores });
     return { records, alertsProducedAt: transitions.map((t) => t.s.producedAt) };
   }

@@ -72,8 +72,14 @@ export function alertRecord(
   return { key: machineId, value: JSON.stringify(alert) };
 }
 
-/** A record of the scores topic (every score, when that topic is configured). */
-export function scoreRecord(s: Scoring, result: WindowScore): Message {
+/** Who scored a window while a shadow version is on (docs/topics-and-messages.md, scores topic). */
+export type ScoreRole = 'champion' | 'shadow';
+
+/**
+ * A record of the scores topic (every score, when that topic is configured). `role` only while shadow
+ * scoring is on, so that consumers of the topic see no change otherwise.
+ */
+export function scoreRecord(s: Scoring, result: WindowScore, role?: ScoreRole): Message {
   const { machineId } = s.state;
   return {
     key: machineId,
@@ -82,6 +88,7 @@ export function scoreRecord(s: Scoring, result: WindowScore): Message {
       ts: iso(s.ts),
       score: result.score,
       modelVersion: result.modelVersion,
+      ...(role && { role }),
     }),
   };
 }

@@ -6,9 +6,16 @@ import { ModelRefusedError } from '../registry';
 import type { ExpectedShape, LoadedModel, ModelRegistry } from '../registry';
 
 /**
+ * Which registry pointer a holder follows: `current` (the serving model, published as `pdm_model_info`),
+ * or `shadow` (the challenger of src/shadow, which may be cleared: the holder then unloads it).
+ */
+export type ModelPointer = 'current' | 'shadow';
+
+/**
  * Holds the serving model and follows the registry's `current` pointer. A swap happens between two
  * scoring batches (batches run synchronously), the old model is disposed after the swap, and a refused
  * version (corrupt, incompatible) is logged, counted and skipped while the current one keeps serving.
+ * The same rules hold for the `shadow` pointer, with the same checks.
  */
 export class ModelHolder {
   private loaded: LoadedModel | undefined;
@@ -23,7 +30,20 @@ export class ModelHolder {
     private readonly logger: Logger,
     private readonly metrics: Metrics,
     private readonly retryRefusedMs = 60_000,
+    private readonly pointer: ModelPointer = 'current',
   ) {}
+
+  private readVersion(): Promise<string | undefined> {
+    return this.pointer === 'current' ? this.registry.currentVersion() : this.registry.shadowVersion();
+  }
+
+  /** `--clear`ed shadow: nothing to follow any more. The current pointer is never cleared. */
+  private unload(): void {
+    if (!this.loaded) return;
+    this.logger.info(`${this.pointer} model unloaded`, { version: this.loaded.meta.version });
+    disposeScoringModel(this.loaded.model);
+    this.loaded = undefined;
+  }
 
   get current(): LoadedModel | undefined {
     return this.loaded;
@@ -52,8 +72,11 @@ export class ModelHolder {
     this.updateAge();
     let version: string | undefined;
     try {
-      version = await this.registry.currentVersion();
-      if (!version) this.why = undefined;
+      version = await this.readVersion();
+      if (!version) {
+        this.why = undefined;
+        if (this.pointer === 'shadow') this.unload();
+      }
       if (!version || version === this.loaded?.meta.version) return;
       const refusedAt = this.refused.get(version);
       if (refusedAt !== undefined && Date.now() - refusedAt < this.retryRefusedMs) return;
@@ -62,8 +85,8 @@ export class ModelHolder {
       const previous = this.loaded;
       this.loaded = next;
       if (previous) disposeScoringModel(previous.model);
-      this.publishInfo(previous?.meta.version);
-      this.logger.info('model loaded', {
+      if (this.pointer === 'current') this.publishInfo(previous?.meta.version);
+      this.logger.info(this.pointer === 'current' ? 'model loaded' : 'shadow model loaded', {
         version,
         previous: previous?.meta.version,
         threshold: next.meta.threshold,
@@ -74,15 +97,18 @@ export class ModelHolder {
       });
     } catch (error) {
       if (error instanceof ModelRefusedError) {
-        const version = (await this.registry.currentVersion().catch(() => undefined)) ?? '?';
+        const version = (await this.readVersion().catch(() => undefined)) ?? '?';
         this.refused.set(version, Date.now());
         this.why = `model ${version} refused (${error.code}): ${error.message}`;
         this.metrics.modelLoadFailures.inc({ reason: error.code });
-        this.logger.error('model refused; keeping the current one', {
-          code: error.code,
-          error: error.message,
-          serving: this.loaded?.meta.version ?? null,
-        });
+        this.logger.error(
+          `${this.pointer === 'current' ? 'model' : 'shadow model'} refused; keeping the current one`,
+          {
+            code: error.code,
+            error: error.message,
+            serving: this.loaded?.meta.version ?? null,
+          },
+        );
       } else {
         if (version) this.why = `model ${version} could not be loaded: ${(error as Error).message}`;
         this.logger.warn('model registry check failed; will retry', { error: (error as Error).message });
@@ -91,6 +117,7 @@ export class ModelHolder {
   }
 
   private updateAge(): void {
+    if (this.pointer !== 'current') return;
     const created = this.loaded ? Date.parse(this.loaded.meta.createdAt) : NaN;
     if (Number.isFinite(created)) this.metrics.modelAge.set(Math.max(0, (Date.now() - created) / 1000));
   }

@@ -81,6 +81,16 @@ export interface ModelSource {
   explain?(windows: readonly ExplainRequest[]): Promise<(Explanation | undefined)[]>;
 }
 
+/** The challenger (src/shadow): scores the champion's windows for the scores topic only, never for alerts. */
+export interface ShadowPort {
+  /**
+   * The shadow's score records (`role: "shadow"`) for these windows; undefined when no shadow is on (the
+   * champion's records then carry no role). Never throws for a scoring failure: that is logged, counted and
+   * answered with the records scored so far, so the champion's outputs go out regardless.
+   */
+  score(windows: readonly Scoring[], heartbeat: () => Promise<void>): Promise<Message[] | undefined>;
+}
+
 /** A raised alert's window and the version that scored it. */
 export interface ExplainRequest {
   readonly window: Scoring;

@@ -15,7 +15,8 @@ export class ServingModel implements ModelSource {
   constructor(
     private readonly models: ModelHolder,
     private readonly batcher: ScoreBatcher,
-    private readonly metrics: Pick<Metrics, 'sensorsImputed'>,
+    /** Without `sensorsImputed` (the shadow's scorer), imputations are not counted twice. */
+    private readonly metrics: Partial<Pick<Metrics, 'sensorsImputed'>>,
     /** Extra forward passes an explanation may run (PDM_EXPLAIN_MAX_PASSES); 0 turns explanations off. */
     private readonly explainMaxPasses = 0,
   ) {}
@@ -111,7 +112,7 @@ export class ServingModel implements ModelSource {
         { ...loaded.meta, tokenizer: loaded.tokenizer },
         s.context,
       );
-      for (const sensor of features.imputed) this.metrics.sensorsImputed.inc({ sensor });
+      for (const sensor of features.imputed) this.metrics.sensorsImputed?.inc({ sensor });
       try {
         return await this.batcher.score({ features, modelVersion: loaded.meta.version });
       } catch (error) {

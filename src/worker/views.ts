@@ -30,6 +30,8 @@ export interface WorkerViewSource {
   readonly store: Pick<MachineStore, 'get' | 'ids' | 'size'>;
   readonly checkpoints: Pick<CheckpointPort, 'load'>;
   readonly model: () => ModelMeta | undefined;
+  /** The shadow version this worker scores beside the serving one (champion/challenger), if any. */
+  readonly shadow?: () => ModelMeta | undefined;
   /** The live figures `pdm evaluator` keeps in Redis per version; empty when no evaluator runs. */
   readonly live: () => Promise<ReadonlyMap<string, LiveFigures>>;
   readonly lag: () => readonly { topic: string; partition: number; lag: number }[];
@@ -87,10 +89,24 @@ export function fleetView(src: WorkerViewSource, top: number): FleetView {
 export function modelView(
   meta: ModelMeta | undefined,
   live?: ReadonlyMap<string, LiveFigures>,
+  shadow?: ModelMeta,
 ): Record<string, unknown> {
   if (!meta) return { version: null, threshold: null, backend: backendName(), ready: false };
   const { scaler: _scaler, hash, ...rest } = meta;
-  return { ...rest, hash, backend: backendName(), live: live?.get(meta.version) ?? null };
+  // The challenger in brief: what `pdm model compare` sets side by side (its full metadata: `pdm model list`).
+  const challenger = shadow && {
+    version: shadow.version,
+    threshold: shadow.threshold,
+    createdAt: shadow.createdAt,
+    live: live?.get(shadow.version) ?? null,
+  };
+  return {
+    ...rest,
+    hash,
+    backend: backendName(),
+    live: live?.get(meta.version) ?? null,
+    shadow: challenger ?? null,
+  };
 }
 
 /** The live figures, or none when Redis cannot answer now: `/model` must not fail for want of them. */
@@ -117,6 +133,6 @@ export function workerHandlers(worker: WorkerFace, registry: Registry): HttpHand
     ready: () => worker.readiness(),
     machine: (id) => machineView(worker.view, id),
     fleet: (top) => fleetView(worker.view, top),
-    model: async () => modelView(worker.view.model(), await liveOrNone(worker.view)),
+    model: async () => modelView(worker.view.model(), await liveOrNone(worker.view), worker.view.shadow?.()),
   };
 }

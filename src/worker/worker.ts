@@ -12,6 +12,7 @@ import type { Metrics } from '../metrics';
 import { backendName, tf } from '../model/tf';
 import { ModelRegistry } from '../registry';
 import { ScoreBatcher } from '../score';
+import { Shadow } from '../shadow';
 import { checkpointRefusals, CheckpointStore, Incarnations, MachineStore } from '../state';
 import { BatchStep } from './batch';
 import { createWorkerClients } from './clients';
@@ -39,6 +40,8 @@ export class Worker {
   private readonly producer: Producer;
   private readonly admin: Admin;
   private readonly models: ModelHolder;
+  /** The challenger on the registry's `shadow` pointer (champion/challenger, src/shadow). */
+  private readonly shadow: Shadow;
   private readonly store: MachineStore;
   private readonly batcher: ScoreBatcher;
   private readonly step: BatchStep;
@@ -69,10 +72,15 @@ export class Worker {
   ) {
     const clients = createWorkerClients(config, logger);
     ({ redis: this.redis, consumer: this.consumer, producer: this.producer, admin: this.admin } = clients);
-    this.models = new ModelHolder(
-      new ModelRegistry(this.redis, config.redis.prefix),
-      { window: config.model.window, textMaxLen: config.model.textMaxLen },
-      logger.child({ stage: 'model' }),
+    const registry = new ModelRegistry(this.redis, config.redis.prefix);
+    const expected = { window: config.model.window, textMaxLen: config.model.textMaxLen };
+    this.models = new ModelHolder(registry, expected, logger.child({ stage: 'model' }), metrics);
+    this.shadow = new Shadow(
+      registry,
+      expected,
+      config,
+      () => this.models.current?.meta.version,
+      logger.child({ stage: 'shadow' }),
       metrics,
     );
     this.store = new MachineStore(config.maxMachines, config.idleEvictMs, Date.now, (id) =>
@@ -132,6 +140,7 @@ export class Worker {
         checkpoints,
         model: new ServingModel(this.models, this.batcher, metrics, config.explainMaxPasses),
         clock: { now: Date.now },
+        shadow: this.shadow.scorer,
       },
       metrics,
       logger,
@@ -141,6 +150,7 @@ export class Worker {
       store: this.store,
       checkpoints,
       model: () => this.models.current?.meta,
+      shadow: () => this.shadow.meta,
       live: () => readLiveFigures(this.redis, config.redis.prefix),
       lag: () => this.offsets.entries(),
       readingsTopic: config.topics.readings,
@@ -162,6 +172,7 @@ export class Worker {
         'no model registered yet: consuming and keeping state, not scoring (run `pdm train --once`)',
       );
     this.models.follow(config.modelPollIntervalMs);
+    await this.shadow.start(config.modelPollIntervalMs);
     await Promise.all([this.producer.connect(), this.admin.connect(), consumer.connect()]);
     const fromBeginning = config.startFrom === 'earliest';
     await consumer.subscribe({ topics: [config.topics.readings, config.topics.logs], fromBeginning });
@@ -316,6 +327,7 @@ export class Worker {
     if (!failed) this.state = 'draining';
     this.timers.forEach(clearInterval);
     this.models.stop();
+    this.shadow.stop();
     const step = async (what: string, fn: () => unknown) => {
       try {
         await fn();
@@ -331,6 +343,7 @@ export class Worker {
     await step('admin disconnect', () => this.admin.disconnect());
     await step('redis quit', () => this.redis.quit());
     await step('model dispose', () => this.models.dispose());
+    await step('shadow dispose', () => this.shadow.dispose());
     this.state = failed ? 'failed' : 'stopped';
   }
 }

@@ -48,6 +48,10 @@ test("usage errors of any command exit 2 with that command's usage; config error
     ['stack', 'sideways'],
     ['model'],
     ['model', 'promote'],
+    ['model', 'shadow'],
+    ['model', 'shadow', 'v1', '--clear'],
+    ['model', 'list', '--clear'],
+    ['model', 'shadow', 'v1'], // PDM_TOPIC_SCORES unset: shadow scores would have nowhere to go
   ];
   for (const argv of cases) {
     await assert.rejects(output(argv), (error: unknown) => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -17,6 +18,7 @@ import { createLogger } from '../../src/log';
 import { createMetrics } from '../../src/metrics';
 import type { Metrics } from '../../src/metrics';
 import { createEvaluatorMetrics } from '../../src/evaluate';
+import { ModelRegistry } from '../../src/registry';
 import type { EvaluatorMetrics } from '../../src/evaluate';
 import { Worker, workerHandlers } from '../../src/worker';
 import { registerKnownModel } from '../known-model';
@@ -275,12 +277,16 @@ before(async () => {
     PDM_ALERT_WINDOW_N: '1',
     PDM_ALERT_CLEAR_J: '1',
     PDM_MODEL_POLL_INTERVAL: '200ms',
+    // A shadow version scores too (champion/challenger): its scores go to this topic.
+    PDM_TOPIC_SCORES: `s${randomUUID().slice(0, 8)}.scores`,
   });
   redis = new Redis(config.redis.url);
   await createTopics(config, { partitions: 2, replication: 1 });
   producer = createKafka(config).producer();
   await producer.connect();
   await registerKnownModel(redis, config, { threshold: 0.5 });
+  const shadow = await registerKnownModel(redis, config, { promote: false, threshold: 0.4 });
+  await new ModelRegistry(redis, config.redis.prefix).setShadow(shadow.version, config.model);
 
   // The worker and its HTTP face, wired as runWorker (src/worker/run.ts) does.
   workerMetrics = createMetrics();
@@ -422,7 +428,7 @@ after(async () => {
       await admin.connect();
       const t = config.topics;
       await admin
-        .deleteTopics({ topics: [t.readings, t.logs, t.failures, t.alerts, t.dlq] })
+        .deleteTopics({ topics: [t.readings, t.logs, t.failures, t.alerts, t.dlq, t.scores!] })
         .catch(() => undefined);
       await admin.disconnect();
     });

@@ -28,6 +28,7 @@ export const CONTRACT_METRICS: readonly string[] = [
   'pdm_training_runs_total',
   'pdm_model_age_seconds',
   'pdm_alert_flaps_total',
+  'pdm_shadow_scores_total',
   // pdm evaluator (src/evaluate/metrics.ts)
   'pdm_live_recall',
   'pdm_live_precision',

@@ -21,8 +21,9 @@ import { createLogger } from '../../src/log';
 import { createFleet } from '../../src/simulate';
 import { mulberry32, SENSOR_BASELINE } from '../../src/simulate/fleet';
 import { textToWordSequence } from '../../src/tokenize';
-import { dropTestResources, eventually, SMALL_MODEL, testConfig, withTimeout } from '../helpers';
+import { dropTestResources, eventually, testConfig, withTimeout } from '../helpers';
 import { registerKnownModel } from '../known-model';
+import { EVAL_TEST_ENV } from './env';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -206,11 +207,7 @@ function offline(
 }
 
 const config = testConfig({
-  ...SMALL_MODEL,
-  PDM_HORIZON: '12h',
-  PDM_EVAL_GRACE: '1h',
-  PDM_EVAL_RETENTION: '10d',
-  PDM_EVAL_INTERVAL: '100ms',
+  ...EVAL_TEST_ENV,
   PDM_DRIFT_WINDOW: '24h',
 });
 const redis = new Redis(config.redis.url);
@@ -431,11 +428,7 @@ test('live recall, precision, false alarms per machine-day and lead times equal 
   // a new group re-reads every record over the same state. Nothing is counted twice; the re-read alerts and
   // failures are counted as duplicates.
   const lost = testConfig({
-    ...SMALL_MODEL,
-    PDM_HORIZON: '12h',
-    PDM_EVAL_GRACE: '1h',
-    PDM_EVAL_RETENTION: '10d',
-    PDM_EVAL_INTERVAL: '100ms',
+    ...EVAL_TEST_ENV,
     PDM_GROUP_ID: `${config.kafka.groupId}-lost`,
     PDM_EVAL_WORKER_GROUP: config.kafka.groupId,
     PDM_REDIS_PREFIX: config.redis.prefix,

@@ -107,3 +107,29 @@ test('exposure follows the readings clock; a re-delivered or late reading adds n
   assert.equal(ledger.size, 1, 'only the busy machine is kept');
   assert.deepEqual(ledger.takeChanges().evicted.sort(), ['m', 'quiet']);
 });
+
+test("a shadow's scores vote through the alert policy; champion and shadow are judged apart on each failure; a redelivered score votes once", () => {
+  const ledger = new Ledger(opts);
+  // 2 of 3 at or above 0.5 raise; one low score of 3 keeps it raised; cooldown 1 h.
+  const policy = { threshold: 0.5, hysteresis: 0.1, cooldownMs: H, raiseK: 2, windowN: 3, clearJ: 1 };
+  const score = (m: string, h: number, s: number) => kinds(ledger.shadowScore(m, 'v9', h * H, s, policy));
+  for (const m of ['a', 'b']) readings(ledger, m, 0, 20);
+  assert.deepEqual(score('a', 1, 0.9), []);
+  assert.deepEqual(score('a', 1, 0.9), ['ignored:scores:duplicate'], 'a redelivered score does not vote');
+  assert.deepEqual(score('a', 2, 0.2), []);
+  assert.deepEqual(score('a', 3, 0.8), [], '2 of the last 3: raised at 3 h, pending its failure');
+  assert.deepEqual(ledger.pending().alerts, 1);
+  // m-a fails at 5 h: the shadow detected it (lead 2 h), the champion (v2, no raise) missed it.
+  assert.deepEqual(kinds(ledger.failure('a', 5 * H)), ['true_alarm:v9']);
+  // m-b fails at 6 h after a champion raise only: the champion detected it, the shadow missed it.
+  ledger.alert({ alertId: 'c1', machineId: 'b', ts: 4 * H, modelVersion: 'v2' });
+  ledger.failure('b', 6 * H);
+  readings(ledger, 'a', 21, 21);
+  readings(ledger, 'b', 21, 21);
+  assert.deepEqual(kinds(ledger.decide(open, 'v2', 'v9')).sort(), [
+    'detected:v2:2h',
+    'detected:v9:2h',
+    'missed:v2',
+    'missed:v9',
+  ]);
+});

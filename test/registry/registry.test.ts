@@ -77,3 +77,35 @@ test('a corrupt, tampered or incompatible model is refused with a clear reason; 
   await assert.rejects(registry.load('v999'), refused('missing'));
   assert.equal(await registry.currentVersion(), good.version);
 });
+
+test('shadow: set like a promotion (unknown, incompatible and serving versions refused), listed, cleared, ended by promotion', async () => {
+  const champion = await registerKnownModel(redis, config);
+  const challenger = await registerKnownModel(redis, config, { promote: false, threshold: 0.3 });
+  await assert.rejects(registry.setShadow('v999', expected), refused('missing'));
+  await assert.rejects(
+    registry.setShadow(challenger.version, { window: 24, textMaxLen: 4 }),
+    (e: unknown) => refused('incompatible')(e) && /PDM_WINDOW=24/.test((e as Error).message),
+  );
+  await assert.rejects(
+    registry.setShadow(champion.version, expected),
+    (e: unknown) => refused('incompatible')(e) && /serving version/.test((e as Error).message),
+  );
+  assert.equal(await registry.shadowVersion(), undefined, 'a refusal leaves the pointer as it was');
+  assert.equal(await registry.currentVersion(), champion.version, 'the champion keeps serving');
+
+  assert.equal(await registry.setShadow(challenger.version, expected), undefined);
+  assert.equal(await registry.shadowVersion(), challenger.version);
+  const listed = new Map((await registry.list()).map((r) => [r.meta.version, r]));
+  assert.deepEqual(
+    [listed.get(champion.version)?.shadow, listed.get(challenger.version)?.shadow],
+    [false, true],
+  );
+  assert.equal(await registry.clearShadow(), challenger.version);
+  assert.equal(await registry.shadowVersion(), undefined);
+  assert.equal(await registry.clearShadow(), undefined, 'clearing twice is harmless');
+
+  // Promoting the shadow ends its shadowing: a version never challenges itself.
+  await registry.setShadow(challenger.version, expected);
+  await registry.promote(challenger.version, expected);
+  assert.equal(await registry.shadowVersion(), undefined);
+});

@@ -1,0 +1,3 @@
+export { Shadow } from './follow';
+export { ShadowScorer } from './scorer';
+export type { ShadowOptions } from './scorer';
