@@ -21,6 +21,7 @@ import {
   sleep,
   WorkerProc,
 } from './harness';
+import { FenceSampler } from './fences';
 import { assertNoLostOrExtraAlerts, checkAlerts, hourlyFleet } from './oracle';
 import { BrokerRelay } from './relay';
 
@@ -57,24 +58,7 @@ test(
     const { readings, expected } = await knownRun(SPEC, KNOWN_THRESHOLD);
     await startWorkers([a, b]);
 
-    const seen = new Map<string, number>();
-    let decreases = 0;
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        const keys = await bench.redis.keys(`${config.redis.prefix}fence:*`);
-        const values = keys.length ? await bench.redis.mget(...keys) : [];
-        keys.forEach((key, i) => {
-          const fence = JSON.parse(values[i] ?? '{}') as Record<string, [string, number]>;
-          for (const [role, [place, offset]] of Object.entries(fence)) {
-            const id = `${key}|${role}|${place}`;
-            if ((seen.get(id) ?? -1) > offset) decreases++;
-            seen.set(id, Math.max(seen.get(id) ?? -1, offset));
-          }
-        });
-        await sleep(200);
-      }
-    })();
+    const fences = new FenceSampler(bench.redis, config.redis.prefix);
 
     const stream = new ReadingStream(bench, readings, 300);
     await stream.reach(0.3);
@@ -86,8 +70,7 @@ test(
     const held = [...relay.heldRequests].map(([key, n]) => `api ${key}: ${n}`).join(', ');
     await stream.finished;
     const drainMs = await bench.waitLagZero(180_000);
-    sampling = false;
-    await sampler;
+    await fences.stop();
     const refused = metricSum(await a.metrics(), 'pdm_checkpoint_refused_total');
     const result = checkAlerts(expected, await alerts());
     const crashes = [a, b].flatMap((w) => w.crashes);
@@ -100,12 +83,12 @@ test(
         extra: result.extra,
         duplicated: result.duplicates,
         recoverySeconds: seconds(drainMs),
-        pass: result.missing === 0 && result.extra === 0 && decreases === 0,
-        notes: `${readings.length} readings/${SPEC.machines} machines at 300/s; ${result.expected} expected alerts; requests held at the stall (${held}); stale checkpoint writes refused ${refused}; applied decreases seen in ${seen.size} fences sampled every 200 ms: ${decreases}; a ${a.alive ? 'up' : 'down'}, b ${b.alive ? 'up' : 'down'}`,
+        pass: result.missing === 0 && result.extra === 0 && fences.decreases === 0,
+        notes: `${readings.length} readings/${SPEC.machines} machines at 300/s; ${result.expected} expected alerts; requests held at the stall (${held}); stale checkpoint writes refused ${refused}; applied decreases seen in ${fences.bookmarks} fences sampled every 200 ms: ${fences.decreases}; a ${a.alive ? 'up' : 'down'}, b ${b.alive ? 'up' : 'down'}`,
       },
     ]);
     assert.equal(crashes.length, 0, `unexpected exits: ${JSON.stringify(crashes)}`);
-    assert.equal(decreases, 0, 'no applied offset ever went back');
+    assert.equal(fences.decreases, 0, 'no applied offset ever went back');
     assertNoLostOrExtraAlerts(result);
   },
 );

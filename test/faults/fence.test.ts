@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { faultTest, KNOWN_THRESHOLD, metricSum, ReadingStream, report, seconds, sleep } from './harness';
+import { FenceSampler } from './fences';
 import { assertNoLostOrExtraAlerts, checkAlerts, hourlyFleet } from './oracle';
 
 const SPEC = hourlyFleet('2025-08-01T00:00:00Z', 60, 41, 100);
@@ -19,25 +20,7 @@ faultTest(
     const [a, b] = workers as [(typeof workers)[0], (typeof workers)[0]];
     const { readings, expected } = await knownRun(SPEC, KNOWN_THRESHOLD);
     await startWorkers();
-    // Every fence in Redis, sampled: applied offsets per machine and place must only grow.
-    const seen = new Map<string, number>();
-    let decreases = 0;
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        const keys = await bench.redis.keys(`${config.redis.prefix}fence:*`);
-        const values = keys.length ? await bench.redis.mget(...keys) : [];
-        keys.forEach((key, i) => {
-          const fence = JSON.parse(values[i] ?? '{}') as Record<string, [string, number]>;
-          for (const [role, [place, offset]] of Object.entries(fence)) {
-            const id = `${key}|${role}|${place}`;
-            if ((seen.get(id) ?? -1) > offset) decreases++;
-            seen.set(id, Math.max(seen.get(id) ?? -1, offset));
-          }
-        });
-        await sleep(200);
-      }
-    })();
+    const fences = new FenceSampler(bench.redis, config.redis.prefix);
     const stream = new ReadingStream(bench, readings, 300);
     await stream.reach(0.3);
     const frozenAt = Date.now();
@@ -47,8 +30,7 @@ faultTest(
     const released = Date.now();
     await stream.finished;
     const drainMs = await bench.waitLagZero(180_000);
-    sampling = false;
-    await sampler;
+    await fences.stop();
     const refused = metricSum(await a.metrics(), 'pdm_checkpoint_refused_total');
     const result = checkAlerts(expected, await alerts());
     const crashes = workers.flatMap((w) => w.crashes);
@@ -61,12 +43,12 @@ faultTest(
         extra: result.extra,
         duplicated: result.duplicates,
         recoverySeconds: seconds(drainMs),
-        pass: result.missing === 0 && result.extra === 0 && decreases === 0,
-        notes: `${readings.length} readings/${SPEC.machines} machines at 300/s; ${result.expected} expected alerts; stale checkpoint writes refused ${refused}; applied decreases seen in ${seen.size} fences sampled every 200 ms: ${decreases}; b ${b.alive ? 'up' : 'down'}`,
+        pass: result.missing === 0 && result.extra === 0 && fences.decreases === 0,
+        notes: `${readings.length} readings/${SPEC.machines} machines at 300/s; ${result.expected} expected alerts; stale checkpoint writes refused ${refused}; applied decreases seen in ${fences.bookmarks} fences sampled every 200 ms: ${fences.decreases}; b ${b.alive ? 'up' : 'down'}`,
       },
     ]);
     assert.equal(crashes.length, 0, `unexpected exits: ${JSON.stringify(crashes)}`);
-    assert.equal(decreases, 0, 'no applied offset ever went back');
+    assert.equal(fences.decreases, 0, 'no applied offset ever went back');
     assertNoLostOrExtraAlerts(result);
   },
 );
