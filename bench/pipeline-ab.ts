@@ -74,11 +74,13 @@ async function main(): Promise<void> {
           ? await sections.latency(Cls, Number(rate), Number(seconds))
           : await sections[what as 'scored' | 'ingest'](Cls);
       console.log(JSON.stringify({ side: name, what, figure }));
-      runs[name]!.push(typeof figure === 'number' ? [figure] : [figure.p50, figure.p99, figure.achieved]);
+      runs[name]!.push(
+        typeof figure === 'number' ? [figure] : [figure.p50, figure.p99, figure.achieved, figure.steady.p99],
+      );
     }
   const medians = (side: number[][]) => side[0]!.map((_, i) => median(side.map((run) => run[i]!)));
   console.log(
-    `AB ${JSON.stringify({ what, columns: what === 'latency' ? ['p50 ms', 'p99 ms', 'achieved/s'] : ['per s'], before: medians(runs.before!), after: medians(runs.after!) })}`,
+    `AB ${JSON.stringify({ what, columns: what === 'latency' ? ['p50 ms', 'p99 ms', 'achieved/s', 'p99 ms after the first second'] : ['per s'], before: medians(runs.before!), after: medians(runs.after!) })}`,
   );
 }
 

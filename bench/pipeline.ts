@@ -129,12 +129,21 @@ export async function latencyAtRate(
   seconds: number,
   machines: number,
   Cls: WorkerClass = Worker,
-): Promise<{ p50: number; p99: number; samples: number; achieved: number }> {
+): Promise<{
+  p50: number;
+  p99: number;
+  samples: number;
+  achieved: number;
+  /** The same after the first second of offered load (which holds the first reading of every machine). */
+  steady: { p50: number; p99: number; max: number; samples: number };
+}> {
   const metrics = createMetrics(undefined, false);
   const samples: number[] = [];
+  const observedAt: number[] = [];
   const observe = metrics.eventToAlert.observe.bind(metrics.eventToAlert);
   metrics.eventToAlert.observe = ((v: number) => {
     samples.push(v);
+    observedAt.push(Date.now());
     observe(v);
   }) as typeof metrics.eventToAlert.observe;
   const worker = new Cls(config, createLogger('error'), metrics);
@@ -150,6 +159,7 @@ export async function latencyAtRate(
   await producer.disconnect();
   while ((await counter(metrics, 'scores')) < machines) await sleep(50);
   samples.length = 0;
+  observedAt.length = 0;
   // Asynchronously: the worker in this process must keep running while the load is offered.
   const stdout = await new Promise<string>((resolve) => {
     const child = spawn(
@@ -175,10 +185,20 @@ export async function latencyAtRate(
     (JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { achieved?: number }).achieved ?? NaN;
   await sleep(2000);
   await worker.stop();
-  const sorted = [...samples].sort((a, b) => a - b);
-  const pct = (p: number) =>
-    sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
-  return { p50: pct(50) * 1000, p99: pct(99) * 1000, samples: samples.length, achieved };
+  const pct = (values: readonly number[], p: number) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted.length
+      ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! * 1000
+      : NaN;
+  };
+  const steady = samples.filter((_, i) => observedAt[i]! - observedAt[0]! >= 1000);
+  return {
+    p50: pct(samples, 50),
+    p99: pct(samples, 99),
+    samples: samples.length,
+    achieved,
+    steady: { p50: pct(steady, 50), p99: pct(steady, 99), max: pct(steady, 100), samples: steady.length },
+  };
 }
 
 export async function benchPipeline(quick: boolean): Promise<Record<string, unknown>> {
@@ -245,6 +265,7 @@ export async function benchPipeline(quick: boolean): Promise<Record<string, unkn
       p50: latency.p50,
       p99: latency.p99,
       samples: latency.samples,
+      steadyP99: latency.steady.p99,
     },
     runs: { raw, ingest, scored },
   };
