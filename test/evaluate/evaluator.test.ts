@@ -341,7 +341,8 @@ test('live recall, precision, false alarms per machine-day and lead times equal 
   await eventually(
     'everything decided',
     () => JSON.stringify([pick(v('v1')), pick(v('v0'))]) === JSON.stringify([pick(full.v1), pick(full.v0)]),
-    20_000,
+    // Usually a few seconds; once, on a loaded CI box, 3 detections were still pending after 20 s.
+    60_000,
   ).catch(() => undefined);
   assert.deepEqual(pick(v('v1')), pick(full.v1));
   assert.deepEqual(pick(v('v0')), pick(full.v0));
