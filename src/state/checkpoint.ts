@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import { StaleCheckpointError } from '../errors';
+import { Slicer } from '../loop';
 import { decodeState, encodeState } from './codec';
 import type { Decision } from './journal';
 import { decisionField, decodeDecision, encodeDecision, placeKey } from './journal';
@@ -170,8 +171,11 @@ export class CheckpointStore {
    * checkpoint that covers an entry removes it (see FENCED_WRITE).
    */
   async record(decisions: readonly Decision[]): Promise<void> {
+    // A batch decides ten thousand windows: encoding them is cut into slices that let the event loop run.
+    const slicer = new Slicer();
     const byMachine = new Map<string, string[]>();
     for (const d of decisions) {
+      if (slicer.due()) await slicer.yield();
       let fields = byMachine.get(d.machineId);
       if (!fields) byMachine.set(d.machineId, (fields = []));
       fields.push(decisionField(d.place, d.offset), encodeDecision(d));

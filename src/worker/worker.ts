@@ -18,6 +18,7 @@ import { BatchStep } from './batch';
 import { createWorkerClients } from './clients';
 import { JoinGate } from './join';
 import { decodeBatch } from './decode';
+import { Slicer, SLICE_BUDGET_MS } from '../loop';
 import { ModelHolder } from './model-holder';
 import type { BatchConsumer } from './ports';
 import { ServingModel } from './scorer';
@@ -276,7 +277,12 @@ export class Worker {
     const { batch } = payload;
     if (batch.messages.length === 0) return;
     const isReadings = batch.topic === this.config.topics.readings;
-    const decoded = decodeBatch(batch.messages, isReadings ? 'readings' : 'logs', this.decodeLimits);
+    const decoded = await decodeBatch(
+      batch.messages,
+      isReadings ? 'readings' : 'logs',
+      this.decodeLimits,
+      new Slicer(SLICE_BUDGET_MS, () => payload.heartbeat()),
+    );
     if (isReadings) {
       const maxTs = decoded.reduce((max, d) => (d.ok ? Math.max(max, d.value.ts) : max), -Infinity);
       if (Number.isFinite(maxTs)) await this.join.awaitLogs(batch.partition, maxTs, payload);

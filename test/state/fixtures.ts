@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config';
 import { createRedis } from '../../src/redis/client';
 import type { BatchInput, BatchConsumer } from '../../src/worker/ports';
 import type { DecodedRecord } from '../../src/worker/batch';
-import { decodeBatch } from '../../src/worker/decode';
+import { decodeRecord } from '../../src/worker/decode';
 
 const HOUR = 3_600_000;
 export const T0 = Date.UTC(2026, 0, 1);
@@ -38,12 +38,13 @@ export function readingsBatch(from: number, to: number): BatchInput<DecodedRecor
       offset: String(o),
       timestamp: String(T0),
     });
-  const decoded = decodeBatch(messages, 'readings', {
+  const limits = {
     maxRecordBytes: 10_000,
     maxFutureSkewMs: HOUR,
     now: () => T0 + 1_000 * HOUR,
     requireKey: true,
-  });
+  };
+  const decoded = messages.map((m) => decodeRecord(m, 'readings', limits));
   return { topic: 'r', partition: 0, incarnation: 'i1', messages, decoded };
 }
 

@@ -248,7 +248,7 @@ class Process {
         w.at('commit:after');
       },
     };
-    const decoded = decodeBatch(messages, 'readings', {
+    const decoded = await decodeBatch(messages, 'readings', {
       maxRecordBytes: 10_000,
       maxFutureSkewMs: HOUR,
       now: () => T0 + 365 * 24 * HOUR,
@@ -268,7 +268,7 @@ class Process {
       offset: String(offset + i),
       timestamp: String(T0),
     }));
-    const decoded = decodeBatch(messages, 'logs', {
+    const decoded = await decodeBatch(messages, 'logs', {
       maxRecordBytes: 10_000,
       maxFutureSkewMs: HOUR,
       now: () => T0 + 365 * 24 * HOUR,

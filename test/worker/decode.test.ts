@@ -7,7 +7,7 @@ const limits = { maxRecordBytes: 1024, maxFutureSkewMs: 60_000, now: () => 1.8e1
 const value = (machineId: string) =>
   Buffer.from(JSON.stringify({ machineId, ts: 1_700_000_000_000, values: { volt: 1 } }));
 
-test('a key is refused exactly when it is not UTF-8, ASCII or not', () => {
+test('a key is refused exactly when it is not UTF-8, ASCII or not', async () => {
   const keys = [
     Buffer.from('m-1'),
     Buffer.from('ünï-7'),
@@ -28,7 +28,7 @@ test('a key is refused exactly when it is not UTF-8, ASCII or not', () => {
         }),
       ),
     );
-  const decoded = decodeBatch(
+  const decoded = await decodeBatch(
     keys.map((key) => ({ key, value: value(key.toString()) })),
     'readings',
     limits,

@@ -70,7 +70,7 @@ test('a large batch yields between scoring slices: timers run and the consumer h
     };
   });
   const windows = machines * (hours - config.model.window + 1);
-  const decoded = decodeBatch(messages, 'readings', {
+  const decoded = await decodeBatch(messages, 'readings', {
     maxRecordBytes: 10_000,
     maxFutureSkewMs: HOUR,
     now: Date.now,
