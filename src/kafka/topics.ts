@@ -1,5 +1,6 @@
 import type { Config } from '../config';
 import { createKafka } from './client';
+import { createTopicsReady } from './create';
 
 /**
  * Creates the contract topics that do not exist. Readings and logs get the same partition count (they are
@@ -19,14 +20,14 @@ export async function createTopics(
     const existing = new Set(await admin.listTopics());
     const missing = wanted.filter((name) => !existing.has(name));
     if (missing.length) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((topic) => ({
+      await createTopicsReady(
+        admin,
+        missing.map((topic) => ({
           topic,
           numPartitions: opts.partitions,
           replicationFactor: opts.replication,
         })),
-      });
+      );
     }
     const meta = await admin.fetchTopicMetadata({ topics: [t.readings, t.logs] });
     const [a, b] = meta.topics.map((m) => m.partitions.length);

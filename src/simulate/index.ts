@@ -3,6 +3,7 @@ import type { Message, Producer } from 'kafkajs';
 import type { Config } from '../config';
 import type { ParsedArgs } from '../cli/args';
 import { createKafka } from '../kafka/client';
+import { createTopicsReady } from '../kafka/create';
 import { createLogger } from '../log';
 import type { Logger } from '../log';
 import { createFleet } from './fleet';
@@ -66,7 +67,10 @@ async function ensureTopics(config: Config, logger: Logger): Promise<void> {
     const existing = new Set(await admin.listTopics());
     const missing = [readings, logs, failures].filter((t) => !existing.has(t));
     if (missing.length > 0) {
-      await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic })) });
+      await createTopicsReady(
+        admin,
+        missing.map((topic) => ({ topic })),
+      );
       logger.info('created topics', { topics: missing });
     }
     const meta = await admin.fetchTopicMetadata({ topics: [readings, logs] });

@@ -4,6 +4,7 @@ import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import type { ISocketFactory, Producer, ProducerBatch, RecordMetadata } from 'kafkajs';
+import { createTopicsReady } from '../../src/kafka/create';
 import { SerialSender } from '../../src/kafka/serial-sender';
 import { testConfig, withTimeout } from '../helpers';
 import { report } from './harness';
@@ -54,7 +55,7 @@ async function freshTopic(kafka: Kafka): Promise<string> {
   topics.push(topic);
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+  await createTopicsReady(admin, [{ topic, numPartitions: 1 }]);
   await admin.disconnect();
   return topic;
 }

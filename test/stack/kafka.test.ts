@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { createKafka } from '../../src/kafka/client';
+import { createTopicsReady } from '../../src/kafka/create';
 import { eventually, testConfig, withTimeout } from '../helpers';
 
 test('kafkajs produce → consume round trip on a fresh topic of the real broker', async () => {
@@ -10,7 +11,7 @@ test('kafkajs produce → consume round trip on a fresh topic of the real broker
   const topic = `smoke-${randomUUID()}`;
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+  await createTopicsReady(admin, [{ topic, numPartitions: 2 }]);
   const producer = kafka.producer({ idempotent: true });
   const consumer = kafka.consumer({ groupId: `smoke-${randomUUID()}` });
   try {
@@ -33,7 +34,31 @@ test('kafkajs produce → consume round trip on a fresh topic of the real broker
   } finally {
     await withTimeout('consumer disconnect', consumer.disconnect());
     await withTimeout('producer disconnect', producer.disconnect());
-    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await withTimeout('delete topic', admin.deleteTopics({ topics: [topic] })).catch(() => undefined);
     await withTimeout('admin disconnect', admin.disconnect());
+  }
+});
+
+test('topics created at once by ten clients are each ready on return: every partition has a leader', async () => {
+  const config = testConfig();
+  const admins = Array.from({ length: 10 }, () => createKafka(config).admin());
+  const topics = admins.map(() => `ready-${randomUUID()}`);
+  await Promise.all(admins.map((a) => a.connect()));
+  try {
+    await Promise.all(admins.map((a, i) => createTopicsReady(a, [{ topic: topics[i]!, numPartitions: 4 }])));
+    const { topics: meta } = await admins[0]!.fetchTopicMetadata({ topics });
+    assert.equal(meta.length, 10);
+    for (const t of meta) {
+      assert.equal(t.partitions.length, 4, t.name);
+      assert.ok(
+        t.partitions.every((p) => p.leader >= 0),
+        t.name,
+      );
+    }
+    // Creating them again leaves them as they are.
+    await createTopicsReady(admins[0]!, [{ topic: topics[0]!, numPartitions: 4 }]);
+  } finally {
+    await withTimeout('delete topics', admins[0]!.deleteTopics({ topics })).catch(() => undefined);
+    await Promise.all(admins.map((a) => withTimeout('admin disconnect', a.disconnect())));
   }
 });

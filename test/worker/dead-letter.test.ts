@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import Redis from 'ioredis';
 import type { Message } from 'kafkajs';
 import { createKafka } from '../../src/kafka/client';
+import { createTopicsReady } from '../../src/kafka/create';
 import { createTopics } from '../../src/kafka/topics';
 import { createLogger } from '../../src/log';
 import { createMetrics } from '../../src/metrics';
@@ -122,16 +123,13 @@ test('a 300 KB control-byte key, a 2 MB value and a non-UTF-8 key are dead-lette
   );
   try {
     await admin.connect();
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        {
-          topic: config.topics.dlq,
-          numPartitions: 1,
-          configEntries: [{ name: 'max.message.bytes', value: String(BROKER_DEFAULT_MAX_BYTES) }],
-        },
-      ],
-    });
+    await createTopicsReady(admin, [
+      {
+        topic: config.topics.dlq,
+        numPartitions: 1,
+        configEntries: [{ name: 'max.message.bytes', value: String(BROKER_DEFAULT_MAX_BYTES) }],
+      },
+    ]);
     await createTopics(config, { partitions: 2, replication: 1 });
     await producer.connect();
     await observer.connect();
