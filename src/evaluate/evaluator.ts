@@ -64,6 +64,8 @@ export class Evaluator {
     private readonly logger: Logger,
     private readonly metrics: EvaluatorMetrics,
     private readonly onFailure: (error: Error) => void = () => undefined,
+    /** Observes each batch once its records are applied, before its state is written (tests stop during one). */
+    private readonly onApplied?: (topic: string, partition: number, records: number) => void,
   ) {
     this.redis = createRedis(config);
     this.redis.on('error', (error: Error) =>
@@ -196,6 +198,7 @@ export class Evaluator {
     const t = this.config.topics;
     const events: LedgerEvent[] = [];
     let last: string | undefined;
+    let applied = 0;
     const shadowScores = batch.topic === t.scores ? await this.shadowScores(batch.messages) : undefined;
     for (const [i, message] of batch.messages.entries()) {
       if (!payload.isRunning() || payload.isStale()) break;
@@ -205,8 +208,10 @@ export class Evaluator {
       else if (batch.topic === t.failures) this.onFailureRecord(message, events);
       else if (shadowScores) this.onShadowScore(shadowScores[i], events);
       last = message.offset;
+      applied++;
     }
     if (last === undefined) return;
+    this.onApplied?.(batch.topic, batch.partition, applied);
     try {
       await this.persist(events, () => payload.isRunning() && !payload.isStale());
     } catch (error) {

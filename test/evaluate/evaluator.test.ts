@@ -522,3 +522,54 @@ test('a failure whose machine reports on a partition not read yet is judged when
   assert.deepEqual(evaluator.view().ignored, {}, 'not an unknown machine');
   assert.deepEqual([v1()?.detected, v1()?.trueAlarms, v1()?.leadTimeP50Seconds], [1, 1, 2 * 3600]);
 });
+
+test('a graceful stop during a batch writes its state and commits its offsets (kafkajs alone would skip that commit)', async (t) => {
+  const cfg = testConfig({ ...EVAL_TEST_ENV, PDM_EVAL_WORKER_GROUP: 'none' });
+  await createTopics(cfg, { partitions: 1, replication: 1 });
+  let stopping: Promise<void> | undefined;
+  let applied = 0;
+  // The stop starts while the first batch is being applied: kafkajs is no longer `running` when it commits.
+  const evaluator: Evaluator = new Evaluator(
+    cfg,
+    createLogger('warn', { role: 'evaluator-test' }),
+    createEvaluatorMetrics(new Registry()),
+    undefined,
+    (_topic, _partition, records) => {
+      applied += records;
+      stopping ??= evaluator.stop();
+    },
+  );
+  const kafka2 = createKafka(cfg);
+  const send = kafka2.producer();
+  const admin2 = kafka2.admin();
+  t.after(async () => {
+    await withTimeout('evaluator stop', evaluator.stop());
+    await withTimeout('producer disconnect', send.disconnect());
+    await withTimeout('admin disconnect', admin2.disconnect());
+    await dropTestResources(cfg);
+  });
+  await Promise.all([send.connect(), admin2.connect()]);
+  await send.send({
+    topic: cfg.topics.readings,
+    messages: Array.from({ length: 6 }, (_, h) => ({
+      key: 'm-1',
+      value: JSON.stringify({
+        machineId: 'm-1',
+        ts: new Date(START + h * HOUR).toISOString(),
+        values: { volt: 170 },
+      }),
+    })),
+  });
+  await evaluator.start();
+  await eventually('the stop began during a batch', () => stopping !== undefined);
+  await withTimeout('evaluator stop', stopping!);
+  const [committed] = await admin2.fetchOffsets({
+    groupId: `${cfg.kafka.groupId}.evaluator`,
+    topics: [cfg.topics.readings],
+  });
+  // Every record applied (all in the batch in flight when the stop began) is committed: none is read again.
+  assert.ok(applied > 0);
+  assert.equal(committed?.partitions.find((p) => p.partition === 0)?.offset, String(applied));
+  const stored = await redis.get(`${cfg.redis.prefix}eval:clock`);
+  assert.equal(Number(stored), START + (applied - 1) * HOUR, 'the state of that batch is written');
+});
