@@ -12,7 +12,7 @@ import { ModelRegistry } from '../registry';
 import { retry } from '../retry';
 import { textToWordSequence } from '../tokenize';
 import { Ledger, NO_VERSION } from './ledger';
-import type { LedgerEvent, Position } from './ledger';
+import type { DecisionGate, LedgerEvent } from './ledger';
 import { countEvents, publishDrift, publishFigures } from './metrics';
 import type { EvaluatorMetrics } from './metrics';
 import { EvaluationStore, saveDrift } from './store';
@@ -31,7 +31,8 @@ import type { EvaluatedAlert, EvaluatorState, EvaluatorView, ParsedShadowScore }
  * needs every alert the worker could have raised for those readings. A decision therefore waits until the
  * worker group has committed past the reading that passed the deadline (it commits only after its alerts are
  * acknowledged), and until this evaluator has read the alerts and failures topics up to their end offsets
- * fetched after that. Run one evaluator: the state is not partitioned.
+ * fetched after that. A failure of a machine never seen is written off only once every readings partition with
+ * records left to read has passed its deadline (ledger.ts). Run one evaluator: the state is not partitioned.
  */
 export class Evaluator {
   state: EvaluatorState = 'starting';
@@ -45,7 +46,7 @@ export class Evaluator {
   private readonly leads = new Map<string, number[]>();
   private readonly drift: DriftWindow;
   private readonly decodeLimits: DecodeLimits;
-  /** Next offset to read per topic-partition of alerts and failures (what this process has applied). */
+  /** Next offset to read per topic-partition of readings and the decision topics (what this process has applied). */
   private readonly positions = new Map<string, number>();
   private serving = NO_VERSION;
   /** The registry's shadow version (champion/challenger), evaluated from its scores; undefined when none. */
@@ -63,6 +64,8 @@ export class Evaluator {
     private readonly logger: Logger,
     private readonly metrics: EvaluatorMetrics,
     private readonly onFailure: (error: Error) => void = () => undefined,
+    /** Observes each batch once its records are applied, before its state is written (tests stop during one). */
+    private readonly onApplied?: (topic: string, partition: number, records: number) => void,
   ) {
     this.redis = createRedis(config);
     this.redis.on('error', (error: Error) =>
@@ -113,7 +116,7 @@ export class Evaluator {
     // Where this group stopped last time: a partition with nothing new sends no batch, yet is caught up.
     for (const { topic, partitions } of await this.admin.fetchOffsets({
       groupId: `${config.kafka.groupId}.evaluator`,
-      topics: this.decisionTopics(),
+      topics: this.trackedTopics(),
     })) {
       for (const p of partitions)
         if (Number(p.offset) >= 0) this.positions.set(`${topic}\u0000${p.partition}`, Number(p.offset));
@@ -180,11 +183,22 @@ export class Evaluator {
     return [t.alerts, t.failures, ...(t.scores ? [t.scores] : [])];
   }
 
+  /** The topics whose read positions the gate compares with their end offsets. */
+  private trackedTopics(): string[] {
+    return [this.config.topics.readings, ...this.decisionTopics()];
+  }
+
+  /** Where this process reads `topic`'s partition next: its applied position, or the log start if that is later. */
+  private position(topic: string, p: { partition: number; low: string }): number {
+    return Math.max(this.positions.get(`${topic}\u0000${p.partition}`) ?? 0, Number(p.low));
+  }
+
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     const t = this.config.topics;
     const events: LedgerEvent[] = [];
     let last: string | undefined;
+    let applied = 0;
     const shadowScores = batch.topic === t.scores ? await this.shadowScores(batch.messages) : undefined;
     for (const [i, message] of batch.messages.entries()) {
       if (!payload.isRunning() || payload.isStale()) break;
@@ -194,8 +208,10 @@ export class Evaluator {
       else if (batch.topic === t.failures) this.onFailureRecord(message, events);
       else if (shadowScores) this.onShadowScore(shadowScores[i], events);
       last = message.offset;
+      applied++;
     }
     if (last === undefined) return;
+    this.onApplied?.(batch.topic, batch.partition, applied);
     try {
       await this.persist(events, () => payload.isRunning() && !payload.isStale());
     } catch (error) {
@@ -205,15 +221,19 @@ export class Evaluator {
         this.fail(new Error(`evaluation state not written: ${(error as Error).message}`));
       throw error;
     }
-    if (this.decisionTopics().includes(batch.topic))
+    if (this.trackedTopics().includes(batch.topic))
       this.positions.set(`${batch.topic}\u0000${batch.partition}`, Number(last) + 1);
     for (const message of batch.messages) {
       payload.resolveOffset(message.offset);
       if (message.offset === last) break;
     }
-    await this.consumer.commitOffsets([
-      { topic: batch.topic, partition: batch.partition, offset: String(Number(last) + 1) },
-    ]);
+    // consumer.commitOffsets is a silent no-op once kafkajs stops running, and a graceful stop sets that before
+    // it waits for the batch in flight: a batch whose state is written would be read again after a restart
+    // (and its records counted as duplicates). Its commit goes to the group directly while still a member.
+    const committed = { partition: batch.partition, offset: String(Number(last) + 1) };
+    await (payload.isRunning()
+      ? this.consumer.commitOffsets([{ topic: batch.topic, ...committed }])
+      : payload.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [committed] }] }));
     await payload.heartbeat();
   }
 
@@ -333,9 +353,10 @@ export class Evaluator {
 
   /**
    * The worker group's committed offsets on the readings topic, then the end offsets of alerts and failures:
-   * undefined (decide nothing now) unless this evaluator has read both topics up to those ends.
+   * undefined (decide nothing now) unless this evaluator has read both topics up to those ends. Then the
+   * readings partitions it has not read to their end (for machines not seen yet).
    */
-  private async gate(): Promise<((due: Position) => boolean) | undefined> {
+  private async gate(): Promise<DecisionGate | undefined> {
     const t = this.config.topics;
     const group = this.config.evaluator.workerGroup;
     const committed = new Map<number, number>();
@@ -346,15 +367,19 @@ export class Evaluator {
     let caughtUp = true;
     // The scores topic gates only while a shadow is evaluated: its would-be alerts are derived from it.
     for (const topic of [t.alerts, t.failures, ...(this.shadow && t.scores ? [t.scores] : [])]) {
-      for (const p of await this.admin.fetchTopicOffsets(topic)) {
-        const position = Math.max(this.positions.get(`${topic}\u0000${p.partition}`) ?? 0, Number(p.low));
-        if (position < Number(p.high)) caughtUp = false;
-      }
+      for (const p of await this.admin.fetchTopicOffsets(topic))
+        if (this.position(topic, p) < Number(p.high)) caughtUp = false;
     }
     this.caughtUp = caughtUp;
     if (!caughtUp) return undefined;
-    // Without a worker group to wait for (PDM_EVAL_WORKER_GROUP=none), the alerts are taken as complete.
-    return group ? (due) => (committed.get(due.partition) ?? -1) > due.offset : () => true;
+    const unreadPartitions = (await this.admin.fetchTopicOffsets(t.readings))
+      .filter((p) => this.position(t.readings, p) < Number(p.high))
+      .map((p) => p.partition);
+    return {
+      // Without a worker group to wait for (PDM_EVAL_WORKER_GROUP=none), the alerts are taken as complete.
+      processed: group ? (due) => (committed.get(due.partition) ?? -1) > due.offset : () => true,
+      unreadPartitions,
+    };
   }
 
   private async refreshModel(): Promise<void> {

@@ -3,6 +3,7 @@ export type { EvaluatorState, EvaluatorView } from './view';
 export { Ledger, NO_VERSION } from './ledger';
 export type {
   AlertRecord,
+  DecisionGate,
   FailureRecord,
   IgnoredReason,
   LedgerEvent,

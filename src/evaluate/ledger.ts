@@ -11,7 +11,9 @@
  *
  * "Decided" also waits for the gate the caller passes to decide(): the reading that passed the deadline
  * (its partition and offset) must have been processed by the worker, so every alert it could have raised
- * before the deadline is already on the alerts topic. Each record is decided exactly once and deduplicated by
+ * before the deadline is already on the alerts topic. A failure of a machine with no reading is written off
+ * as an unknown machine only once every readings partition has passed f + grace or been read to its end:
+ * the machine's readings may sit on a partition this evaluator has not read yet. Each record is decided exactly once and deduplicated by
  * alertId and by (machine, failure ts), so a redelivered record or a duplicate failure never counts twice.
  */
 
@@ -23,6 +25,14 @@ import type { AlertState } from '../state';
 export interface Position {
   readonly partition: number;
   readonly offset: number;
+}
+
+/** What decide() may rely on at a tick: the worker's progress and this evaluator's on the readings topic. */
+export interface DecisionGate {
+  /** The worker has processed the reading at `due`: every alert it could raise up to it is on the alerts topic. */
+  processed(due: Position): boolean;
+  /** The readings partitions holding records this evaluator has not read yet. */
+  readonly unreadPartitions: readonly number[];
 }
 
 export interface AlertRecord {
@@ -95,6 +105,12 @@ export class Ledger {
   private readonly machines = new Map<string, MachineLedger>();
   /** The newest reading's event time over the fleet: the clock of retention and unknown machines. */
   private globalTs = -Infinity;
+  /**
+   * The newest reading's event time per readings partition. Not stored: after a restart a partition's clock
+   * comes back with its next reading, and until then the partition holds unknown-machine decisions only
+   * while it has records left to read.
+   */
+  private readonly partitionTs = new Map<number, number>();
   /** Machines changed since the last takeChanges(), and machines evicted (to delete from the store). */
   private readonly dirty = new Set<string>();
   private readonly evicted = new Set<string>();
@@ -153,6 +169,7 @@ export class Ledger {
    * the shadow, if any) and may make records due.
    */
   reading(machineId: string, ts: number, at: Position, evaluated: string | readonly string[]): LedgerEvent[] {
+    this.partitionTs.set(at.partition, Math.max(this.partitionTs.get(at.partition) ?? -Infinity, ts));
     const m = this.machine(machineId);
     const events: LedgerEvent[] = [];
     if (m.lastTs !== undefined && ts <= m.lastTs) return events; // older or re-delivered: the clock does not move
@@ -243,18 +260,19 @@ export class Ledger {
 
   /**
    * Decides every record whose deadline has passed and whose gate is open; ignores failures of machines that
-   * never sent a reading once the fleet's clock has passed them; prunes and evicts what the retention no
-   * longer needs. `servingVersion` is charged with the misses, and so is `shadowVersion` (when one is
-   * evaluated) with each failure it did not detect; shadow alert states of other versions are dropped.
+   * never sent a reading once no readings partition can still hold one before f + grace (see
+   * `noReadingBefore`); prunes and evicts what the retention no longer needs. `servingVersion` is charged
+   * with the misses, and so is `shadowVersion` (when one is evaluated) with each failure it did not detect;
+   * shadow alert states of other versions are dropped.
    */
-  decide(gate: (due: Position) => boolean, servingVersion: string, shadowVersion?: string): LedgerEvent[] {
+  decide(gate: DecisionGate, servingVersion: string, shadowVersion?: string): LedgerEvent[] {
     const events: LedgerEvent[] = [];
     const { horizonMs, graceMs, retentionMs } = this.opts;
     for (const m of this.machines.values()) {
       let changed = false;
       for (const a of m.alerts) {
         if (a.outcome !== 'pending') continue;
-        if (a.due && gate(a.due)) {
+        if (a.due && gate.processed(a.due)) {
           a.outcome = 'false';
           events.push({ kind: 'false_alarm', version: a.version });
           changed = true;
@@ -262,11 +280,11 @@ export class Ledger {
       }
       for (const f of m.failures) {
         if (f.decided) continue;
-        if (m.lastTs === undefined && this.globalTs >= f.ts + graceMs) {
+        if (m.lastTs === undefined && this.noReadingBefore(f.ts + graceMs, gate)) {
           f.decided = true;
           events.push({ kind: 'ignored', topic: 'failures', reason: 'unknown_machine' });
           changed = true;
-        } else if (f.due && gate(f.due)) {
+        } else if (f.due && gate.processed(f.due)) {
           f.decided = true;
           events.push(...this.judgeFailure(m, f.ts, servingVersion, shadowVersion));
           changed = true;
@@ -322,6 +340,19 @@ export class Ledger {
       events.push({ kind: 'missed', version: shadowVersion });
     for (const [version, ts] of earliest) events.push({ kind: 'detected', version, leadMs: failureTs - ts });
     return events;
+  }
+
+  /**
+   * Whether every reading up to `deadline` of a machine not seen so far would have been read by now: the
+   * fleet's clock has passed it and so has each readings partition with records still unread. The fleet's
+   * clock alone is not enough: partitions are read in any order, so it can pass the deadline on one
+   * partition while the machine's readings wait unread on another (a failure then written off for good).
+   */
+  private noReadingBefore(deadline: number, gate: DecisionGate): boolean {
+    return (
+      this.globalTs >= deadline &&
+      gate.unreadPartitions.every((p) => (this.partitionTs.get(p) ?? -Infinity) >= deadline)
+    );
   }
 
   /** The label's horizon: a window (or alert) at a is followed by a failure at f iff a < f ≤ a + H. */

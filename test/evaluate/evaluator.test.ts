@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import Redis from 'ioredis';
-import type { Admin, Producer } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { alertId } from '../../src/alerts';
 import { decileBin, psiOfCounts } from '../../src/drift';
@@ -211,8 +210,10 @@ const config = testConfig({
   PDM_DRIFT_WINDOW: '24h',
 });
 const redis = new Redis(config.redis.url);
-let admin: Admin;
-let producer: Producer;
+// Created here (connected by the first test), so `after` can close them when a name pattern runs another test only.
+const kafka = createKafka(config);
+const admin = kafka.admin();
+const producer = kafka.producer();
 
 /** Every evaluator the test starts: stopped in `after`, so a failed assertion cannot leave one running and hang the runner. */
 const started: Evaluator[] = [];
@@ -278,9 +279,6 @@ const pick = (f: LiveFigures | undefined) =>
 test('live recall, precision, false alarms per machine-day and lead times equal the offline values, across a restart', async () => {
   const s = scenario();
   await createTopics(config, { partitions: 2, replication: 1 });
-  const kafka = createKafka(config);
-  admin = kafka.admin();
-  producer = kafka.producer();
   await Promise.all([admin.connect(), producer.connect()]);
   await registerKnownModel(redis, config, {
     sensor: 'volt',
@@ -316,16 +314,10 @@ test('live recall, precision, false alarms per machine-day and lead times equal 
       JSON.stringify(pick(half.v1)),
     15_000,
   ).catch(() => undefined);
-  // Usually equal by now. When alerts, failures and readings are consumed in another interleaving, a failure
-  // can still be pending here (seen once in CI on a fresh broker: detected 3 of 5); what must never happen is a
-  // wrong or extra decision. The exact equality is asserted after the restart, on the whole stream.
-  const firstHalf = pick(first.evaluator.view().versions.find((v) => v.version === 'v1'));
-  for (const k of ['detected', 'missed', 'trueAlarms', 'falseAlarms'] as const) {
-    assert.ok(
-      (firstHalf?.[k] ?? 0) <= (half.v1?.[k] ?? 0),
-      `first half ${k}: ${JSON.stringify(firstHalf)} vs ${JSON.stringify(half.v1)}`,
-    );
-  }
+  // Exact whatever order the partitions were read in: a failure whose machine's readings were still unread
+  // when the fleet's clock passed it used to be written off as an unknown machine (CI: detected 3 of 5 here).
+  assert.deepEqual(pick(first.evaluator.view().versions.find((v) => v.version === 'v1')), pick(half.v1));
+  assert.deepEqual(first.evaluator.view().ignored, half.ignored);
   await withTimeout('first evaluator stop', first.evaluator.stop());
 
   // Second half, a new evaluator process: it resumes from Redis and its committed offsets.
@@ -341,8 +333,6 @@ test('live recall, precision, false alarms per machine-day and lead times equal 
   await eventually(
     'everything decided',
     () => JSON.stringify([pick(v('v1')), pick(v('v0'))]) === JSON.stringify([pick(full.v1), pick(full.v0)]),
-    // Usually a few seconds; once, on a loaded CI box, 3 detections were still pending after 20 s.
-    60_000,
   ).catch(() => undefined);
   assert.deepEqual(pick(v('v1')), pick(full.v1));
   assert.deepEqual(pick(v('v0')), pick(full.v0));
@@ -462,4 +452,124 @@ test('live recall, precision, false alarms per machine-day and lead times equal 
   assert.deepEqual(pick(third.evaluator.view().versions.find((f) => f.version === 'v1')), pick(full.v1));
   assert.deepEqual(pick(third.evaluator.view().versions.find((f) => f.version === 'v0')), pick(full.v0));
   await withTimeout('third evaluator stop', third.evaluator.stop());
+});
+
+test('a failure whose machine reports on a partition not read yet is judged when its readings are read, not written off as an unknown machine', async (t) => {
+  // The worker gate is open (none to wait for): only this evaluator's own reading order matters here.
+  const cfg = testConfig({ ...EVAL_TEST_ENV, PDM_EVAL_WORKER_GROUP: 'none' });
+  await createTopics(cfg, { partitions: 2, replication: 1 });
+  const { evaluator } = startEvaluator(cfg);
+  const send = createKafka(cfg).producer();
+  await send.connect();
+  // After hooks run in order: the evaluator leaves before its topics go.
+  t.after(async () => {
+    await withTimeout('evaluator stop', evaluator.stop());
+    await withTimeout('producer disconnect', send.disconnect());
+    await dropTestResources(cfg);
+  });
+  const reading = (machineId: string, h: number) =>
+    JSON.stringify({ machineId, ts: new Date(START + h * HOUR).toISOString(), values: { volt: 170 } });
+  const hours = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  // Partition 1 holds a backlog first (records over PDM_MAX_RECORD_BYTES: skipped, but read one per fetch),
+  // then 'far's readings. Partition 0 holds 'near's readings, read in the first fetch: the fleet's clock passes
+  // far's failure (10 h) + grace while far's readings still wait on partition 1.
+  const t2 = cfg.topics;
+  for (let i = 0; i < 16; i++)
+    await send.send({ topic: t2.readings, messages: [{ partition: 1, value: 'x'.repeat(600_000) }] });
+  await send.send({
+    topic: t2.readings,
+    messages: hours(0, 12).map((h) => ({ partition: 1, key: 'far', value: reading('far', h) })),
+  });
+  await send.send({
+    topic: t2.readings,
+    messages: hours(0, 20).map((h) => ({ partition: 0, key: 'near', value: reading('near', h) })),
+  });
+  const raisedAt = START + 8 * HOUR;
+  await send.send({
+    topic: t2.alerts,
+    messages: [
+      {
+        key: 'far',
+        value: JSON.stringify({
+          alertId: alertId('far', raisedAt, 'v1', 'raised'),
+          machineId: 'far',
+          ts: new Date(raisedAt).toISOString(),
+          state: 'raised',
+          score: 0.9,
+          threshold: 0.5,
+          modelVersion: 'v1',
+          emittedAt: new Date().toISOString(),
+          explain: {},
+        }),
+      },
+    ],
+  });
+  await send.send({
+    topic: t2.failures,
+    messages: [
+      {
+        key: 'far',
+        value: JSON.stringify({ machineId: 'far', ts: new Date(START + 10 * HOUR).toISOString() }),
+      },
+    ],
+  });
+  await evaluator.start();
+  const v1 = () => evaluator.view().versions.find((v) => v.version === 'v1');
+  const decided = () =>
+    evaluator.view().versions.some((v) => v.detected + v.missed > 0) ||
+    evaluator.view().ignored['failures|unknown_machine'] !== undefined;
+  await eventually('the failure decided', decided);
+  assert.deepEqual(evaluator.view().ignored, {}, 'not an unknown machine');
+  assert.deepEqual([v1()?.detected, v1()?.trueAlarms, v1()?.leadTimeP50Seconds], [1, 1, 2 * 3600]);
+});
+
+test('a graceful stop during a batch writes its state and commits its offsets (kafkajs alone would skip that commit)', async (t) => {
+  const cfg = testConfig({ ...EVAL_TEST_ENV, PDM_EVAL_WORKER_GROUP: 'none' });
+  await createTopics(cfg, { partitions: 1, replication: 1 });
+  let stopping: Promise<void> | undefined;
+  let applied = 0;
+  // The stop starts while the first batch is being applied: kafkajs is no longer `running` when it commits.
+  const evaluator: Evaluator = new Evaluator(
+    cfg,
+    createLogger('warn', { role: 'evaluator-test' }),
+    createEvaluatorMetrics(new Registry()),
+    undefined,
+    (_topic, _partition, records) => {
+      applied += records;
+      stopping ??= evaluator.stop();
+    },
+  );
+  const kafka2 = createKafka(cfg);
+  const send = kafka2.producer();
+  const admin2 = kafka2.admin();
+  t.after(async () => {
+    await withTimeout('evaluator stop', evaluator.stop());
+    await withTimeout('producer disconnect', send.disconnect());
+    await withTimeout('admin disconnect', admin2.disconnect());
+    await dropTestResources(cfg);
+  });
+  await Promise.all([send.connect(), admin2.connect()]);
+  await send.send({
+    topic: cfg.topics.readings,
+    messages: Array.from({ length: 6 }, (_, h) => ({
+      key: 'm-1',
+      value: JSON.stringify({
+        machineId: 'm-1',
+        ts: new Date(START + h * HOUR).toISOString(),
+        values: { volt: 170 },
+      }),
+    })),
+  });
+  await evaluator.start();
+  await eventually('the stop began during a batch', () => stopping !== undefined);
+  await withTimeout('evaluator stop', stopping!);
+  const [committed] = await admin2.fetchOffsets({
+    groupId: `${cfg.kafka.groupId}.evaluator`,
+    topics: [cfg.topics.readings],
+  });
+  // Every record applied (all in the batch in flight when the stop began) is committed: none is read again.
+  assert.ok(applied > 0);
+  assert.equal(committed?.partitions.find((p) => p.partition === 0)?.offset, String(applied));
+  const stored = await redis.get(`${cfg.redis.prefix}eval:clock`);
+  assert.equal(Number(stored), START + (applied - 1) * HOUR, 'the state of that batch is written');
 });

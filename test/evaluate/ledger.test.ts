@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Ledger } from '../../src/evaluate';
-import type { LedgerEvent, Position } from '../../src/evaluate';
+import type { DecisionGate, LedgerEvent, Position } from '../../src/evaluate';
 
 const H = 3_600_000;
 const opts = { horizonMs: 6 * H, graceMs: H, retentionMs: 48 * H };
-const open = () => true;
+/** The worker processed everything and this evaluator has read every readings partition to its end. */
+const open: DecisionGate = { processed: () => true, unreadPartitions: [] };
 const kinds = (events: readonly LedgerEvent[]) =>
   events
     .filter((e) => e.kind !== 'exposure')
@@ -53,7 +54,7 @@ test('a failure with no raise before it is missed, charged to the serving versio
   ledger.failure('m', 3 * H);
   readings(ledger, 'm', 4, 5);
   let workerAt = 3; // the worker has committed offsets < 3 only
-  const gate = (due: Position) => workerAt > due.offset;
+  const gate: DecisionGate = { processed: (due: Position) => workerAt > due.offset, unreadPartitions: [] };
   assert.deepEqual(kinds(ledger.decide(gate, 'v2')), []);
   workerAt = 5; // the reading at 4 h passed f + grace: offset 4 < 5
   assert.deepEqual(kinds(ledger.decide(gate, 'v2')), ['missed:v2']);
@@ -91,6 +92,31 @@ test('duplicates, unknown machines and records older than the retention are coun
     'the fleet clock passed 99.5 h + grace with no reading of it',
   );
   assert.deepEqual(kinds(ledger.decide(open, 'v2')), []);
+});
+
+test('a machine not seen yet is not written off while another partition still holds unread readings; its failure is judged when they come', () => {
+  const ledger = new Ledger(opts);
+  // 'near' reports on partition 0, 'far' on partition 1. The failures and alerts are read; partition 1 is not.
+  ledger.alert({ alertId: 'a', machineId: 'far', ts: 8 * H, modelVersion: 'v1' });
+  assert.deepEqual(kinds(ledger.failure('far', 10 * H)), ['true_alarm:v1']);
+  readings(ledger, 'near', 0, 20);
+  const farUnread: DecisionGate = { processed: () => true, unreadPartitions: [1] };
+  assert.deepEqual(
+    kinds(ledger.decide(farUnread, 'v2')),
+    [],
+    "the fleet clock passed 10 h + grace on partition 0 only: far's readings may be on partition 1",
+  );
+  assert.deepEqual(ledger.pending().failures, 1);
+  for (let h = 0; h <= 12; h++) ledger.reading('far', h * H, { partition: 1, offset: h }, 'v2');
+  assert.deepEqual(kinds(ledger.decide(open, 'v2')), ['detected:v1:2h']);
+
+  // A machine that never reports is written off once every partition with unread records has passed f + grace.
+  ledger.failure('ghost', 14 * H);
+  readings(ledger, 'near', 21, 30);
+  const behind: DecisionGate = { processed: () => true, unreadPartitions: [1] };
+  assert.deepEqual(kinds(ledger.decide(behind, 'v2')), [], 'partition 1 is at 12 h, before 14 h + grace');
+  ledger.reading('other', 15 * H, { partition: 1, offset: 13 }, 'v2');
+  assert.deepEqual(kinds(ledger.decide(behind, 'v2')), ['ignored:failures:unknown_machine']);
 });
 
 test('exposure follows the readings clock; a re-delivered or late reading adds nothing; state is pruned and evicted by the retention', () => {
