@@ -70,6 +70,21 @@ export interface BatchSettings {
   readonly alerts: Config['alerts'];
 }
 
+/** The batch step's settings from the configuration. */
+export function batchSettings(config: Config): BatchSettings {
+  return {
+    topics: config.topics,
+    limits: {
+      window: config.model.window,
+      allowedLatenessMs: config.allowedLatenessMs,
+      logLookbackMs: config.logLookbackMs,
+      maxLogTokens: config.maxLogTokens,
+      maxLogBytes: config.maxLogBytes,
+    },
+    alerts: config.alerts,
+  };
+}
+
 /** The worker's memory that a batch changes: machine states, and which partition each machine came from. */
 export interface BatchMemory {
   readonly store: MachineStore;

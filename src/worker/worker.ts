@@ -14,7 +14,7 @@ import { ModelRegistry } from '../registry';
 import { ScoreBatcher } from '../score';
 import { Shadow } from '../shadow';
 import { checkpointRefusals, CheckpointStore, Incarnations, MachineStore } from '../state';
-import { BatchStep } from './batch';
+import { BatchStep, batchSettings } from './batch';
 import { createWorkerClients } from './clients';
 import { JoinGate } from './join';
 import { decodeBatch } from './decode';
@@ -118,17 +118,7 @@ export class Worker {
     // Batches of several partitions run concurrently; their sends go out one at a time (see SerialSender).
     const producer = new SerialSender(this.producer);
     this.step = new BatchStep(
-      {
-        topics: config.topics,
-        limits: {
-          window: config.model.window,
-          allowedLatenessMs: config.allowedLatenessMs,
-          logLookbackMs: config.logLookbackMs,
-          maxLogTokens: config.maxLogTokens,
-          maxLogBytes: config.maxLogBytes,
-        },
-        alerts: config.alerts,
-      },
+      batchSettings(config),
       {
         store: this.store,
         partitionOf: this.partitionOf,

@@ -49,11 +49,15 @@ export function readingsBatch(from: number, to: number): BatchInput<DecodedRecor
 }
 
 /** A consumer that stays running, whose commits are collected and whose staleness the test decides. */
-export function testConsumer(commits: string[] = [], stale = () => false): BatchConsumer {
+export function testConsumer(
+  commits: string[] = [],
+  stale = () => false,
+  onHeartbeat: () => void = () => undefined,
+): BatchConsumer {
   return {
     isRunning: () => true,
     isStale: stale,
-    heartbeat: async () => undefined,
+    heartbeat: async () => onHeartbeat(),
     resolveOffset: () => undefined,
     pause: () => undefined,
     commit: async (offset) => void commits.push(offset),

@@ -9,10 +9,10 @@ import { Slicer } from '../../src/loop';
 import { createLogger } from '../../src/log';
 import { createMetrics } from '../../src/metrics';
 import { MachineStore } from '../../src/state';
-import { BatchStep } from '../../src/worker/batch';
+import { BatchStep, batchSettings } from '../../src/worker/batch';
 import { decodeBatch, decodeRecord } from '../../src/worker/decode';
-import type { BatchConsumer } from '../../src/worker/ports';
 import { testConfig } from '../helpers';
+import { testConsumer } from '../state/fixtures';
 
 const config = testConfig();
 const HOUR = 3_600_000;
@@ -51,16 +51,7 @@ test('a batch is applied in slices: other work sees it half-applied, and the con
   const decoded = messages.map((m) => decodeRecord(m, 'readings', limits));
   let applied = 0;
   const step = new BatchStep(
-    {
-      topics: config.topics,
-      limits: {
-        window: config.model.window,
-        allowedLatenessMs: config.allowedLatenessMs,
-        logLookbackMs: config.logLookbackMs,
-        maxLogTokens: config.maxLogTokens,
-      },
-      alerts: config.alerts,
-    },
+    batchSettings(config),
     { store: new MachineStore(10_000, HOUR), partitionOf: new Map(), processed: () => undefined },
     {
       producer: { send: async () => undefined },
@@ -78,14 +69,11 @@ test('a batch is applied in slices: other work sees it half-applied, and the con
     () => void applied++,
   );
   let heartbeats = 0;
-  const consumer: BatchConsumer = {
-    isRunning: () => true,
-    isStale: () => false,
-    heartbeat: async () => void heartbeats++,
-    resolveOffset: () => undefined,
-    pause: () => undefined,
-    commit: async () => undefined,
-  };
+  const consumer = testConsumer(
+    [],
+    () => false,
+    () => void heartbeats++,
+  );
   let done = false;
   const seenMidway = new Set<number>();
   const watch = () => {

@@ -11,12 +11,13 @@ import { createRedis } from '../../src/redis/client';
 import { ModelRegistry } from '../../src/registry';
 import { ScoreBatcher } from '../../src/score';
 import { MachineStore } from '../../src/state';
-import { BatchStep } from '../../src/worker/batch';
+import { BatchStep, batchSettings } from '../../src/worker/batch';
 import { decodeBatch } from '../../src/worker/decode';
 import { ModelHolder } from '../../src/worker/model-holder';
-import type { BatchConsumer, OutputRecords } from '../../src/worker/ports';
+import type { OutputRecords } from '../../src/worker/ports';
 import { ServingModel } from '../../src/worker/scorer';
 import { registerKnownModel } from '../known-model';
+import { testConsumer } from '../state/fixtures';
 import { dropTestResources, SMALL_MODEL, testConfig, withTimeout } from '../helpers';
 
 // The plain threshold rule without cooldown: every window of the alternating series below flips the alert.
@@ -79,16 +80,7 @@ test('a large batch yields between scoring slices: timers run and the consumer h
   let scored = 0;
   const published: OutputRecords[] = [];
   const step = new BatchStep(
-    {
-      topics: config.topics,
-      limits: {
-        window: config.model.window,
-        allowedLatenessMs: config.allowedLatenessMs,
-        logLookbackMs: config.logLookbackMs,
-        maxLogTokens: config.maxLogTokens,
-      },
-      alerts: config.alerts,
-    },
+    batchSettings(config),
     { store: new MachineStore(10_000, HOUR), partitionOf: new Map(), processed: () => undefined },
     {
       producer: { send: async (records) => void published.push(...records) },
@@ -114,14 +106,11 @@ test('a large batch yields between scoring slices: timers run and the consumer h
     logger,
   );
   let heartbeats = 0;
-  const consumer: BatchConsumer = {
-    isRunning: () => true,
-    isStale: () => false,
-    heartbeat: async () => void heartbeats++,
-    resolveOffset: () => undefined,
-    pause: () => undefined,
-    commit: async () => undefined,
-  };
+  const consumer = testConsumer(
+    [],
+    () => false,
+    () => void heartbeats++,
+  );
   // What other work would see while the batch runs: a timer set as it starts, and one check per loop turn.
   let done = false;
   let timerFiredDuringBatch = false;
