@@ -183,7 +183,7 @@ export class BatchStep {
     touched: Map<string, MachineState>,
   ): Promise<BatchOutcome> {
     const { producer, checkpoints, clock } = this.ports;
-    await this.restoreStates(input.messages);
+    await this.restoreStates(input);
     const collected = await this.applyAll(input, touched, consumer);
     // 1. decisions, journaled before any output leaves (a redelivery takes them instead of scoring again);
     // then the outputs, acknowledged: alerts and scores first, then the dead letters in bounded sends.
@@ -310,14 +310,22 @@ export class BatchStep {
   }
 
   /** Loads checkpoints for machines of this batch that are not in memory (after a restart, rebalance or eviction). */
-  private async restoreStates(messages: BatchInput<DecodedRecord>['messages']): Promise<void> {
+  private async restoreStates(input: BatchInput<DecodedRecord>): Promise<void> {
     const missing = new Set<string>();
-    for (const m of messages) {
+    const { store, partitionOf } = this.memory;
+    for (const m of input.messages) {
       const id = m.key?.toString();
-      if (id && !this.memory.store.has(id)) missing.add(id);
-      else if (id) this.memory.store.pin(id); // the bound on insert must not evict it before it is applied
+      if (!id) continue;
+      if (!store.has(id)) missing.add(id);
+      else {
+        store.pin(id); // the bound on insert must not evict it before it is applied
+        // Known as this partition's from now on (set again when applied): a reassignment while the batch
+        // runs (applying yields) keeps the machines of the partitions still owned, before the batch
+        // reaches them. Only machines in memory: a key whose records are all invalid never enters it.
+        partitionOf.set(id, input.partition);
+      }
     }
-    this.journal.forget((id) => this.memory.store.has(id)); // evicted, or their partition moved
+    this.journal.forget((id) => store.has(id)); // evicted, or their partition moved
     if (missing.size === 0) return;
     const ids = [...missing];
     const { checkpoints } = this.ports;
@@ -328,7 +336,10 @@ export class BatchStep {
     const restored = await checkpoints.load(ids, (id, why) =>
       this.logger.warn('unreadable checkpoint ignored', { machineId: id, why }),
     );
-    for (const [id, state] of restored) this.memory.store.touch(id, state);
+    for (const [id, state] of restored) {
+      store.touch(id, state);
+      partitionOf.set(id, input.partition);
+    }
     for (const id of ids)
       this.journal.hold(
         id,

@@ -18,6 +18,7 @@ import { BatchStep, batchSettings } from './batch';
 import { createWorkerClients } from './clients';
 import { JoinGate } from './join';
 import { decodeBatch } from './decode';
+import { rejoinable } from '../kafka/group-errors';
 import { Slicer, SLICE_BUDGET_MS } from '../loop';
 import { ModelHolder } from './model-holder';
 import type { BatchConsumer } from './ports';
@@ -172,7 +173,10 @@ export class Worker {
       // Several partitions in flight at once so that the scorer can batch across them.
       partitionsConsumedConcurrently: 8,
       eachBatchAutoResolve: false,
-      eachBatch: (payload) => this.handleBatch(payload),
+      eachBatch: (payload) =>
+        this.handleBatch(payload).catch((error: unknown) => {
+          throw rejoinable(error);
+        }),
     });
     this.consuming = true;
     this.followModel();
@@ -219,6 +223,11 @@ export class Worker {
     this.state = 'failed';
     this.logger.error('worker failed', { error: error.message });
     this.onFailure(error);
+  }
+
+  /** Whether the latest assignment gives this member the partition. */
+  private owns(topic: string, partition: number): boolean {
+    return this.assigned.get(topic)?.includes(partition) ?? false;
   }
 
   private onAssignment(assignment: Record<string, number[]>): void {
@@ -283,7 +292,9 @@ export class Worker {
     const metadata = this.incarnations.metadata(topic, partition) ?? null;
     const consumer: BatchConsumer = {
       isRunning: () => payload.isRunning(),
-      isStale: () => payload.isStale(),
+      // kafkajs's isStale covers seeks only: a rebalance that took the partition away while the batch ran
+      // is known from the latest assignment.
+      isStale: () => payload.isStale() || !this.owns(topic, partition),
       heartbeat: () => payload.heartbeat(),
       resolveOffset: (offset) => payload.resolveOffset(offset),
       pause: () => this.followModel(),

@@ -55,8 +55,18 @@ test('topics created at once by ten clients are each ready on return: every part
         t.name,
       );
     }
-    // Creating them again leaves them as they are.
+    // Creating them again leaves them as they are; asking for another partition count is an error.
     await createTopicsReady(admins[0]!, [{ topic: topics[0]!, numPartitions: 4 }]);
+    await assert.rejects(
+      createTopicsReady(admins[0]!, [{ topic: topics[0]!, numPartitions: 2 }]),
+      /exists with 4 partitions, not the 2 asked for/,
+    );
+    // A refusal that cannot pass fails at once (one broker: replication 3 is impossible), naming the error.
+    await assert.rejects(
+      createTopicsReady(admins[0]!, [{ topic: `${topics[1]!}-r3`, numPartitions: 1, replicationFactor: 3 }]),
+      (error: Error & { retriable?: boolean }) =>
+        /INVALID_REPLICATION_FACTOR/.test(error.message) && error.retriable === false,
+    );
   } finally {
     await withTimeout('delete topics', admins[0]!.deleteTopics({ topics })).catch(() => undefined);
     await Promise.all(admins.map((a) => withTimeout('admin disconnect', a.disconnect())));
