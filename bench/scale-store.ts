@@ -248,22 +248,22 @@ export async function benchScaleStore(quick: boolean): Promise<Record<string, un
         report: filled.report,
       };
     };
-    const byDefault = await fromStore({}, 'store');
     const sets: Record<string, TrainingSet> = {
       full: { train: full.train, validation: full.split.validation, logs: all.logs },
     };
+    let byDefault: TrainingSet | undefined;
     for (const arm of arms) {
       if (arm.name === 'full') continue;
-      if (arm.name === 'store' || arm.name === 'weighted') sets[arm.name] = byDefault;
+      if (Object.keys(arm.env).length) {
+        sets[arm.name] = await fromStore(arm.env, arm.name);
+        continue;
+      }
+      const d = (byDefault ??= await fromStore({}, 'store'));
+      if (arm.name === 'store' || arm.name === 'weighted') sets[arm.name] = d;
       else if (arm.name === 'unweighted')
-        sets[arm.name] = {
-          ...byDefault,
-          train: strip(byDefault.train),
-          validation: strip(byDefault.validation),
-        };
-      else if (arm.name === 'fullval') sets[arm.name] = { ...byDefault, validation: full.split.validation };
-      else if (arm.name === 'fulltok') sets[arm.name] = { ...byDefault, logs: all.logs };
-      else sets[arm.name] = await fromStore(arm.env, arm.name);
+        sets[arm.name] = { ...d, train: strip(d.train), validation: strip(d.validation) };
+      else if (arm.name === 'fullval') sets[arm.name] = { ...d, validation: full.split.validation };
+      else sets[arm.name] = { ...d, logs: all.logs };
     }
     const weightSum = (ws: readonly RawWindow[]) => ws.reduce((n, w) => n + (w.weight ?? 1), 0);
     note('seed', {
