@@ -21,10 +21,10 @@ import { median, table } from './stats';
  * per seed, a simulated fleet is fed to the store in rounds (a fresh store object each round, as a
  * restarted trainer would load it from Redis) under a budget of PDM_BENCH_STORE_FRACTION (default 0.5)
  * of what the older store took for the same history (gzipped JSON). One model is trained on every window
- * of the full history's training split, one on the store's windows in the same time span; both are scored
- * on the full history's holdout windows, so the PR-AUCs compare like with like. A third arm trains on the store's
- * windows without their importance weights (the trainer before them), and every arm uses the same training
- * seeds, so each difference is paired.
+ * of the full history's training split, one per bounded arm on its store's windows in the same time span
+ * (PDM_BENCH_STORE_ARMS, below); all are scored on the full history's holdout windows, so the PR-AUCs
+ * compare like with like. Every arm uses the same training seeds (PDM_BENCH_TRAINING_SEEDS), so each
+ * difference is paired, and the full arm's seeds against each other are the noise floor.
  */
 
 const DAY = 86_400_000;
@@ -153,7 +153,8 @@ function describe(xs: readonly number[]) {
  * windows (a diagnosis: is a loss the training set's or the epoch choice's?). fulltok: the store's windows,
  * the vocabulary fitted on every log of the history (a diagnosis too). Any other arm is a store variant,
  * `name:VAR=value&VAR=value` (e.g. `before:PDM_TRAIN_STORE_NEAR_SHARE=1`): its own store built under those
- * settings (PDM_BENCH_STORE_FRACTION among them: its own budget), trained as `store` is.
+ * settings (PDM_BENCH_STORE_FRACTION among them: its own budget), trained as `store` is with those settings
+ * (PDM_TRAIN_EPOCHS among them).
  */
 const BUILT_IN = ['full', 'store', 'weighted', 'unweighted', 'fullval', 'fulltok'] as const;
 
@@ -277,9 +278,11 @@ export async function benchScaleStore(quick: boolean): Promise<Record<string, un
     const scores: Record<string, { prAuc: number | null; rocAuc: number | null; seconds: number }[]> =
       Object.fromEntries(arms.map((a) => [a.name, []]));
     for (const trainingSeed of trainingSeeds) {
-      const c = { ...config, training: { ...config.training, seed: trainingSeed } };
       for (const arm of arms) {
         const set = sets[arm.name]!;
+        // A variant's settings apply to its training too (PDM_TRAIN_EPOCHS, say).
+        const armConfig = Object.keys(arm.env).length ? loadConfig({ ...env, ...arm.env }) : config;
+        const c = { ...armConfig, training: { ...armConfig.training, seed: trainingSeed } };
         scores[arm.name]!.push(
           await trainAndScore(
             c,

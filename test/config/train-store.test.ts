@@ -11,7 +11,7 @@ test('PDM_TRAIN_STORE_BYTES takes bytes or a unit; defaults; a bad value names t
   assert.deepEqual(store, {
     maxBytes: 256 * 2 ** 20,
     nearHorizons: 2,
-    nearShare: 0.5,
+    nearShare: 1,
     bucketMs: 7 * 86_400_000,
     weightedLoss: false,
   });

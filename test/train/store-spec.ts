@@ -8,7 +8,7 @@ export const hourSpec = (
   horizon: number,
   lookback: number,
   near: number,
-  nearShare = 0.5,
+  nearShare = 1,
 ): StoreSpec => ({
   window,
   horizonMs: horizon * H,
