@@ -152,7 +152,7 @@ function describe(xs: readonly number[]) {
  * stripped (the trainer before them). fullval: the store's training windows, the full history's validation
  * windows (a diagnosis: is a loss the training set's or the epoch choice's?). fulltok: the store's windows,
  * the vocabulary fitted on every log of the history (a diagnosis too). Any other arm is a store variant,
- * `name:VAR=value&VAR=value` (e.g. `before:PDM_TRAIN_STORE_NEAR_SHARE=1`): its own store built under those
+ * `name:VAR=value&VAR=value` (e.g. `share05:PDM_TRAIN_STORE_NEAR_SHARE=0.5`): its own store built under those
  * settings (PDM_BENCH_STORE_FRACTION among them: its own budget), trained as `store` is with those settings
  * (PDM_TRAIN_EPOCHS among them).
  */
@@ -205,7 +205,7 @@ export async function benchScaleStore(quick: boolean): Promise<Record<string, un
   const config = loadConfig(env);
   const trainingSeeds = (process.env.PDM_BENCH_TRAINING_SEEDS ?? '42,43,44').split(',').map(Number);
   const arms = parseArms(
-    process.env.PDM_BENCH_STORE_ARMS ?? 'full,store,before:PDM_TRAIN_STORE_NEAR_SHARE=1',
+    process.env.PDM_BENCH_STORE_ARMS ?? 'full,store,share05:PDM_TRAIN_STORE_NEAR_SHARE=0.5',
   );
   const bounded = arms.filter((a) => a.name !== 'full').map((a) => a.name);
   const logger = createLogger('error');
