@@ -235,8 +235,9 @@ export class TrainStore {
         );
     } else {
       // Near windows may take at most nearShare of what the undecided ones leave while the reservoir wants
-      // the rest; whichever kind needs less than its share leaves the remainder to the other. With frequent
-      // failures, near windows first left some machines' reservoir a few blocks for the whole history.
+      // the rest; whichever kind needs less than its share leaves the remainder to the other. 1 (the
+      // default) is near windows first: below it, every machine's reservoir gets room, but on the store
+      // bench trading near-failure negatives for reservoir windows ranked worse (README).
       const nearRoom = base + this.spec.nearShare * (target - base);
       if (total({ near: 0, sample: maxSample }) - base <= target - nearRoom)
         caps = { near: largest((c) => ({ near: c, sample: maxSample }), maxNear), sample: maxSample };
