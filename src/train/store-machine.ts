@@ -55,6 +55,8 @@ export interface StoreSpec {
   readonly horizonMs: number;
   readonly logLookbackMs: number;
   readonly nearMs: number;
+  /** The most of the budget near windows may take while the reservoir needs the rest (store.ts fitTo). */
+  readonly nearShare: number;
   readonly bucketMs: number;
   readonly retentionMs: number;
 }
@@ -255,20 +257,41 @@ function priority(machineId: string, what: string): number {
 }
 
 /**
- * The order in which decided windows are kept when bytes run short (keeping the first k). NEAR: closest to
- * a failure first. SAMPLE: in blocks of consecutive windows one horizon long — an isolated window costs a
+ * The near windows' keep order: the windows a failure follows within the horizon (the positives) first,
+ * newest first, so a capped machine keeps whole failures, the most recent ones; then the other near windows
+ * (the horizons before a positive run and after a failure), closest to a failure first, newest first among
+ * equals.
+ */
+function byNearPriority(a: NearKept, b: NearKept): number {
+  if (a.positive !== b.positive) return a.positive ? -1 : 1;
+  return (a.positive ? 0 : a.d - b.d) || b.ts - a.ts;
+}
+
+interface NearKept extends Kept {
+  /** A failure follows within the horizon. */
+  readonly positive: boolean;
+  /** Distance to the nearest failure. */
+  readonly d: number;
+}
+
+/**
+ * The order in which decided windows are kept when bytes run short (keeping the first k). NEAR: see
+ * byNearPriority. SAMPLE: in blocks of consecutive windows one horizon long — an isolated window costs a
  * whole window of readings, a block of b windows only b + window - 1 — taken round-robin over the time
  * buckets (each bucket's next block by a hashed priority, the buckets in a hashed order), so every bucket
  * gets a block before any gets a second.
  */
 export function keepOrder(m: MachineSamples, spec: StoreSpec): { near: Kept[]; sample: Kept[] } {
-  const near: (Kept & { d: number })[] = [];
+  const near: NearKept[] = [];
   const buckets = new Map<number, Map<number, Kept[]>>();
   m.segments.forEach((s, segment) =>
     s.marks.forEach((mark, index) => {
       const ts = s.ts[index]!;
-      if (mark === NEAR) near.push({ segment, index, ts, d: nearestFailure(m.failures, ts) });
-      else if (mark === SAMPLE) {
+      if (mark === NEAR) {
+        const next = m.failures.find((f) => f > ts);
+        const positive = next !== undefined && next - ts <= spec.horizonMs;
+        near.push({ segment, index, ts, positive, d: nearestFailure(m.failures, ts) });
+      } else if (mark === SAMPLE) {
         const bucket = bucketOf(ts, spec);
         const block = Math.floor(ts / spec.horizonMs);
         const blocks = buckets.get(bucket) ?? new Map<number, Kept[]>();
@@ -279,7 +302,7 @@ export function keepOrder(m: MachineSamples, spec: StoreSpec): { near: Kept[]; s
       }
     }),
   );
-  near.sort((a, b) => a.d - b.d || b.ts - a.ts);
+  near.sort(byNearPriority);
   const ranked: (Kept & { rank: number; p: number })[] = [];
   for (const [bucket, blocks] of buckets) {
     const p = priority(m.machineId, `bucket ${bucket}`);

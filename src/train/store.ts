@@ -50,6 +50,7 @@ export function storeSpec(config: Config): StoreSpec {
     horizonMs: config.horizonMs,
     logLookbackMs: config.logLookbackMs,
     nearMs: config.training.store.nearHorizons * config.horizonMs,
+    nearShare: config.training.store.nearShare,
     bucketMs: config.training.store.bucketMs,
     retentionMs: config.training.sampleRetentionMs,
   };
@@ -169,8 +170,9 @@ export class TrainStore {
   }
 
   /**
-   * Gives up decided windows until the records (and the offsets to be saved with them) fit the budget: the
-   * same cap for every machine, so a machine that floods readings cannot crowd out the others' samples.
+   * Gives up decided windows until the records (and the offsets to be saved with them) fit the budget: one
+   * cap on near windows and one on reservoir windows, the same for every machine (a per-machine quota), so
+   * a machine that floods readings or fails often cannot crowd out the others' windows of either kind.
    */
   enforceBudget(offsets: Offsets): void {
     this.offsets = offsets;
@@ -206,11 +208,12 @@ export class TrainStore {
           sum + x.name + Math.ceil(x.ratio * (x.fixed + bytesWithCaps(x.m, x.order, caps, this.spec))),
         meta,
       );
-    const largest = (pick: (c: number) => { near: number; sample: number }, max: number) => {
-      let [lo, hi] = [0, max]; // total(pick(lo)) fits; find the largest that does
+    /** The largest c whose caps pick(c) fit within `room`: total(pick(0)) does, total is monotone in c. */
+    const largest = (pick: (c: number) => { near: number; sample: number }, max: number, room = target) => {
+      let [lo, hi] = [0, max];
       while (lo < hi) {
         const mid = Math.ceil((lo + hi) / 2);
-        if (total(pick(mid)) <= target) lo = mid;
+        if (total(pick(mid)) <= room) lo = mid;
         else hi = mid - 1;
       }
       return lo;
@@ -219,7 +222,8 @@ export class TrainStore {
     const maxNear = machines.reduce((n, x) => Math.max(n, x.order.near.length), 0);
     const maxSample = machines.reduce((n, x) => Math.max(n, x.order.sample.length), 0);
     let caps = { near: 0, sample: 0 };
-    if (total(caps) > target) {
+    const base = total(caps);
+    if (base > target) {
       const floor = machines.reduce((sum, x) => {
         const bare = structuredClone(x.m);
         applyCaps(bare, keepOrder(bare, this.spec), caps, this.spec);
@@ -229,9 +233,19 @@ export class TrainStore {
         throw new ConfigError(
           `PDM_TRAIN_STORE_BYTES=${this.maxBytes} is too small for ${machines.length} machines: their undecided windows alone (the last ${this.spec.nearMs / 3_600_000} h of readings, at least one window each) take ${floor} bytes, the smallest budget that works; set PDM_TRAIN_STORE_BYTES to at least that, with room for growth (say ${Math.ceil(floor * 1.25)})`,
         );
-    } else if (total({ near: maxNear, sample: 0 }) <= target)
-      caps = { near: maxNear, sample: largest((c) => ({ near: maxNear, sample: c }), maxSample) };
-    else caps = { near: largest((c) => ({ near: c, sample: 0 }), maxNear), sample: 0 };
+    } else {
+      // Near windows may take at most nearShare of what the undecided ones leave while the reservoir wants
+      // the rest; whichever kind needs less than its share leaves the remainder to the other. 1 (the
+      // default) is near windows first: below it, every machine's reservoir gets room, but on the store
+      // bench trading near-failure negatives for reservoir windows ranked worse (README).
+      const nearRoom = base + this.spec.nearShare * (target - base);
+      if (total({ near: 0, sample: maxSample }) - base <= target - nearRoom)
+        caps = { near: largest((c) => ({ near: c, sample: maxSample }), maxNear), sample: maxSample };
+      else {
+        const near = largest((c) => ({ near: c, sample: 0 }), maxNear, nearRoom);
+        caps = { near, sample: largest((c) => ({ near, sample: c }), maxSample) };
+      }
+    }
     this.caps = { near: caps.near < maxNear ? caps.near : null, sample: caps.sample };
     for (const x of machines) {
       if (x.order.near.length <= caps.near && x.order.sample.length <= caps.sample) continue;

@@ -13,6 +13,7 @@ import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
 import { createRedis } from '../redis/client';
 import { ModelRegistry } from '../registry';
+import { ConfigError, EXIT_CODES } from '../errors';
 import { DriftTrigger } from './drift-trigger';
 import { spawnPdm } from '../cli/child';
 import type { StoreReport } from './store';
@@ -47,10 +48,24 @@ export function storeGauges(registry: Registry): (report: StoreReport) => void {
 }
 
 export interface TrainingRun {
-  readonly outcome: 'promoted' | 'registered' | 'skipped' | 'failed';
+  /** refused: the child exited 2, a configuration no round can run with (retrying cannot help). */
+  readonly outcome: 'promoted' | 'registered' | 'skipped' | 'refused' | 'failed';
+  /** The child's error line (`pdm: …` on its stderr), when it printed one. */
+  readonly error?: string;
   readonly seconds: number;
   readonly summary: Record<string, unknown> | undefined;
   readonly eventLoopP99Ms: number;
+}
+
+/** What a `pdm train --once` exit code (and its summary) says about the round. */
+function outcomeOf(
+  code: number | null,
+  summary: Record<string, unknown> | undefined,
+): TrainingRun['outcome'] {
+  if (code === EXIT_CODES.ok) return summary?.promoted ? 'promoted' : 'registered';
+  if (code === EXIT_CODES.noModel) return 'skipped';
+  if (code === EXIT_CODES.usage) return 'refused';
+  return 'failed';
 }
 
 /**
@@ -70,6 +85,7 @@ export function runTrainingChild(
     const child = spawnPdm(['train', '--once'], config, ['ignore', 'pipe', 'pipe']);
     onSpawn(child);
     let stdout = '';
+    let error: string | undefined;
     child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr?.on('data', (d: Buffer) => {
       for (const line of d.toString().split('\n')) {
@@ -78,6 +94,7 @@ export function runTrainingChild(
           const { msg, ...rest } = JSON.parse(line) as { msg: string };
           logger.info(`train: ${msg}`, rest);
         } catch {
+          if (line.startsWith('pdm: ')) error = line.slice('pdm: '.length);
           logger.info('train', { line: line.slice(0, 500) });
         }
       }
@@ -95,10 +112,9 @@ export function runTrainingChild(
       } catch {
         summary = undefined;
       }
-      const outcome =
-        code === 0 ? (summary?.promoted ? 'promoted' : 'registered') : code === 3 ? 'skipped' : 'failed';
       resolve({
-        outcome,
+        outcome: outcomeOf(code, summary),
+        ...(error ? { error } : {}),
         seconds: (Date.now() - started) / 1000,
         summary,
         eventLoopP99Ms: loop.percentile(99) / 1e6,
@@ -125,6 +141,13 @@ export class Trainer {
   private drift: { redis: Redis; trigger: DriftTrigger; registry: ModelRegistry } | undefined;
   lastRun: TrainingRun | undefined;
   private readonly reportStore: (report: StoreReport) => void;
+  private refuse: (error: string) => void = () => undefined;
+  /**
+   * Settles with the child's error when a round is refused for its configuration (say a
+   * PDM_TRAIN_STORE_BYTES too small for the fleet, with the smallest that works): the first round runs at
+   * start, so the trainer refuses at start instead of failing every round quietly.
+   */
+  readonly refused = new Promise<string>((resolve) => (this.refuse = resolve));
 
   constructor(
     private readonly config: Config,
@@ -215,6 +238,14 @@ export class Trainer {
       this.running = undefined;
       this.metrics.trainingRuns.inc({ outcome: run.outcome });
       this.metrics.trainingDuration.observe(run.seconds);
+      if (run.outcome === 'refused') {
+        this.logger.error('training refused: this configuration cannot train; the trainer stops', {
+          reason,
+          error: run.error ?? null,
+        });
+        this.refuse(run.error ?? 'pdm train --once exited 2 (a configuration error)');
+        return;
+      }
       const store = run.summary?.store as StoreReport | undefined;
       if (store) this.reportStore(store);
       this.logger.info('training run finished', {
@@ -258,12 +289,16 @@ export async function runTrainer(config: Config, logger: Logger, metrics: Metric
     http: http.port,
   });
   await trainer.start();
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', () => resolve());
-    process.once('SIGINT', () => resolve());
-  });
+  const refused = await Promise.race([
+    trainer.refused,
+    new Promise<undefined>((resolve) => {
+      process.once('SIGTERM', () => resolve(undefined));
+      process.once('SIGINT', () => resolve(undefined));
+    }),
+  ]);
   logger.info('trainer stopping (ends a run in progress)');
   await trainer.stop();
   await http.close();
-  return 0;
+  if (refused === undefined) return 0;
+  throw new ConfigError(refused);
 }

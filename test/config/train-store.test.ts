@@ -11,6 +11,7 @@ test('PDM_TRAIN_STORE_BYTES takes bytes or a unit; defaults; a bad value names t
   assert.deepEqual(store, {
     maxBytes: 256 * 2 ** 20,
     nearHorizons: 2,
+    nearShare: 1,
     bucketMs: 7 * 86_400_000,
     weightedLoss: false,
   });
@@ -20,6 +21,7 @@ test('PDM_TRAIN_STORE_BYTES takes bytes or a unit; defaults; a bad value names t
     ['PDM_TRAIN_STORE_BYTES', '12 parsecs'],
     ['PDM_TRAIN_STORE_BYTES', '1000'],
     ['PDM_TRAIN_STORE_NEAR', '0'],
+    ['PDM_TRAIN_STORE_NEAR_SHARE', '1.5'],
     ['PDM_TRAIN_STORE_BUCKET', 'weekly'],
     ['PDM_TRAIN_WEIGHTED_LOSS', 'yes'],
   ] as const)

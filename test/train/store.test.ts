@@ -101,6 +101,82 @@ test('the byte budget holds under ten times more data than it holds; restarts lo
   }
 });
 
+/** Positive windows (a failure follows within the horizon) per machine, as `machine@end`. */
+const positivesOf = (
+  ws: readonly { machineId: string; endTs: number; label: number }[],
+  keep = (_id: string) => true,
+) =>
+  ws
+    .filter((w) => w.label === 1 && keep(w.machineId))
+    .map((w) => `${w.machineId}@${w.endTs}`)
+    .sort();
+
+for (const nearShare of [1, 0.5])
+  test(`near share ${nearShare}: a machine that floods readings and fails every few hours cannot evict the others’ near-failure windows; it keeps its newest failures`, async () => {
+    const config = testConfig();
+    const redis = createRedis(config);
+    const key = `${config.redis.prefix}train:store`;
+    const budget = 32 * 1024;
+    const all = { readings: [] as Reading[], logs: [] as LogEntry[], failures: [] as Failure[] };
+    let dropped = 0;
+    try {
+      for (let round = 0; round < 5; round++) {
+        const store = new TrainStore(redis, key, { ...spec, nearShare }, budget, logger);
+        await store.load();
+        const fresh = fleet(12, round * 120, (round + 1) * 120);
+        // m-0 (20 readings an hour) also fails every 10 hours: near windows cover its whole stream.
+        for (let h = round * 120 + 5; h < (round + 1) * 120; h += 10)
+          fresh.failures.push({ machineId: 'm-0', ts: h * H + 2, component: undefined });
+        store.add(fresh);
+        store.enforceBudget({});
+        await store.save();
+        dropped += store.report().dropped.near;
+        all.readings.push(...fresh.readings);
+        all.logs.push(...fresh.logs);
+        all.failures.push(...fresh.failures);
+        assert.ok((await storedBytes(redis, key)) <= budget, `round ${round}: over the budget`);
+      }
+      const reloaded = new TrainStore(redis, key, { ...spec, nearShare }, budget, logger);
+      await reloaded.load();
+      assert.ok(dropped > 0, 'the near windows had to be capped');
+      const full = buildWindows(all.readings, all.logs, all.failures, spec).windows;
+      const { windows } = reloaded.windows();
+      const others = (id: string) => id !== 'm-0';
+      // Every other machine keeps every positive window, and its other near windows too.
+      assert.deepEqual(positivesOf(windows, others), positivesOf(full, others));
+      const nearOf = (ws: readonly { machineId: string; endTs: number }[], id: string) =>
+        ws.filter(
+          (w) =>
+            w.machineId === id &&
+            all.failures.some((f) => f.machineId === id && Math.abs(f.ts - w.endTs) <= spec.nearMs),
+        ).length;
+      for (let m = 1; m < 12; m++) assert.equal(nearOf(windows, `m-${m}`), nearOf(full, `m-${m}`), `m-${m}`);
+      // The flooder gives up positives, the oldest first.
+      const flooder = positivesOf(windows, (id) => id === 'm-0');
+      const flooderAll = positivesOf(full, (id) => id === 'm-0');
+      assert.ok(flooder.length > 0 && flooder.length < flooderAll.length);
+      const endOf = (p: string) => Number(p.slice(p.indexOf('@') + 1));
+      const newest = flooderAll
+        .map(endOf)
+        .sort((a, b) => b - a)
+        .slice(0, flooder.length);
+      assert.deepEqual(
+        flooder.map(endOf).sort((a, b) => b - a),
+        newest,
+      );
+      // With a near share below 1 the others' reservoirs are not starved either: each keeps windows far from
+      // any failure.
+      for (let m = 1; m < 12 && nearShare < 1; m++)
+        assert.ok(
+          windows.filter((w) => w.machineId === `m-${m}`).length > nearOf(full, `m-${m}`),
+          `m-${m} has reservoir windows`,
+        );
+    } finally {
+      redis.disconnect();
+      await dropTestResources(config);
+    }
+  });
+
 test('a store written before the reservoir counts loads with one warning, weighs its reservoir 1 and is rewritten with counts', async () => {
   const config = testConfig();
   const redis = createRedis(config);
