@@ -193,7 +193,7 @@ export function fitResult(
 }
 
 /** Lets the event loop run (lock renewal, the parent's pipes) between training batches. */
-export const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+export { yieldToLoop } from '../loop';
 
 /** Scores through the forward pass in batches of 256 (validation, holdout). */
 export function scoreForward(
