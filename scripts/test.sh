@@ -18,7 +18,7 @@ echo "== tests"
 # test/faults (fault injection) and test/security (its own SASL_SSL broker and TLS Redis) belong to
 # npm run test:faults: long-running, not part of npm test.
 # Three test files at a time (each its own process): most tests wait on the broker or Redis, so on 2 cores
-# this cut the test phase from about 290 s to about 200 s. PDM_TEST_CONCURRENCY=1 runs them one by one.
+# this cut the test phase from about 290 s to about 140 s. PDM_TEST_CONCURRENCY=1 runs them one by one.
 mapfile -t files < <(find test -name '*.test.ts' -not -path 'test/faults/*' -not -path 'test/security/*' | sort)
 if [ "$#" -gt 0 ]; then files=("$@"); fi
 node --import tsx --test --test-concurrency="${PDM_TEST_CONCURRENCY:-3}" --test-reporter=spec "${files[@]}"
