@@ -192,9 +192,6 @@ export function fitResult(
   };
 }
 
-/** Lets the event loop run (lock renewal, the parent's pipes) between training batches. */
-export { yieldToLoop } from '../loop';
-
 /** Scores through the forward pass in batches of 256 (validation, holdout). */
 export function scoreForward(
   forward: ModelForward,

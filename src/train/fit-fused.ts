@@ -1,18 +1,11 @@
 import type { LayersModel, Rank, Scalar, Tensor, Tensor2D, Tensor3D } from '@tensorflow/tfjs-node';
 import type { Logger } from '../log';
+import { yieldToLoop } from '../loop';
 import type { ModelForward } from '../model/forward';
 import { tf } from '../model/tf';
 import { mulberry32 } from '../random';
 import { prAuc } from './evaluate';
-import {
-  BestEpoch,
-  fitResult,
-  labelsOf,
-  lossWeights,
-  meanBce,
-  scoreForward,
-  yieldToLoop,
-} from './fit-common';
+import { BestEpoch, fitResult, labelsOf, lossWeights, meanBce, scoreForward } from './fit-common';
 import type { Tensors, Trained, TrainingSets, TrainOptions } from './fit-common';
 
 /** Shuffles and dropout seeds repeat for a given PDM_TRAIN_SEED (seed 0 draws as seed 1). */

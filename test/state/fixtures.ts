@@ -48,6 +48,23 @@ export function readingsBatch(from: number, to: number): BatchInput<DecodedRecor
   return { topic: 'r', partition: 0, incarnation: 'i1', messages, decoded };
 }
 
+/**
+ * What other work sees while a batch runs: the progress counter at each event-loop turn, when it is
+ * neither zero nor `total` (the batch half done). `stop()` ends the watch.
+ */
+export function midwayViews(progress: () => number, total: number): { views: Set<number>; stop: () => void } {
+  const views = new Set<number>();
+  let done = false;
+  const watch = () => {
+    if (done) return;
+    const at = progress();
+    if (at > 0 && at < total) views.add(at);
+    setImmediate(watch);
+  };
+  setImmediate(watch);
+  return { views, stop: () => void (done = true) };
+}
+
 /** A consumer that stays running, whose commits are collected and whose staleness the test decides. */
 export function testConsumer(
   commits: string[] = [],

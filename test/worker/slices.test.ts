@@ -12,7 +12,7 @@ import { MachineStore } from '../../src/state';
 import { BatchStep, batchSettings } from '../../src/worker/batch';
 import { decodeBatch, decodeRecord } from '../../src/worker/decode';
 import { testConfig } from '../helpers';
-import { testConsumer } from '../state/fixtures';
+import { midwayViews, testConsumer } from '../state/fixtures';
 
 const config = testConfig();
 const HOUR = 3_600_000;
@@ -74,19 +74,12 @@ test('a batch is applied in slices: other work sees it half-applied, and the con
     () => false,
     () => void heartbeats++,
   );
-  let done = false;
-  const seenMidway = new Set<number>();
-  const watch = () => {
-    if (done) return;
-    if (applied > 0 && applied < 39_920) seenMidway.add(applied);
-    setImmediate(watch);
-  };
-  setImmediate(watch);
+  const { views: seenMidway, stop } = midwayViews(() => applied, 39_920);
   const outcome = await step.run(
     { topic: config.topics.readings, partition: 0, messages, decoded },
     consumer,
   );
-  done = true;
+  stop();
   assert.equal(outcome.status, 'committed');
   assert.equal(applied, 39_920, 'every valid record applied');
   assert.ok(seenMidway.size > 0, 'the event loop ran while the batch was half-applied');

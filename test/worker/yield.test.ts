@@ -17,7 +17,7 @@ import { ModelHolder } from '../../src/worker/model-holder';
 import type { OutputRecords } from '../../src/worker/ports';
 import { ServingModel } from '../../src/worker/scorer';
 import { registerKnownModel } from '../known-model';
-import { testConsumer } from '../state/fixtures';
+import { midwayViews, testConsumer } from '../state/fixtures';
 import { dropTestResources, SMALL_MODEL, testConfig, withTimeout } from '../helpers';
 
 // The plain threshold rule without cooldown: every window of the alternating series below flips the alert.
@@ -114,19 +114,14 @@ test('a large batch yields between scoring slices: timers run and the consumer h
   // What other work would see while the batch runs: a timer set as it starts, and one check per loop turn.
   let done = false;
   let timerFiredDuringBatch = false;
-  const seenMidway = new Set<number>();
   setTimeout(() => (timerFiredDuringBatch = !done), 0);
-  const watch = () => {
-    if (done) return;
-    if (scored > 0 && scored < windows) seenMidway.add(scored);
-    setImmediate(watch);
-  };
-  setImmediate(watch);
+  const { views: seenMidway, stop } = midwayViews(() => scored, windows);
   const outcome = await step.run(
     { topic: config.topics.readings, partition: 0, messages, decoded },
     consumer,
   );
   done = true;
+  stop();
   holder.dispose();
 
   assert.equal(outcome.status, 'committed');

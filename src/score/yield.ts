@@ -1,1 +1,0 @@
-export { yieldToLoop } from '../loop';
