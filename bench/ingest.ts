@@ -120,7 +120,8 @@ function sameTopics(config: Config, tag: string): Config {
 export async function benchIngest(quick: boolean): Promise<Record<string, unknown>> {
   const reps = quick ? 1 : 3;
   const machines = 200;
-  const hours = quick ? 250 : 1_000; // 200 machines × 1,000 h = 200k readings a run
+  // 200 machines × 1,000 h = 200k readings a run; PDM_BENCH_INGEST_HOURS=5000 for 1M (a longer, steadier run)
+  const hours = Number(process.env.PDM_BENCH_INGEST_HOURS ?? (quick ? 250 : 1_000));
   const beforeDir = process.env.PDM_BENCH_BEFORE;
   const workers: [string, WorkerClass][] = [['this checkout', Worker]];
   if (beforeDir) workers.push([`before (${beforeDir})`, await workerOf(beforeDir)]);

@@ -3,7 +3,7 @@
  * one's, interleaved run by run (A B, B A, A B …) so that the noise of a shared machine falls on both sides.
  * The other checkout must share this one's node_modules (one TensorFlow instance in the process).
  *
- *   node --import tsx bench/pipeline-ab.ts <other checkout> scored [reps]
+ *   node --import tsx bench/pipeline-ab.ts <other checkout> scored|rare [reps]   (every reading flips an alert | ~2% do)
  *   node --import tsx bench/pipeline-ab.ts <other checkout> ingest [reps]
  *   node --import tsx bench/pipeline-ab.ts <other checkout> latency [reps] [readings/s] [seconds]
  *
@@ -17,7 +17,7 @@ import { createRedis } from '../src/redis/client';
 import { Worker } from '../src/worker';
 import { registerKnownModel } from '../test/known-model';
 import { dropTestResources } from '../test/helpers';
-import { benchConfig, latencyAtRate, produceHistory, workerRate } from './pipeline';
+import { benchConfig, latencyAtRate, produceHistory, scoredRun, workerRate } from './pipeline';
 import type { WorkerClass } from './pipeline';
 import { median } from './stats';
 
@@ -40,12 +40,9 @@ async function withTopics<T>(model: boolean, run: (config: Config) => Promise<T>
 
 const sections = {
   scored: (Cls: WorkerClass) =>
-    withTopics(true, async (config) => {
-      const hours = 100;
-      await produceHistory(config, MACHINES, hours);
-      const windows = MACHINES * (hours - config.model.window + 1);
-      return (await workerRate(config, windows, 'scores', createMetrics(undefined, false), Cls)).rate;
-    }),
+    withTopics(true, async (config) => (await scoredRun(config, MACHINES, 300, 'flip', Cls)).rate),
+  rare: (Cls: WorkerClass) =>
+    withTopics(true, async (config) => (await scoredRun(config, MACHINES, 300, 'rare', Cls)).rate),
   ingest: (Cls: WorkerClass) =>
     withTopics(false, async (config) => {
       const total = await produceHistory(config, MACHINES, 500);
@@ -59,7 +56,7 @@ async function main(): Promise<void> {
   const [other, what = 'scored', reps = '3', rate = '5000', seconds = '20'] = process.argv.slice(2);
   if (!other || !(what in sections))
     throw new Error(
-      'usage: bench/pipeline-ab.ts <other checkout> scored|ingest|latency [reps] [rate] [seconds]',
+      'usage: bench/pipeline-ab.ts <other checkout> scored|rare|ingest|latency [reps] [rate] [seconds]',
     );
   const before = ((await import(resolve(other, 'src/worker'))) as { Worker: WorkerClass }).Worker;
   const sides: [string, WorkerClass][] = [
@@ -72,7 +69,7 @@ async function main(): Promise<void> {
       const figure =
         what === 'latency'
           ? await sections.latency(Cls, Number(rate), Number(seconds))
-          : await sections[what as 'scored' | 'ingest'](Cls);
+          : await sections[what as 'scored' | 'rare' | 'ingest'](Cls);
       console.log(JSON.stringify({ side: name, what, figure }));
       runs[name]!.push(
         typeof figure === 'number' ? [figure] : [figure.p50, figure.p99, figure.achieved, figure.steady.p99],

@@ -39,21 +39,29 @@ export function featurize(
 ): Features {
   const f = channelCount(spec.sensors.length, spec.extraFeatures);
   const numeric = new Float32Array(spec.window * f);
-  const imputed = new Set<string>();
+  let imputed: Set<string> | undefined; // made only when a sensor is missing (rare; this runs per window)
   const offset = spec.window - readings.length; // fewer readings than the window only in training edge cases
-  readings.forEach((reading, row) => {
-    spec.sensors.forEach((sensor, col) => {
+  const { sensors, scaler } = spec;
+  for (let row = 0; row < readings.length; row++) {
+    const values = readings[row]!.values;
+    const base = (row + offset) * f;
+    for (let col = 0; col < sensors.length; col++) {
+      const sensor = sensors[col]!;
       // Own properties only: a sensor named like an Object.prototype member (`toString`) must read as absent.
-      const value = Object.hasOwn(reading.values, sensor) ? reading.values[sensor] : undefined;
-      const std = spec.scaler.std[col] ?? 1;
-      if (value === undefined) imputed.add(sensor);
-      else numeric[(row + offset) * f + col] = (value - (spec.scaler.mean[col] ?? 0)) / (std > 0 ? std : 1);
-    });
-  });
+      const value = Object.hasOwn(values, sensor) ? values[sensor] : undefined;
+      const std = scaler.std[col] ?? 1;
+      if (value === undefined) (imputed ??= new Set()).add(sensor);
+      else numeric[base + col] = (value - (scaler.mean[col] ?? 0)) / (std > 0 ? std : 1);
+    }
+  }
   const last = readings[readings.length - 1];
   if (spec.extraFeatures && last) {
     const rows = { window: spec.window, offset, sensors: spec.sensors.length, endTs: last.ts };
     fillExtraChannels(numeric, rows, spec.extraFeatures, context);
   }
-  return { numeric, tokens: encodeForModel(spec.tokenizer, words, spec.textMaxLen), imputed: [...imputed] };
+  return {
+    numeric,
+    tokens: encodeForModel(spec.tokenizer, words, spec.textMaxLen),
+    imputed: imputed ? [...imputed] : [],
+  };
 }

@@ -313,9 +313,12 @@ export class BatchStep {
   private async restoreStates(input: BatchInput<DecodedRecord>): Promise<void> {
     const missing = new Set<string>();
     const { store, partitionOf } = this.memory;
-    for (const m of input.messages) {
-      const id = m.key?.toString();
-      if (!id) continue;
+    // The machines are the decoded records' ids: a valid record's key is its machineId (the decoder refuses
+    // any other), so this needs no second conversion of every key to a string. An invalid record is only
+    // dead-lettered, so its machine needs neither a restore nor a pin.
+    for (const d of input.decoded) {
+      if (!d.ok) continue;
+      const id = d.value.machineId;
       if (!store.has(id)) missing.add(id);
       else {
         store.pin(id); // the bound on insert must not evict it before it is applied

@@ -4,7 +4,8 @@ import type { Explanation } from '../explain';
 import type { Metrics } from '../metrics';
 import { yieldToLoop } from '../loop';
 import { featurize } from '../score';
-import type { ScoreBatcher, ScoreResult } from '../score';
+import type { FeatureSpec, ScoreBatcher, ScoreResult } from '../score';
+import type { LoadedModel } from '../registry';
 import type { ModelHolder } from './model-holder';
 import type { ExplainRequest, ModelSource, Scoring } from './ports';
 
@@ -102,17 +103,21 @@ export class ServingModel implements ModelSource {
     return this.models.unusable;
   }
 
+  /** The serving version's feature spec, made once per version rather than copied for every window. */
+  private spec: { readonly of: LoadedModel; readonly spec: FeatureSpec } | undefined;
+
+  private specOf(loaded: LoadedModel): FeatureSpec {
+    if (this.spec?.of !== loaded)
+      this.spec = { of: loaded, spec: { ...loaded.meta, tokenizer: loaded.tokenizer } };
+    return this.spec.spec;
+  }
+
   /** Featurises with the serving model and scores; a swap in between re-featurises with the new one. */
   async score(s: Scoring): Promise<ScoreResult | undefined> {
     for (let attempt = 0; attempt < 10; attempt++) {
       const loaded = this.models.current;
       if (!loaded) return undefined;
-      const features = featurize(
-        s.readings,
-        s.words,
-        { ...loaded.meta, tokenizer: loaded.tokenizer },
-        s.context,
-      );
+      const features = featurize(s.readings, s.words, this.specOf(loaded), s.context);
       for (const sensor of features.imputed) this.metrics.sensorsImputed?.inc({ sensor });
       try {
         return await this.batcher.score({ features, modelVersion: loaded.meta.version });
