@@ -1,8 +1,10 @@
 /**
  * A separate process that offers readings at a fixed rate, so the load generator does not share the
- * worker's event loop. argv: brokers topic ratePerSec seconds machines firstHour. Prints the achieved rate.
+ * worker's event loop. argv: brokers topic ratePerSec seconds machines firstHour pattern (flip | rare: see
+ * readings.ts). Prints the achieved rate.
  */
 import { Kafka, logLevel } from 'kafkajs';
+import { reading } from './readings';
 
 const [
   brokers = 'localhost:9092',
@@ -11,9 +13,8 @@ const [
   seconds = '30',
   machines = '200',
   firstHour = '0',
+  pattern = 'flip',
 ] = process.argv.slice(2);
-const H = 3_600_000;
-const T0 = Date.parse('2026-01-01T00:00:00Z');
 
 async function main(): Promise<void> {
   const producer = new Kafka({
@@ -32,11 +33,7 @@ async function main(): Promise<void> {
     const tickStart = performance.now();
     const messages = [];
     for (let i = 0; i < perTick; i++) {
-      const id = `m-${m}`;
-      messages.push({
-        key: id,
-        value: JSON.stringify({ machineId: id, ts: T0 + hour * H, values: { v: hour % 2 ? 2.5 : -1 } }),
-      });
+      messages.push(reading(m, hour, pattern === 'rare' ? 'rare' : 'flip'));
       if (++m === Number(machines)) {
         m = 0;
         hour++;

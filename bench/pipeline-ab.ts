@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/pipeline-ab.ts <other checkout> scored|rare [reps]   (every reading flips an alert | ~2% do)
  *   node --import tsx bench/pipeline-ab.ts <other checkout> ingest [reps]
- *   node --import tsx bench/pipeline-ab.ts <other checkout> latency [reps] [readings/s] [seconds]
+ *   node --import tsx bench/pipeline-ab.ts <other checkout> latency|latency-rare [reps] [readings/s] [seconds]
  *
  * Prints each run and the medians (latency: of p50 and p99) as JSON lines.
  */
@@ -50,13 +50,15 @@ const sections = {
     }),
   latency: (Cls: WorkerClass, rate: number, seconds: number) =>
     withTopics(true, (config) => latencyAtRate(config, rate, seconds, MACHINES, Cls)),
+  'latency-rare': (Cls: WorkerClass, rate: number, seconds: number) =>
+    withTopics(true, (config) => latencyAtRate(config, rate, seconds, MACHINES, Cls, 'rare')),
 };
 
 async function main(): Promise<void> {
   const [other, what = 'scored', reps = '3', rate = '5000', seconds = '20'] = process.argv.slice(2);
   if (!other || !(what in sections))
     throw new Error(
-      'usage: bench/pipeline-ab.ts <other checkout> scored|rare|ingest|latency [reps] [rate] [seconds]',
+      'usage: bench/pipeline-ab.ts <other checkout> scored|rare|ingest|latency|latency-rare [reps] [rate] [seconds]',
     );
   const before = ((await import(resolve(other, 'src/worker'))) as { Worker: WorkerClass }).Worker;
   const sides: [string, WorkerClass][] = [
@@ -67,8 +69,8 @@ async function main(): Promise<void> {
   for (let r = 0; r < Number(reps); r++)
     for (const [name, Cls] of r % 2 ? [...sides].reverse() : sides) {
       const figure =
-        what === 'latency'
-          ? await sections.latency(Cls, Number(rate), Number(seconds))
+        what === 'latency' || what === 'latency-rare'
+          ? await sections[what](Cls, Number(rate), Number(seconds))
           : await sections[what as 'scored' | 'rare' | 'ingest'](Cls);
       console.log(JSON.stringify({ side: name, what, figure }));
       runs[name]!.push(
@@ -77,7 +79,7 @@ async function main(): Promise<void> {
     }
   const medians = (side: number[][]) => side[0]!.map((_, i) => median(side.map((run) => run[i]!)));
   console.log(
-    `AB ${JSON.stringify({ what, columns: what === 'latency' ? ['p50 ms', 'p99 ms', 'achieved/s', 'p99 ms after the first second'] : ['per s'], before: medians(runs.before!), after: medians(runs.after!) })}`,
+    `AB ${JSON.stringify({ what, columns: what.startsWith('latency') ? ['p50 ms', 'p99 ms', 'achieved/s', 'p99 ms after the first second'] : ['per s'], before: medians(runs.before!), after: medians(runs.after!) })}`,
   );
 }
 
