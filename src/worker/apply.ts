@@ -30,6 +30,9 @@ export interface RecordPosition {
 
 type Role = 'readings' | 'logs';
 
+/** The answer for most records (applied, nothing to ask): one shared object, not one per record. */
+const NOTHING: Applied = Object.freeze({});
+
 /**
  * Whether the record was applied before a crash (its checkpoint was written, its commit was not): at or
  * below the machine's applied offset of the same place. A bookmark of another topic, partition or topic
@@ -74,7 +77,7 @@ export function applyReading(
 ): Applied {
   if (redelivered(state, 'readings', at)) {
     ctx.metrics.recordsDropped.inc({ topic: ctx.topic, reason: 'redelivered' });
-    return {};
+    return NOTHING;
   }
   const newest = state.readings.at(-1)?.ts;
   const outcome = addReading(state, reading, ctx.limits);
@@ -82,7 +85,7 @@ export function applyReading(
   if (outcome === 'late')
     return { late: `ts ${iso(reading.ts)} is more than the allowed lateness behind ${iso(newest ?? 0)}` };
   if (outcome === 'duplicate') ctx.metrics.recordsDropped.inc({ topic: ctx.topic, reason: 'duplicate' });
-  if (outcome !== 'score' || !ctx.hasModel()) return {};
+  if (outcome !== 'score' || !ctx.hasModel()) return NOTHING;
   const words = wordsForWindow(state, reading.ts, ctx.limits.logLookbackMs);
   return {
     score: {
@@ -100,12 +103,12 @@ export function applyReading(
 export function applyLog(state: MachineState, log: LogEntry, at: RecordPosition, ctx: ApplyContext): Applied {
   if (redelivered(state, 'logs', at)) {
     ctx.metrics.recordsDropped.inc({ topic: ctx.topic, reason: 'redelivered' });
-    return {};
+    return NOTHING;
   }
   const outcome = addLog(state, log.ts, textToWordSequence(log.text), ctx.limits);
   bookmark(state, 'logs', at);
   if (outcome === 'late')
     return { late: `log ts ${iso(log.ts)} is older than the lookback plus the allowed lateness` };
   if (outcome === 'duplicate') ctx.metrics.recordsDropped.inc({ topic: ctx.topic, reason: 'duplicate' });
-  return {};
+  return NOTHING;
 }

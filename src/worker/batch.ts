@@ -262,8 +262,9 @@ export class BatchStep {
     let maxEventTs = -Infinity;
     const place = { topic, partition, incarnation: input.incarnation ?? '' };
     const slicer = new Slicer(SLICE_BUDGET_MS, () => consumer.heartbeat());
-    for (const [i, message] of input.messages.entries()) {
+    for (let i = 0; i < input.messages.length; i++) {
       if (slicer.due()) await slicer.yield();
+      const message = input.messages[i]!;
       const d = input.decoded[i];
       if (!d)
         throw new RangeError(
