@@ -140,7 +140,9 @@ export function addReading(state: MachineState, reading: Reading, limits: Window
   if (newest === undefined || reading.ts > newest) {
     // The common case, a new newest reading: append and drop the oldest, no search and no splice.
     state.readings.push({ ts: reading.ts, values: reading.values });
-    if (state.readings.length > limits.window)
+    // One over the window is the rule once it is full: shift() drops it without the array splice returns.
+    if (state.readings.length === limits.window + 1) state.readings.shift();
+    else if (state.readings.length > limits.window)
       state.readings.splice(0, state.readings.length - limits.window);
     if (state.logs.length > 0) pruneLogs(state, limits);
     return state.readings.length === limits.window ? 'score' : 'stored';
