@@ -5,7 +5,7 @@
  * cluster itself computes it, and that the operations did what they do on a single Redis.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { Config } from '../../src/config';
 import { StaleCheckpointError } from '../../src/errors';
@@ -13,38 +13,22 @@ import { EvaluationStore } from '../../src/evaluate/store';
 import { Tally } from '../../src/evaluate/tally';
 import { createLogger } from '../../src/log';
 import { deleteKeys, scanKeys } from '../../src/redis/batch';
-import { isCluster, openRedis } from '../../src/redis/client';
+import { isCluster } from '../../src/redis/client';
 import type { RedisClient } from '../../src/redis/client';
 import { keyLayout } from '../../src/redis/keys';
 import { ModelRegistry } from '../../src/registry';
-import { startLocalRedisCluster } from '../../src/stack/redis-cluster';
-import type { LocalRedisCluster } from '../../src/stack/redis-cluster';
 import { CheckpointStore, newMachineState } from '../../src/state';
 import type { Decision, MachineState, RecordPlace } from '../../src/state';
 import { RedisLock } from '../../src/train/lock';
 import { TrainStore } from '../../src/train/store';
-import { testConfig, withTimeout } from '../helpers';
-import { registerKnownModel, TINY_MODEL_ENV } from '../known-model';
+import { registerKnownModel } from '../known-model';
 import { H, hourSpec } from '../train/store-spec';
+import { useRedisCluster } from './fixtures';
 
-let cluster: LocalRedisCluster;
+const fixture = useRedisCluster(2);
 let config: Config;
 let redis: RedisClient;
-
-before(async () => {
-  cluster = await startLocalRedisCluster(3);
-  config = testConfig({
-    PDM_REDIS_CLUSTER: 'true',
-    PDM_REDIS_URL: cluster.urls.slice(0, 2).join(','),
-    ...TINY_MODEL_ENV,
-  });
-  redis = openRedis(config);
-});
-
-after(async () => {
-  await withTimeout('cluster quit', redis.quit()).catch(() => redis.disconnect());
-  await withTimeout('cluster stop', cluster.stop());
-});
+before(async () => ({ config, redis } = await fixture()));
 
 /** The slots the cluster itself assigns to these keys. */
 async function slotsOf(keys: readonly string[]): Promise<Set<number>> {
