@@ -84,3 +84,26 @@ export function clusterKeys(prefix: string): KeyLayout {
 export function keyLayout(redis: RedisClient, prefix: string): KeyLayout {
   return isCluster(redis) ? clusterKeys(prefix) : standaloneKeys(prefix);
 }
+
+/**
+ * The cluster name of a key of the single-Redis layout, for moving a deployment onto a cluster
+ * (src/redis/copy.ts); undefined for a key that is not pdm state under this prefix, and for the training
+ * lock (a lock is held by a running process, never copied).
+ */
+export function clusterKeyOf(prefix: string, key: string): string | undefined {
+  if (!key.startsWith(prefix)) return undefined;
+  const rest = key.slice(prefix.length);
+  const c = clusterKeys(prefix);
+  const after = (head: string) =>
+    rest.startsWith(head) && rest.length > head.length ? rest.slice(head.length) : undefined;
+  let tail: string | undefined;
+  for (const kind of ['state', 'fence', 'journal'] as const)
+    if ((tail = after(`${kind}:`)) !== undefined) return c.machine(kind, tail);
+  if ((tail = after('model:')) !== undefined) return c.model(tail);
+  if ((tail = after('vocab:')) !== undefined) return c.vocab(tail);
+  if ((tail = after('train:store:')) !== undefined) return c.trainStore(tail);
+  if ((tail = after('train:samples:')) !== undefined) return c.trainSamples(tail);
+  if ((tail = after('eval:')) !== undefined) return c.evaluation(tail);
+  if (rest === 'train:drift-triggered') return c.driftTriggered();
+  return undefined;
+}

@@ -13,15 +13,17 @@ import { EvaluationStore } from '../../src/evaluate/store';
 import { Tally } from '../../src/evaluate/tally';
 import { createLogger } from '../../src/log';
 import { deleteKeys, scanKeys } from '../../src/redis/batch';
-import { isCluster } from '../../src/redis/client';
+import { createRedis, isCluster } from '../../src/redis/client';
+import { copyToCluster } from '../../src/redis/copy';
 import type { RedisClient } from '../../src/redis/client';
-import { keyLayout } from '../../src/redis/keys';
+import { keyLayout, standaloneKeys } from '../../src/redis/keys';
 import { ModelRegistry } from '../../src/registry';
 import { CheckpointStore, newMachineState } from '../../src/state';
 import type { Decision, MachineState, RecordPlace } from '../../src/state';
 import { RedisLock } from '../../src/train/lock';
 import { TrainStore } from '../../src/train/store';
-import { registerKnownModel } from '../known-model';
+import { testConfig, withTimeout } from '../helpers';
+import { registerKnownModel, TINY_MODEL_ENV } from '../known-model';
 import { H, hourSpec } from '../train/store-spec';
 import { useRedisCluster } from './fixtures';
 
@@ -201,4 +203,49 @@ test('the evaluator store: a batch written in one MULTI comes back whole', async
   assert.equal(loaded.clock, 10 * H);
   assert.deepEqual(loaded.leads.get('v1'), [60, 120, 30]);
   assert.deepEqual(loaded.tally.toJSON(), tally.toJSON());
+});
+
+test('moving a single-Redis deployment onto the cluster: pdm keys copied under their cluster names, TTLs kept, the lock left', async () => {
+  const single = testConfig(TINY_MODEL_ENV);
+  const prefix = single.redis.prefix;
+  const source = createRedis(single);
+  try {
+    const checkpoints = new CheckpointStore(source, prefix, 600);
+    await checkpoints.record([decision('a}b', 9)]);
+    await checkpoints.save([stateAt('m-1', 5), stateAt('a}b', 7)]);
+    const model = await registerKnownModel(source, single, { threshold: 0.45 });
+    const tally = Tally.fromJSON({ versions: { [model.version]: { alerts: 2 } } });
+    await new EvaluationStore(source, prefix).save([], [], tally, new Map([[model.version, [90]]]), 3 * H);
+    const lock = new RedisLock(source, standaloneKeys(prefix).trainLock(), 10_000);
+    assert.ok(await lock.acquire());
+    await source.set(`${prefix}not-ours`, 'x');
+
+    const report = await copyToCluster(source, redis, prefix);
+    await lock.release();
+    assert.deepEqual([...report.skipped].sort(), [`${prefix}not-ours`, `${prefix}train:lock`]);
+    assert.equal(report.copied.state, 2);
+
+    const moved = new CheckpointStore(redis, prefix);
+    const loaded = await moved.load(['m-1', 'a}b']);
+    assert.deepEqual(loaded.get('a}b'), stateAt('a}b', 7));
+    assert.deepEqual(
+      (await moved.journaled(['a}b'])).get('a}b')?.map((d) => d.offset),
+      [9],
+    );
+    const ttl = await redis.pttl(keyLayout(redis, prefix).machine('state', 'm-1'));
+    assert.ok(ttl > 0 && ttl <= 600_000, `the checkpoint keeps its expiry (${ttl} ms)`);
+    // The registry verifies its content hash on load: the model came across byte for byte.
+    const registry = new ModelRegistry(redis, prefix);
+    assert.equal(await registry.currentVersion(), model.version);
+    const served = await registry.load(model.version);
+    assert.equal(served.meta.threshold, 0.45);
+    served.model.dispose();
+    const evaluation = await new EvaluationStore(redis, prefix).load(() => assert.fail('nothing is corrupt'));
+    assert.deepEqual(evaluation.leads.get(model.version), [90]);
+    assert.equal(await redis.exists(keyLayout(redis, prefix).trainLock()), 0);
+  } finally {
+    const keys = await source.keys(`${prefix}*`);
+    if (keys.length) await source.del(...keys);
+    await withTimeout('redis quit', source.quit());
+  }
 });

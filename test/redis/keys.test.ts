@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config';
-import { clusterKeys, standaloneKeys } from '../../src/redis/keys';
+import { clusterKeyOf, clusterKeys, standaloneKeys } from '../../src/redis/keys';
 import type { KeyLayout } from '../../src/redis/keys';
 import { hashTagOf, keySlot } from '../../src/redis/slot';
 
@@ -54,6 +54,18 @@ test('on a cluster each atomic group hashes to one slot, and machines spread ove
   assert.equal(keySlot(k.evaluation('tally')), keySlot(k.evaluation('machines')), 'the evaluator');
   const machineSlots = new Set(Array.from({ length: 200 }, (_, i) => keySlot(k.machine('state', `m-${i}`))));
   assert.ok(machineSlots.size > 150, `200 machines over ${machineSlots.size} slots`);
+});
+
+test('every single-Redis key maps to its cluster name for a move onto a cluster, except the lock', () => {
+  for (const id of ['m-017', 'a}b:c']) {
+    const single = all(standaloneKeys('pdm:'), id);
+    const cluster = all(clusterKeys('pdm:'), id);
+    single.forEach((key, i) =>
+      assert.equal(clusterKeyOf('pdm:', key), key === 'pdm:train:lock' ? undefined : cluster[i], key),
+    );
+  }
+  assert.equal(clusterKeyOf('pdm:', 'other:state:m-1'), undefined, 'another prefix');
+  assert.equal(clusterKeyOf('pdm:', 'pdm:unknown'), undefined);
 });
 
 test('hash tags follow the cluster spec: first non-empty {...}, else the whole key', () => {
