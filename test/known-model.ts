@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient } from '../src/redis/client';
 import type { Config } from '../src/config';
 import { buildDualInputModel } from '../src/model/build';
 import { disposeModel, tf } from '../src/model/tf';
@@ -13,6 +13,16 @@ import type { Calibration } from '../src/train';
  * shut), so h = tanh(tanh(x)); the text branch is all zeros; the head is relu → batch-norm → sigmoid.
  * Tests compute the expected score (and so the expected alerts) offline from the same inputs.
  */
+/** The smallest model shape the registry tests need (registerKnownModel builds it in milliseconds). */
+export const TINY_MODEL_ENV = {
+  PDM_WINDOW: '4',
+  PDM_LSTM_UNITS: '2',
+  PDM_TEXT_LSTM_UNITS: '2',
+  PDM_DENSE_UNITS: '2',
+  PDM_TEXT_MAX_LEN: '4',
+  PDM_VOCAB_SIZE: '20',
+} as const;
+
 export const KNOWN = { k: 10, b: -5, eps: 1e-3 };
 export function knownScore(x: number): number {
   const h = Math.tanh(Math.tanh(x));
@@ -20,7 +30,7 @@ export function knownScore(x: number): number {
 }
 
 export async function registerKnownModel(
-  redis: Redis,
+  redis: RedisClient,
   config: Config,
   opts: {
     threshold?: number;

@@ -9,6 +9,7 @@ import { runSimulate, SIMULATE_FLAGS, SIMULATE_NOTES } from '../simulate';
 import { UsageError } from './args';
 import { ProgressLine, simulateProgressLogger, trainProgressHooks } from './progress';
 import { parseTopArgs, runTop, TOP_FLAGS } from './top';
+import { REDIS_FLAGS, runRedisCommand } from './redis';
 import { runStack } from './stack';
 
 export interface Command extends CommandSpec {
@@ -220,6 +221,16 @@ export const COMMANDS: readonly Command[] = [
         dryRun: args.flags['dry-run'] === 'true',
       });
     },
+  },
+  {
+    name: 'redis',
+    args: 'copy --from <url>',
+    maxPositionals: 1,
+    summary: "copy a single Redis's pdm keys into the Redis Cluster of PDM_REDIS_URL (cluster key layout)",
+    flags: REDIS_FLAGS,
+    notes:
+      'Needs PDM_REDIS_CLUSTER=true; stop every pdm process first. Prints what it copied as JSON; see docs/redis.md.',
+    run: runRedisCommand,
   },
   {
     name: 'config',

@@ -1,4 +1,4 @@
-import { createRedis } from '../redis/client';
+import { openRedis } from '../redis/client';
 import type { Config } from '../config';
 import { ModelRegistry } from '../registry';
 import { UsageError } from './args';
@@ -32,7 +32,7 @@ export async function runModelCommand(
     throw new UsageError(
       'model shadow: PDM_TOPIC_SCORES is not set; shadow scores are published there, so set it (for the workers and the evaluator too)',
     );
-  const redis = createRedis(config, { lazyConnect: true });
+  const redis = openRedis(config, { lazyConnect: true });
   await redis.connect();
   const registry = new ModelRegistry(redis, config.redis.prefix);
   const expected = { window: config.model.window, textMaxLen: config.model.textMaxLen };
@@ -47,7 +47,7 @@ async function run(
   action: Action,
   registry: ModelRegistry,
   ctx: {
-    redis: ReturnType<typeof createRedis>;
+    redis: ReturnType<typeof openRedis>;
     config: Config;
     expected: { window: number; textMaxLen: number };
     version: string | undefined;

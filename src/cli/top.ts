@@ -2,7 +2,8 @@ import type { Config } from '../config';
 import { parseDuration } from '../config';
 import { fleetEntry, MAX_TOP, rankFleet } from '../fleet';
 import type { FleetEntry, FleetView } from '../fleet';
-import { createRedis } from '../redis/client';
+import { openRedis } from '../redis/client';
+import { keyLayout } from '../redis/keys';
 import { CheckpointStore } from '../state';
 import type { FlagSpecs, ParsedArgs } from './args';
 import { UsageError } from './args';
@@ -72,8 +73,9 @@ async function fromWorker(base: string, top: number): Promise<SourceView> {
 
 /** Reads the checkpoints every worker writes: the whole fleet, as of each machine's last checkpoint (no lag). */
 async function fromRedis(config: Config, top: number): Promise<SourceView> {
-  const source = `${config.redis.url.replace(/\/\/[^@]*@/, '//')} ${config.redis.prefix}state:*`;
-  const redis = createRedis(config);
+  const redis = openRedis(config);
+  const where = config.redis.cluster ? `cluster ${config.redis.cluster.seeds.join(',')}` : config.redis.url;
+  const source = `${where.replace(/\/\/[^@,]*@/g, '//')} ${keyLayout(redis, config.redis.prefix).machinePattern('state')}`;
   try {
     const store = new CheckpointStore(redis, config.redis.prefix);
     const states = await store.load(await store.machineIds());

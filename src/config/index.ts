@@ -72,11 +72,24 @@ const envSchema = z.object({
   PDM_KAFKA_SASL_MECHANISM: z.enum(['scram-sha-256', 'scram-sha-512', 'plain']).optional(),
   PDM_KAFKA_SASL_USERNAME: z.string().optional(),
   PDM_KAFKA_SASL_PASSWORD: z.string().optional(),
+  /** One URL; with PDM_REDIS_CLUSTER, one or more comma-separated seed nodes of the cluster. */
   PDM_REDIS_URL: z
     .string()
-    .url()
-    .regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL')
-    .default('redis://127.0.0.1:6379'),
+    .default('redis://127.0.0.1:6379')
+    .transform((text, ctx) => {
+      const urls = text.split(',').map((u) => u.trim());
+      for (const url of urls)
+        if (!/^rediss?:\/\/[^\s]/.test(url) || !URL.canParse(url)) {
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            message: `${JSON.stringify(redactUrlPassword(url))} is not a redis:// or rediss:// URL (several, comma-separated, only with PDM_REDIS_CLUSTER)`,
+          });
+          return z.NEVER;
+        }
+      return urls;
+    }),
+  /** A Redis Cluster instead of a single Redis: hash-tagged keys (src/redis/keys.ts), one client per node. */
+  PDM_REDIS_CLUSTER: flag(false),
   PDM_REDIS_USERNAME: z.string().optional(),
   PDM_REDIS_PASSWORD: z.string().optional(),
   PDM_REDIS_TLS_CA_FILE: z.string().optional(),
@@ -215,7 +228,10 @@ export interface Config {
       | undefined;
   };
   readonly redis: {
+    /** The Redis URL, or a cluster's first seed node. */
     readonly url: string;
+    /** A Redis Cluster (PDM_REDIS_CLUSTER): every seed node given in PDM_REDIS_URL. */
+    readonly cluster: { readonly seeds: readonly string[] } | undefined;
     readonly prefix: string;
     readonly username: string | undefined;
     readonly password: string | undefined;
@@ -311,6 +327,24 @@ function checkAlertRule(k: number, n: number, j: number): void {
     );
 }
 
+/** Several URLs only name a cluster's seed nodes; a cluster's key prefix must not hold a hash tag of its own. */
+function checkRedisCluster(urls: readonly string[], cluster: boolean, prefix: string): void {
+  if (urls.length > 1 && !cluster)
+    throw new ConfigError(
+      `invalid configuration: PDM_REDIS_URL holds ${urls.length} URLs; several URLs are the seed nodes of a Redis Cluster and need PDM_REDIS_CLUSTER=true`,
+    );
+  if (cluster && new Set(urls.map((u) => u.startsWith('rediss://'))).size > 1)
+    throw new ConfigError(
+      'invalid configuration: PDM_REDIS_URL mixes redis:// and rediss:// seed nodes; a cluster is reached one way',
+    );
+  // The key layout puts its own hash tags after the prefix (src/redis/keys.ts); a brace in the prefix would
+  // become the tag of every key and put the whole deployment in one slot.
+  if (cluster && /[{}]/.test(prefix))
+    throw new ConfigError(
+      `invalid configuration: PDM_REDIS_PREFIX=${JSON.stringify(prefix)} contains "{" or "}"; with PDM_REDIS_CLUSTER the key layout sets the hash tags itself`,
+    );
+}
+
 /** Turns the environment (plus command-line overrides, which win) into a frozen Config, or throws ConfigError. */
 export function loadConfig(
   env: Readonly<Record<string, string | undefined>>,
@@ -343,7 +377,7 @@ export function loadConfig(
     ...(e.PDM_KAFKA_TLS && !e.PDM_KAFKA_TLS_REJECT_UNAUTHORIZED
       ? ['PDM_KAFKA_TLS_REJECT_UNAUTHORIZED=false']
       : []),
-    ...(e.PDM_REDIS_URL.startsWith('rediss://') && !e.PDM_REDIS_TLS_REJECT_UNAUTHORIZED
+    ...(e.PDM_REDIS_URL.some((u) => u.startsWith('rediss://')) && !e.PDM_REDIS_TLS_REJECT_UNAUTHORIZED
       ? ['PDM_REDIS_TLS_REJECT_UNAUTHORIZED=false']
       : []),
   ];
@@ -352,6 +386,7 @@ export function loadConfig(
       `invalid configuration: ${insecure.join(', ')} disables TLS certificate verification; set PDM_ALLOW_INSECURE_TLS=true to force it`,
     );
   }
+  checkRedisCluster(e.PDM_REDIS_URL, e.PDM_REDIS_CLUSTER, e.PDM_REDIS_PREFIX);
   checkAlertRule(e.PDM_ALERT_RAISE_K, e.PDM_ALERT_WINDOW_N, e.PDM_ALERT_CLEAR_J);
   checkExtraFeatures(e.PDM_EXTRA_FEATURES, e.PDM_WINDOW, e.PDM_LOG_LOOKBACK);
   // A reading accepted from the future becomes the machine's newest: on-time readings behind it by more than
@@ -387,7 +422,8 @@ export function loadConfig(
       sasl,
     },
     redis: {
-      url: e.PDM_REDIS_URL,
+      url: e.PDM_REDIS_URL[0]!,
+      cluster: e.PDM_REDIS_CLUSTER ? { seeds: e.PDM_REDIS_URL } : undefined,
       prefix: e.PDM_REDIS_PREFIX,
       username: e.PDM_REDIS_USERNAME,
       password: e.PDM_REDIS_PASSWORD,

@@ -57,6 +57,8 @@ export function parseResolvedConfig(text: string): Config {
   return deepFreeze(c as Config);
 }
 
+const maskUrl = (url: string) => url.replace(/\/\/[^@/]*@/, '//***@');
+
 /** The config as `pdm config` shows it: passwords and the credentials in URLs masked. */
 export function redactedConfig(config: Config): Config {
   const mask = (value: string | undefined) => (value === undefined ? undefined : '***');
@@ -68,7 +70,8 @@ export function redactedConfig(config: Config): Config {
     },
     redis: {
       ...config.redis,
-      url: config.redis.url.replace(/\/\/[^@/]*@/, '//***@'),
+      url: maskUrl(config.redis.url),
+      cluster: config.redis.cluster ? { seeds: config.redis.cluster.seeds.map(maskUrl) } : undefined,
       password: mask(config.redis.password),
     },
   };

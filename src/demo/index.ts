@@ -4,7 +4,7 @@ import { spawnPdm } from '../cli/child';
 import type { Config } from '../config';
 import { createKafka } from '../kafka/client';
 import { createTopics } from '../kafka/topics';
-import { createRedis } from '../redis/client';
+import { openRedis } from '../redis/client';
 import { ModelRegistry } from '../registry';
 import { retry } from '../retry';
 import { DemoTally, formatCounts } from './tally';
@@ -93,7 +93,7 @@ export async function runDemo(config: Config, opts: DemoOptions = {}): Promise<n
     `topics: creating ${Object.values(config.topics).filter(Boolean).join(', ')} (4 partitions) on ${config.kafka.brokers.join(',')}`,
   );
   await createTopics(config, { partitions: 4, replication: 1 });
-  const redis = createRedis(config);
+  const redis = openRedis(config);
   const current = await new ModelRegistry(redis, config.redis.prefix).currentVersion();
   redis.disconnect();
   const liveStart = new Date(Math.floor((Date.now() - 30 * DAY) / 3_600_000) * 3_600_000).toISOString();

@@ -1,5 +1,4 @@
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
-import type Redis from 'ioredis';
 import type { Config } from '../config';
 import { DriftWindow } from '../drift';
 import type { DriftSnapshot } from '../drift';
@@ -7,7 +6,8 @@ import { decodeFailure, decodeLog, decodeReading } from '../ingest';
 import type { DecodeLimits } from '../ingest';
 import { createKafka } from '../kafka/client';
 import type { Logger } from '../log';
-import { createRedis } from '../redis/client';
+import { openRedis } from '../redis/client';
+import type { RedisClient } from '../redis/client';
 import { ModelRegistry } from '../registry';
 import { retry } from '../retry';
 import { textToWordSequence } from '../tokenize';
@@ -36,7 +36,7 @@ import type { EvaluatedAlert, EvaluatorState, EvaluatorView, ParsedShadowScore }
  */
 export class Evaluator {
   state: EvaluatorState = 'starting';
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly consumer: Consumer;
   private readonly admin: Admin;
   private readonly registry: ModelRegistry;
@@ -67,7 +67,7 @@ export class Evaluator {
     /** Observes each batch once its records are applied, before its state is written (tests stop during one). */
     private readonly onApplied?: (topic: string, partition: number, records: number) => void,
   ) {
-    this.redis = createRedis(config);
+    this.redis = openRedis(config);
     this.redis.on('error', (error: Error) =>
       this.logger.warn('redis error', { stage: 'redis', error: error.message }),
     );

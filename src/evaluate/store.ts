@@ -1,6 +1,8 @@
-import type Redis from 'ioredis';
 import { z } from 'zod';
 import type { DriftSnapshot } from '../drift';
+import { keyLayout } from '../redis/keys';
+import type { KeyLayout } from '../redis/keys';
+import type { RedisClient } from '../redis/types';
 import type { MachineLedger } from './ledger';
 import { figures, Tally } from './tally';
 import type { LiveFigures } from './tally';
@@ -47,13 +49,18 @@ export const MAX_LEADS_PER_VERSION = 100_000;
  * holds; they are duplicates by alertId or (machine, ts) and change nothing.
  */
 export class EvaluationStore {
+  /** One slot on a cluster: a batch's changes are one MULTI. */
+  private readonly keys: KeyLayout;
+
   constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
-  ) {}
+    private readonly redis: RedisClient,
+    prefix: string,
+  ) {
+    this.keys = keyLayout(redis, prefix);
+  }
 
   private k(name: string): string {
-    return `${this.prefix}eval:${name}`;
+    return this.keys.evaluation(name);
   }
 
   async load(
@@ -127,17 +134,20 @@ const driftSchema = z.object({
 
 /** Overwrites the published drift figures (one small document: readers want the latest only). */
 export async function saveDrift(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   snapshot: DriftSnapshot,
   now = Date.now(),
 ): Promise<void> {
-  await redis.set(`${prefix}eval:drift`, JSON.stringify({ ...snapshot, writtenAt: now }));
+  await redis.set(
+    keyLayout(redis, prefix).evaluation('drift'),
+    JSON.stringify({ ...snapshot, writtenAt: now }),
+  );
 }
 
 /** The drift figures the evaluator last published; undefined when none (or unreadable: a reader must not fail). */
-export async function readDrift(redis: Redis, prefix: string): Promise<StoredDrift | undefined> {
-  const body = await redis.get(`${prefix}eval:drift`);
+export async function readDrift(redis: RedisClient, prefix: string): Promise<StoredDrift | undefined> {
+  const body = await redis.get(keyLayout(redis, prefix).evaluation('drift'));
   if (!body) return undefined;
   try {
     return driftSchema.parse(JSON.parse(body));
@@ -147,9 +157,9 @@ export async function readDrift(redis: Redis, prefix: string): Promise<StoredDri
 }
 
 /** The live figures per version as stored (for `pdm model list` and `/model`), without running an evaluator. */
-export async function readLiveFigures(redis: Redis, prefix: string): Promise<Map<string, LiveFigures>> {
+export async function readLiveFigures(redis: RedisClient, prefix: string): Promise<Map<string, LiveFigures>> {
   const store = new EvaluationStore(redis, prefix);
-  const body = await redis.get(`${prefix}eval:tally`);
+  const body = await redis.get(keyLayout(redis, prefix).evaluation('tally'));
   const tally = Tally.fromJSON(body ? JSON.parse(body) : undefined);
   const leads = await store.leads([...tally.versions.keys()]);
   return new Map([...tally.versions].map(([v, c]) => [v, figures(v, c, leads.get(v) ?? [])]));

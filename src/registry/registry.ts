@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type Redis from 'ioredis';
 import type { LayersModel } from '@tensorflow/tfjs-node';
 import type { io } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
@@ -7,6 +6,9 @@ import { ModelRefusedError, PromotionFencedError } from '../errors';
 import { KerasTokenizer } from '../tokenize';
 import { disposeModel, tf } from '../model/tf';
 import { channelCount, EXTRA_FEATURES } from '../features';
+import { keyLayout } from '../redis/keys';
+import type { KeyLayout } from '../redis/keys';
+import type { RedisClient } from '../redis/types';
 
 const atThresholdSchema = z.object({
   threshold: z.number(),
@@ -143,13 +145,18 @@ export interface ExpectedShape {
 }
 
 export class ModelRegistry {
+  /** Every registry key and the training lock share one slot on a cluster (register's MULTI, PROMOTE's script). */
+  private readonly keys: KeyLayout;
+
   constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
-  ) {}
+    private readonly redis: RedisClient,
+    prefix: string,
+  ) {
+    this.keys = keyLayout(redis, prefix);
+  }
 
   private k(...parts: string[]): string {
-    return `${this.prefix}model:${parts.join(':')}`;
+    return this.keys.model(...parts);
   }
 
   /** Registers a trained model; returns its meta (with version and hash). Does not promote. */
@@ -174,7 +181,7 @@ export class ModelRegistry {
     const full: ModelMeta = { ...base, hash: contentHash(base, topology, weights, vocab) };
     await this.redis
       .multi()
-      .set(`${this.prefix}vocab:${vocabVersion}`, vocab)
+      .set(this.keys.vocab(vocabVersion), vocab)
       .set(this.k(version, 'topology'), topology)
       .set(this.k(version, 'weights'), Buffer.from(weights))
       .set(this.k(version, 'meta'), JSON.stringify(full))
@@ -195,7 +202,7 @@ export class ModelRegistry {
 
   /** A version's vocabulary alone, without its network (the evaluator's drift check needs no model). */
   async tokenizer(meta: ModelMeta): Promise<KerasTokenizer | undefined> {
-    const vocab = await this.redis.get(`${this.prefix}vocab:${meta.vocabVersion}`);
+    const vocab = await this.redis.get(this.keys.vocab(meta.vocabVersion));
     return vocab ? KerasTokenizer.fromJSON(JSON.parse(vocab)) : undefined;
   }
 
@@ -236,7 +243,7 @@ export class ModelRegistry {
         `model ${version}: unreadable metadata (${(error as Error).message.slice(0, 200)})`,
       );
     }
-    const vocab = await this.redis.get(`${this.prefix}vocab:${meta.vocabVersion}`);
+    const vocab = await this.redis.get(this.keys.vocab(meta.vocabVersion));
     if (!vocab)
       throw new ModelRefusedError(
         'vocab_mismatch',

@@ -1,8 +1,8 @@
 import type { Admin } from 'kafkajs';
-import type Redis from 'ioredis';
 import type { Config } from '../config';
 import { createKafka } from '../kafka/client';
-import { createRedis } from '../redis/client';
+import { openRedis } from '../redis/client';
+import type { RedisClient } from '../redis/client';
 import { ModelRegistry } from '../registry';
 import { CheckpointStore } from '../state';
 
@@ -50,7 +50,7 @@ async function assertGroupIdle(admin: Admin, groupId: string): Promise<void> {
 export async function planAndReplay(
   config: Config,
   opts: ReplayOptions,
-  clients: { admin: Admin; redis: Redis },
+  clients: { admin: Admin; redis: RedisClient },
 ): Promise<ReplayPlan> {
   const { admin, redis } = clients;
   const groupId = config.kafka.groupId;
@@ -85,7 +85,7 @@ export async function planAndReplay(
 /** The command: prints the plan as JSON; exit 0 done, 3 refused (workers running). */
 export async function runReplay(config: Config, opts: ReplayOptions): Promise<number> {
   const admin = createKafka(config).admin();
-  const redis = createRedis(config);
+  const redis = openRedis(config);
   try {
     await admin.connect();
     const plan = await planAndReplay(config, opts, { admin, redis });

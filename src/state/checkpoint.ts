@@ -1,4 +1,8 @@
-import type Redis from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import { deleteKeys, getBuffers, multiBySlot, pipelineByNode, scanKeys } from '../redis/batch';
+import { keyLayout } from '../redis/keys';
+import type { KeyLayout, MachineKeyKind } from '../redis/keys';
+import type { RedisClient } from '../redis/types';
 import { StaleCheckpointError } from '../errors';
 import { Slicer } from '../loop';
 import { decodeState, encodeState } from './codec';
@@ -65,7 +69,8 @@ export interface CheckpointRefusal {
   readonly offered: number;
 }
 
-type FencedRedis = Redis & {
+/** A pipeline of a client on which FENCED_WRITE is defined (defineCommand adds it to pipelines too). */
+type FencedPipeline = ChainableCommander & {
   pdmCheckpointWrite(
     stateKey: string,
     fenceKey: string,
@@ -73,7 +78,7 @@ type FencedRedis = Redis & {
     body: Buffer,
     ttl: number,
     fence: string,
-  ): Promise<unknown>;
+  ): unknown;
 };
 
 /** The fence of a state: its applied offsets with their places. */
@@ -97,11 +102,12 @@ const CHUNK = 1_000;
  * cannot overwrite what the new owner checkpointed with an older state (StaleCheckpointError).
  */
 export class CheckpointStore {
-  private readonly redis: FencedRedis;
+  /** A machine's three keys share one slot on a cluster: FENCED_WRITE touches them together. */
+  private readonly keys: KeyLayout;
 
   constructor(
-    redis: Redis,
-    private readonly prefix: string,
+    private readonly redis: RedisClient,
+    prefix: string,
     /** Checkpoints of machines silent this long expire on their own; 0 keeps them forever. */
     private readonly ttlSeconds = 30 * 86_400,
     /** Told of every refused (stale) write, to count and log it. */
@@ -109,23 +115,23 @@ export class CheckpointStore {
   ) {
     if (!('pdmCheckpointWrite' in redis))
       redis.defineCommand('pdmCheckpointWrite', { numberOfKeys: 3, lua: FENCED_WRITE });
-    this.redis = redis as FencedRedis;
+    this.keys = keyLayout(redis, prefix);
   }
 
   private key(machineId: string): string {
-    return `${this.prefix}state:${machineId}`;
+    return this.keys.machine('state', machineId);
   }
 
   private fenceKey(machineId: string): string {
-    return `${this.prefix}fence:${machineId}`;
+    return this.keys.machine('fence', machineId);
   }
 
   private journalKey(machineId: string): string {
-    return `${this.prefix}journal:${machineId}`;
+    return this.keys.machine('journal', machineId);
   }
 
   /**
-   * Writes the states in pipelines of CHUNK, one after the other. Why chunks: a batch of a large fleet
+   * Writes the states in pipelines of CHUNK, one after the other (on a cluster, one per node at once). Why chunks: a batch of a large fleet
    * touches tens of thousands of machines; one pipeline that size holds the event loop while it encodes and
    * lets the last commands outlive the client's command timeout behind the first (measured: 25k machines a
    * batch timed out on a busy 2-core box). The batch still waits for every chunk before its commit.
@@ -135,19 +141,20 @@ export class CheckpointStore {
     const refused: string[] = [];
     for (let from = 0; from < states.length; from += CHUNK) {
       const chunk = states.slice(from, from + CHUNK);
-      const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & {
-        pdmCheckpointWrite(...args: Parameters<FencedRedis['pdmCheckpointWrite']>): unknown;
-      };
-      for (const s of chunk)
-        pipeline.pdmCheckpointWrite(
-          this.key(s.machineId),
-          this.fenceKey(s.machineId),
-          this.journalKey(s.machineId),
-          encodeState(s),
-          this.ttlSeconds,
-          fenceOf(s),
-        );
-      const results = (await pipeline.exec()) ?? [];
+      const results = await pipelineByNode(
+        this.redis,
+        chunk,
+        (s) => this.key(s.machineId),
+        (pipeline, s) =>
+          (pipeline as FencedPipeline).pdmCheckpointWrite(
+            this.key(s.machineId),
+            this.fenceKey(s.machineId),
+            this.journalKey(s.machineId),
+            encodeState(s),
+            this.ttlSeconds,
+            fenceOf(s),
+          ),
+      );
       const failed = results.find(([error]) => error);
       if (failed?.[0]) throw failed[0];
       results.forEach(([, reply], i) => {
@@ -182,15 +189,17 @@ export class CheckpointStore {
     }
     const machines = [...byMachine];
     for (let from = 0; from < machines.length; from += CHUNK) {
-      // MULTI, not a plain pipeline: a journal key must never be left without its expiry.
-      const pipeline = this.redis.multi();
-      for (const [id, fields] of machines.slice(from, from + CHUNK)) {
-        pipeline.hset(this.journalKey(id), ...fields);
-        if (this.ttlSeconds > 0) pipeline.expire(this.journalKey(id), this.ttlSeconds);
-      }
-      const results = (await pipeline.exec()) ?? [];
-      const failed = results.find(([error]) => error);
-      if (failed?.[0]) throw failed[0];
+      // MULTI, not a plain pipeline: a journal key must never be left without its expiry (on a cluster,
+      // one MULTI per slot: each journal with its expiry is still one transaction).
+      await multiBySlot(
+        this.redis,
+        machines.slice(from, from + CHUNK),
+        ([id]) => this.journalKey(id),
+        (tx, [id, fields]) => {
+          tx.hset(this.journalKey(id), ...fields);
+          if (this.ttlSeconds > 0) tx.expire(this.journalKey(id), this.ttlSeconds);
+        },
+      );
     }
   }
 
@@ -199,9 +208,12 @@ export class CheckpointStore {
     const out = new Map<string, Decision[]>();
     for (let from = 0; from < machineIds.length; from += CHUNK) {
       const ids = machineIds.slice(from, from + CHUNK);
-      const pipeline = this.redis.pipeline();
-      for (const id of ids) pipeline.hgetall(this.journalKey(id));
-      const results = (await pipeline.exec()) ?? [];
+      const results = await pipelineByNode(
+        this.redis,
+        ids,
+        (id) => this.journalKey(id),
+        (pipeline, id) => pipeline.hgetall(this.journalKey(id)),
+      );
       results.forEach(([error, hash], i) => {
         if (error) throw error;
         const id = ids[i]!;
@@ -214,20 +226,14 @@ export class CheckpointStore {
     return out;
   }
 
-  /** The ids of every machine with a checkpoint (SCAN, so a large fleet does not block Redis). */
+  /** The ids of every machine with a checkpoint (SCAN, on every master of a cluster). */
   machineIds(): Promise<string[]> {
-    return this.scanIds(this.key(''));
+    return this.scanIds('state');
   }
 
-  private async scanIds(keyPrefix: string): Promise<string[]> {
-    const ids: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1000);
-      cursor = next;
-      for (const key of keys) ids.push(key.slice(keyPrefix.length));
-    } while (cursor !== '0');
-    return ids;
+  private async scanIds(kind: MachineKeyKind): Promise<string[]> {
+    const keys = await scanKeys(this.redis, this.keys.machinePattern(kind));
+    return keys.map((key) => this.keys.machineIdOf(kind, key));
   }
 
   /**
@@ -237,13 +243,12 @@ export class CheckpointStore {
    */
   async deleteAll(): Promise<number> {
     const ids = await this.machineIds();
-    const orphans = await this.scanIds(this.journalKey(''));
+    const orphans = await this.scanIds('journal');
     const keys = [
       ...ids.flatMap((id) => [this.key(id), this.fenceKey(id), this.journalKey(id)]),
       ...orphans.map((id) => this.journalKey(id)),
     ];
-    for (let from = 0; from < keys.length; from += 3 * CHUNK)
-      await this.redis.del(...keys.slice(from, from + 3 * CHUNK));
+    await deleteKeys(this.redis, keys, 3 * CHUNK);
     return ids.length;
   }
 
@@ -256,7 +261,10 @@ export class CheckpointStore {
     if (machineIds.length === 0) return out;
     for (let from = 0; from < machineIds.length; from += CHUNK) {
       const ids = machineIds.slice(from, from + CHUNK);
-      const bodies = await this.redis.mgetBuffer(...ids.map((id) => this.key(id)));
+      const bodies = await getBuffers(
+        this.redis,
+        ids.map((id) => this.key(id)),
+      );
       ids.forEach((id, i) => {
         const body = bodies[i];
         if (!body) return;

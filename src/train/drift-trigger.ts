@@ -1,4 +1,5 @@
-import type Redis from 'ioredis';
+import { keyLayout } from '../redis/keys';
+import type { RedisClient } from '../redis/types';
 import { readDrift } from '../evaluate/store';
 import type { StoredDrift } from '../evaluate/store';
 
@@ -41,11 +42,11 @@ export class DriftTrigger {
   private readonly markKey: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly opts: DriftTriggerOptions,
   ) {
-    this.markKey = `${prefix}train:drift-triggered`;
+    this.markKey = keyLayout(redis, prefix).driftTriggered();
   }
 
   /** The reason to start a round now (and marks the version), or undefined. */

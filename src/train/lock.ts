@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/types';
 import type { Fence } from '../registry';
 
 const RENEW =
@@ -22,7 +22,7 @@ export class RedisLock {
   private lostReason: string | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: string,
     private readonly ttlMs = 60_000,
     private readonly onLost: (reason: string) => void = () => undefined,

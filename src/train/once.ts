@@ -1,6 +1,7 @@
-import type Redis from 'ioredis';
 import { TrainingError } from '../errors';
-import { createRedis } from '../redis/client';
+import { openRedis } from '../redis/client';
+import type { RedisClient } from '../redis/client';
+import { keyLayout } from '../redis/keys';
 import type { Config } from '../config';
 import type { Logger } from '../log';
 import type { Branches } from '../model/build';
@@ -109,15 +110,16 @@ export async function trainOnce(
 ): Promise<TrainSummary> {
   const started = Date.now();
   const branches = opts.branches ?? 'both';
-  const redis = createRedis(config, { commandTimeout: 30_000 });
-  const lock = new RedisLock(redis, `${config.redis.prefix}train:lock`, 60_000, (reason) =>
+  const redis = openRedis(config, { commandTimeout: 30_000 });
+  const lockKey = keyLayout(redis, config.redis.prefix).trainLock();
+  const lock = new RedisLock(redis, lockKey, 60_000, (reason) =>
     logger.warn('training lock lost: this run will not promote', { reason }),
   );
   try {
     if (!(await lock.acquire()))
       throw new TrainingError(
         'locked',
-        `another training run holds the lock (${config.redis.prefix}train:lock, holder ${await lock.holder()}); try again when it finishes`,
+        `another training run holds the lock (${lockKey}, holder ${await lock.holder()}); try again when it finishes`,
       );
     try {
       return await trainLocked(
@@ -243,7 +245,7 @@ interface RunOptions {
 async function trainLocked(
   config: Config,
   logger: Logger,
-  redis: Redis,
+  redis: RedisClient,
   run: RunOptions,
   given: TopicSnapshot | undefined,
   started: number,

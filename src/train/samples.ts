@@ -1,5 +1,5 @@
 import { gunzipSync } from 'node:zlib';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/types';
 import type { Offsets, TopicSnapshot } from './source';
 
 /**
@@ -7,7 +7,7 @@ import type { Offsets, TopicSnapshot } from './source';
  * as gzipped JSON in one key. Read once to convert it; nothing writes this format any more.
  */
 export async function readLegacySamples(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
 ): Promise<{ snapshot: TopicSnapshot; offsets: Offsets } | undefined> {
   const body = await redis.getBuffer(key);

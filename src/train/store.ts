@@ -1,8 +1,9 @@
-import type Redis from 'ioredis';
 import type { Config } from '../config';
 import { ConfigError } from '../errors';
 import type { Failure, LogEntry, Reading } from '../ingest';
 import type { Logger } from '../log';
+import { keyLayout } from '../redis/keys';
+import type { RedisClient } from '../redis/types';
 import type { DatasetSummary } from './dataset';
 import { readLegacySamples } from './samples';
 import { readTopicsToEnd } from './source';
@@ -80,7 +81,7 @@ export class TrainStore {
   private caps: { near: number | null; sample: number | null } = { near: null, sample: null };
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: string,
     private readonly spec: StoreSpec,
     private readonly maxBytes: number,
@@ -358,20 +359,22 @@ export class TrainStore {
 export async function readWithTrainStore(
   config: Config,
   logger: Logger,
-  redis: Redis,
+  redis: RedisClient,
 ): Promise<{
   snapshot: TopicSnapshot;
   built: { windows: StoredWindow[]; summary: DatasetSummary };
   report: StoreReport;
 }> {
   const topic = config.topics.readings;
+  // The store and the legacy key it migrates from are written in one MULTI: one slot on a cluster.
+  const keys = keyLayout(redis, config.redis.prefix);
   const store = new TrainStore(
     redis,
-    `${config.redis.prefix}train:store:${topic}`,
+    keys.trainStore(topic),
     storeSpec(config),
     config.training.store.maxBytes,
     logger,
-    `${config.redis.prefix}train:samples:${topic}`,
+    keys.trainSamples(topic),
   );
   const fresh = await readTopicsToEnd(config, logger, await store.load());
   store.add(fresh);

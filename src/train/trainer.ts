@@ -1,6 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type Redis from 'ioredis';
 import type { Consumer } from 'kafkajs';
 import { Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
@@ -11,7 +10,8 @@ import { watchConsumer } from '../kafka/liveness';
 import type { ConsumerLiveness } from '../kafka/liveness';
 import type { Logger } from '../log';
 import type { Metrics } from '../metrics';
-import { createRedis } from '../redis/client';
+import { openRedis } from '../redis/client';
+import type { RedisClient } from '../redis/client';
 import { ModelRegistry } from '../registry';
 import { ConfigError, EXIT_CODES } from '../errors';
 import { DriftTrigger } from './drift-trigger';
@@ -138,7 +138,7 @@ export class Trainer {
   private stopped = false;
   private liveness: ConsumerLiveness | undefined;
   /** Only with PDM_RETRAIN_DRIFT_PSI set: reads the evaluator's drift figures and the serving version. */
-  private drift: { redis: Redis; trigger: DriftTrigger; registry: ModelRegistry } | undefined;
+  private drift: { redis: RedisClient; trigger: DriftTrigger; registry: ModelRegistry } | undefined;
   lastRun: TrainingRun | undefined;
   private readonly reportStore: (report: StoreReport) => void;
   private refuse: (error: string) => void = () => undefined;
@@ -188,7 +188,7 @@ export class Trainer {
   private driftTrigger(): Trainer['drift'] {
     const { retrainDriftPsi: psi, retrainDriftMinValues: minValues } = this.config.training;
     if (psi === undefined) return undefined;
-    const redis = createRedis(this.config);
+    const redis = openRedis(this.config);
     redis.on('error', (error: Error) =>
       this.logger.warn('redis error', { stage: 'drift', error: error.message }),
     );

@@ -1,13 +1,13 @@
 import type { Admin, Consumer, Producer } from 'kafkajs';
-import type Redis from 'ioredis';
 import type { Config } from '../config';
 import { coPartitionAssigner } from '../kafka/assigner';
 import { createKafka } from '../kafka/client';
 import type { Logger } from '../log';
-import { createRedis } from '../redis/client';
+import { openRedis } from '../redis/client';
+import type { RedisClient } from '../redis/client';
 
 export interface WorkerClients {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly consumer: Consumer;
   readonly producer: Producer;
   readonly admin: Admin;
@@ -17,7 +17,7 @@ export interface WorkerClients {
 export function createWorkerClients(config: Config, logger: Logger): WorkerClients {
   // Every call settles (bounded retries, command timeout): a Redis outage surfaces as an error that
   // fails the batch, which kafkajs retries, rather than a promise that never resolves.
-  const redis = createRedis(config);
+  const redis = openRedis(config);
   redis.on('error', (error: Error) => logger.warn('redis error', { stage: 'redis', error: error.message }));
   const kafka = createKafka(config, logger.child({ stage: 'kafka' }));
   const consumer = kafka.consumer({

@@ -1,5 +1,5 @@
 import type { Admin, Consumer, EachBatchPayload, Producer } from 'kafkajs';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/client';
 import type { Config } from '../config';
 import { readLiveFigures } from '../evaluate/store';
 import type { DecodeLimits } from '../ingest';
@@ -37,7 +37,7 @@ export class Worker {
   state: WorkerState = 'starting';
   /** What the HTTP views read (`workerHandlers`). */
   readonly view: WorkerViewSource;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly consumer: Consumer;
   private readonly producer: Producer;
   private readonly admin: Admin;

@@ -52,6 +52,11 @@ test("usage errors of any command exit 2 with that command's usage; config error
     ['model', 'shadow', 'v1', '--clear'],
     ['model', 'list', '--clear'],
     ['model', 'shadow', 'v1'], // PDM_TOPIC_SCORES unset: shadow scores would have nowhere to go
+    ['redis'],
+    ['redis', 'move'],
+    ['redis', 'copy'],
+    ['redis', 'copy', '--from', 'http://127.0.0.1:6379'],
+    ['redis', 'copy', '--from', 'redis://127.0.0.1:6379'], // PDM_REDIS_CLUSTER unset: no cluster to copy into
   ];
   for (const argv of cases) {
     await assert.rejects(output(argv), (error: unknown) => {

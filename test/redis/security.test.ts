@@ -7,7 +7,7 @@ import { createLogger } from '../../src/log';
 import { createRedis } from '../../src/redis/client';
 import { disposeModel } from '../../src/model/tf';
 import { ModelRegistry } from '../../src/registry';
-import { registerKnownModel } from '../known-model';
+import { registerKnownModel, TINY_MODEL_ENV } from '../known-model';
 import { eventually } from '../helpers';
 
 const PORT = 26_000 + Math.floor(Math.random() * 2_000);
@@ -72,12 +72,7 @@ test('the registry works through an ACL user limited to the key prefix; other ke
     PDM_REDIS_USERNAME: 'pdm',
     PDM_REDIS_PASSWORD: 's3cret-pw',
     PDM_REDIS_PREFIX: PREFIX,
-    PDM_WINDOW: '4',
-    PDM_LSTM_UNITS: '2',
-    PDM_TEXT_LSTM_UNITS: '2',
-    PDM_DENSE_UNITS: '2',
-    PDM_TEXT_MAX_LEN: '4',
-    PDM_VOCAB_SIZE: '20',
+    ...TINY_MODEL_ENV,
   });
   const redis = createRedis(config);
   try {

@@ -3,17 +3,10 @@ import { after, test } from 'node:test';
 import { disposeModel } from '../../src/model/tf';
 import { createRedis } from '../../src/redis/client';
 import { ModelRefusedError, ModelRegistry } from '../../src/registry';
-import { registerKnownModel } from '../known-model';
+import { registerKnownModel, TINY_MODEL_ENV } from '../known-model';
 import { testConfig, withTimeout } from '../helpers';
 
-const config = testConfig({
-  PDM_WINDOW: '4',
-  PDM_LSTM_UNITS: '2',
-  PDM_TEXT_LSTM_UNITS: '2',
-  PDM_DENSE_UNITS: '2',
-  PDM_TEXT_MAX_LEN: '4',
-  PDM_VOCAB_SIZE: '20',
-});
+const config = testConfig(TINY_MODEL_ENV);
 const redis = createRedis(config);
 const registry = new ModelRegistry(redis, config.redis.prefix);
 const expected = { window: 4, textMaxLen: 4 };

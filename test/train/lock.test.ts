@@ -4,17 +4,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createRedis } from '../../src/redis/client';
 import { ModelRegistry, PromotionFencedError } from '../../src/registry';
 import { RedisLock } from '../../src/train/lock';
-import { registerKnownModel } from '../known-model';
+import { registerKnownModel, TINY_MODEL_ENV } from '../known-model';
 import { testConfig, withTimeout } from '../helpers';
 
-const config = testConfig({
-  PDM_WINDOW: '4',
-  PDM_LSTM_UNITS: '2',
-  PDM_TEXT_LSTM_UNITS: '2',
-  PDM_DENSE_UNITS: '2',
-  PDM_TEXT_MAX_LEN: '4',
-  PDM_VOCAB_SIZE: '20',
-});
+const config = testConfig(TINY_MODEL_ENV);
 const redis = createRedis(config);
 const registry = new ModelRegistry(redis, config.redis.prefix);
 const expected = { window: 4, textMaxLen: 4 };
