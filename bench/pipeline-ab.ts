@@ -10,33 +10,13 @@
  * Prints each run and the medians (latency: of p50 and p99) as JSON lines.
  */
 import { resolve } from 'node:path';
-import type { Config } from '../src/config';
-import { createTopics } from '../src/kafka/topics';
 import { createMetrics } from '../src/metrics';
-import { createRedis } from '../src/redis/client';
 import { Worker } from '../src/worker';
-import { registerKnownModel } from '../test/known-model';
-import { dropTestResources } from '../test/helpers';
-import { benchConfig, latencyAtRate, produceHistory, scoredRun, workerRate } from './pipeline';
+import { latencyAtRate, produceHistory, scoredRun, withTopics, workerRate } from './pipeline';
 import type { WorkerClass } from './pipeline';
 import { median } from './stats';
 
 const MACHINES = 200;
-
-async function withTopics<T>(model: boolean, run: (config: Config) => Promise<T>): Promise<T> {
-  const config = benchConfig();
-  try {
-    await createTopics(config, { partitions: 4, replication: 1 });
-    if (model) {
-      const redis = createRedis(config);
-      await registerKnownModel(redis, config);
-      redis.disconnect();
-    }
-    return await run(config);
-  } finally {
-    await dropTestResources(config);
-  }
-}
 
 const sections = {
   scored: (Cls: WorkerClass) =>

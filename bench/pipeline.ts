@@ -241,6 +241,22 @@ export async function latencyAtRate(
   };
 }
 
+/** Runs `run` on fresh topics (4 partitions) and a fresh Redis prefix, with the known model registered if `model`. */
+export async function withTopics<T>(model: boolean, run: (config: Config) => Promise<T>): Promise<T> {
+  const config = benchConfig();
+  try {
+    await createTopics(config, { partitions: 4, replication: 1 });
+    if (model) {
+      const redis = createRedis(config);
+      await registerKnownModel(redis, config);
+      redis.disconnect();
+    }
+    return await run(config);
+  } finally {
+    await dropTestResources(config);
+  }
+}
+
 export async function benchPipeline(quick: boolean): Promise<Record<string, unknown>> {
   const machines = 200;
   const reps = quick ? 1 : 3;
@@ -261,35 +277,19 @@ export async function benchPipeline(quick: boolean): Promise<Record<string, unkn
   const scoreHours = quick ? 40 : 300; // 200 machines × 277 full windows: a run of several seconds
   const scored: Record<ReadingPattern, ScoredRun[]> = { flip: [], rare: [] };
   for (let r = 0; r < reps; r++)
-    for (const pattern of r % 2 ? (['rare', 'flip'] as const) : (['flip', 'rare'] as const)) {
-      const config = benchConfig();
-      try {
-        await createTopics(config, { partitions: 4, replication: 1 });
-        const redis = createRedis(config);
-        await registerKnownModel(redis, config);
-        redis.disconnect();
-        scored[pattern].push(await scoredRun(config, machines, scoreHours, pattern));
-      } finally {
-        await dropTestResources(config);
-      }
-    }
+    for (const pattern of r % 2 ? (['rare', 'flip'] as const) : (['flip', 'rare'] as const))
+      scored[pattern].push(
+        await withTopics(true, (config) => scoredRun(config, machines, scoreHours, pattern)),
+      );
   const rss = Math.max(...[...scored.flip, ...scored.rare].map((x) => x.rssMb));
   const med = (runs: readonly ScoredRun[], k: keyof ScoredRun) => median(runs.map((x) => x[k]));
   // Issue 9's target: p99 at 5,000 readings/s offered (PDM_BENCH_RATE overrides).
   const offered = Number(process.env.PDM_BENCH_RATE ?? 5000);
   const latency = {} as Record<ReadingPattern, Awaited<ReturnType<typeof latencyAtRate>>>;
-  for (const pattern of ['flip', 'rare'] as const) {
-    const config = benchConfig();
-    try {
-      await createTopics(config, { partitions: 4, replication: 1 });
-      const redis = createRedis(config);
-      await registerKnownModel(redis, config);
-      redis.disconnect();
-      latency[pattern] = await latencyAtRate(config, offered, quick ? 10 : 30, machines, Worker, pattern);
-    } finally {
-      await dropTestResources(config);
-    }
-  }
+  for (const pattern of ['flip', 'rare'] as const)
+    latency[pattern] = await withTopics(true, (config) =>
+      latencyAtRate(config, offered, quick ? 10 : 30, machines, Worker, pattern),
+    );
   const config = benchConfig();
   const out = {
     machines,
