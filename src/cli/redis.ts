@@ -10,6 +10,10 @@ export const REDIS_FLAGS: FlagSpecs = {
     value: 'URL',
     help: 'required: the single Redis to copy from (redis:// or rediss://)',
   },
+  replace: {
+    type: 'boolean',
+    help: 'copy even though the cluster already holds keys under the prefix, overwriting them',
+  },
   'skip-checkpoints': {
     type: 'boolean',
     help: 'leave the machine checkpoints, fences and journals behind (pdm replay rebuilds them)',
@@ -39,7 +43,19 @@ export async function runRedisCommand(config: Config, args: ParsedArgs): Promise
     throw new UsageError(
       'redis copy writes into a Redis Cluster: set PDM_REDIS_CLUSTER=true and PDM_REDIS_URL to its seed nodes',
     );
-  const source = createRedis({ ...config, redis: { ...config.redis, url: from, cluster: undefined } });
+  // The source is reached with --from alone (credentials in the URL): PDM_REDIS_USERNAME, PDM_REDIS_PASSWORD
+  // and PDM_REDIS_TLS_CA_FILE are the cluster's.
+  const source = createRedis({
+    ...config,
+    redis: {
+      ...config.redis,
+      url: from,
+      cluster: undefined,
+      username: undefined,
+      password: undefined,
+      tlsCaFile: undefined,
+    },
+  });
   const target = openRedis(config);
   try {
     const skip = args.flags['skip-checkpoints'] === 'true';
@@ -48,6 +64,7 @@ export async function runRedisCommand(config: Config, args: ParsedArgs): Promise
       target,
       config.redis.prefix,
       (g) => !(skip && CHECKPOINT_GROUPS.has(g)),
+      args.flags.replace === 'true',
     );
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return 0;

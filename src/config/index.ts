@@ -72,22 +72,14 @@ const envSchema = z.object({
   PDM_KAFKA_SASL_MECHANISM: z.enum(['scram-sha-256', 'scram-sha-512', 'plain']).optional(),
   PDM_KAFKA_SASL_USERNAME: z.string().optional(),
   PDM_KAFKA_SASL_PASSWORD: z.string().optional(),
-  /** One URL; with PDM_REDIS_CLUSTER, one or more comma-separated seed nodes of the cluster. */
+  /** One URL; with PDM_REDIS_CLUSTER, one or more comma-separated seed nodes of the cluster (redisNodes). */
   PDM_REDIS_URL: z
     .string()
     .default('redis://127.0.0.1:6379')
-    .transform((text, ctx) => {
-      const urls = text.split(',').map((u) => u.trim());
-      for (const url of urls)
-        if (!/^rediss?:\/\/[^\s]/.test(url) || !URL.canParse(url)) {
-          ctx.addIssue({
-            code: z.ZodIssueCode.custom,
-            message: `${JSON.stringify(redactUrlPassword(url))} is not a redis:// or rediss:// URL (several, comma-separated, only with PDM_REDIS_CLUSTER)`,
-          });
-          return z.NEVER;
-        }
-      return urls;
-    }),
+    .refine(
+      (text) => isRedisUrl(text) || text.split(',').every((u) => isRedisUrl(u.trim())),
+      'not a redis:// or rediss:// URL (with PDM_REDIS_CLUSTER: one or more, comma-separated)',
+    ),
   /** A Redis Cluster instead of a single Redis: hash-tagged keys (src/redis/keys.ts), one client per node. */
   PDM_REDIS_CLUSTER: flag(false),
   PDM_REDIS_USERNAME: z.string().optional(),
@@ -327,6 +319,20 @@ function checkAlertRule(k: number, n: number, j: number): void {
     );
 }
 
+function isRedisUrl(text: string): boolean {
+  return /^rediss?:\/\/[^\s]/.test(text) && URL.canParse(text);
+}
+
+/**
+ * The nodes PDM_REDIS_URL names. On a single Redis it is one URL, whose password may hold a comma; only a
+ * value that is not one URL is read as a list (which checkRedisCluster then refuses without the flag). On a
+ * cluster it is the comma-separated seed nodes (a comma in a password there must be percent-encoded).
+ */
+function redisNodes(text: string, cluster: boolean): string[] {
+  if (!cluster && isRedisUrl(text)) return [text];
+  return text.split(',').map((u) => u.trim());
+}
+
 /** Several URLs only name a cluster's seed nodes; a cluster's key prefix must not hold a hash tag of its own. */
 function checkRedisCluster(urls: readonly string[], cluster: boolean, prefix: string): void {
   if (urls.length > 1 && !cluster)
@@ -373,11 +379,12 @@ export function loadConfig(
     if (!/^[^:\s]+:\d{1,5}$/.test(broker))
       throw new ConfigError(`invalid configuration: PDM_KAFKA_BROKERS entry "${broker}" is not host:port`);
   }
+  const redisUrls = redisNodes(e.PDM_REDIS_URL, e.PDM_REDIS_CLUSTER);
   const insecure = [
     ...(e.PDM_KAFKA_TLS && !e.PDM_KAFKA_TLS_REJECT_UNAUTHORIZED
       ? ['PDM_KAFKA_TLS_REJECT_UNAUTHORIZED=false']
       : []),
-    ...(e.PDM_REDIS_URL.some((u) => u.startsWith('rediss://')) && !e.PDM_REDIS_TLS_REJECT_UNAUTHORIZED
+    ...(redisUrls.some((u) => u.startsWith('rediss://')) && !e.PDM_REDIS_TLS_REJECT_UNAUTHORIZED
       ? ['PDM_REDIS_TLS_REJECT_UNAUTHORIZED=false']
       : []),
   ];
@@ -386,7 +393,7 @@ export function loadConfig(
       `invalid configuration: ${insecure.join(', ')} disables TLS certificate verification; set PDM_ALLOW_INSECURE_TLS=true to force it`,
     );
   }
-  checkRedisCluster(e.PDM_REDIS_URL, e.PDM_REDIS_CLUSTER, e.PDM_REDIS_PREFIX);
+  checkRedisCluster(redisUrls, e.PDM_REDIS_CLUSTER, e.PDM_REDIS_PREFIX);
   checkAlertRule(e.PDM_ALERT_RAISE_K, e.PDM_ALERT_WINDOW_N, e.PDM_ALERT_CLEAR_J);
   checkExtraFeatures(e.PDM_EXTRA_FEATURES, e.PDM_WINDOW, e.PDM_LOG_LOOKBACK);
   // A reading accepted from the future becomes the machine's newest: on-time readings behind it by more than
@@ -422,8 +429,8 @@ export function loadConfig(
       sasl,
     },
     redis: {
-      url: e.PDM_REDIS_URL[0]!,
-      cluster: e.PDM_REDIS_CLUSTER ? { seeds: e.PDM_REDIS_URL } : undefined,
+      url: redisUrls[0]!,
+      cluster: e.PDM_REDIS_CLUSTER ? { seeds: redisUrls } : undefined,
       prefix: e.PDM_REDIS_PREFIX,
       username: e.PDM_REDIS_USERNAME,
       password: e.PDM_REDIS_PASSWORD,

@@ -66,10 +66,11 @@ export function openRedis(config: Config, overrides: RedisOptions = {}): RedisCl
     clusterRetryStrategy: (times) => (retryStrategy ?? backoff)(times) ?? null,
     redisOptions: {
       ...COMMAND_DEFAULTS,
-      // Credentials written in the seed URL, as a single Redis URL may carry them.
+      ...connectionOptions(config),
+      // Credentials written in the seed URL win over PDM_REDIS_USERNAME/PASSWORD, as they do for a single
+      // Redis (ioredis fills only what its URL leaves out).
       ...(seedAuth.username ? { username: decodeURIComponent(seedAuth.username) } : {}),
       ...(seedAuth.password ? { password: decodeURIComponent(seedAuth.password) } : {}),
-      ...connectionOptions(config),
       ...rest,
     },
   };

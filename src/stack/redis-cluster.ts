@@ -60,7 +60,13 @@ export async function startLocalRedisCluster(nodes = 3): Promise<LocalRedisClust
   const ports: number[] = [];
   const busPorts: number[] = [];
   // SIGKILL: the nodes keep nothing worth a clean shutdown, and their files go with the directory.
+  // A process that exits without calling stop (a failed hook, process.exit) still takes its nodes with it.
+  const killOnExit = () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
   const stop = async () => {
+    process.removeListener('exit', killOnExit);
     const running = children.filter((child) => child.exitCode === null && child.signalCode === null);
     const exited = running.map((child) => new Promise<void>((r) => child.once('exit', () => r())));
     for (const child of running) child.kill('SIGKILL');

@@ -14,7 +14,7 @@ import { Tally } from '../../src/evaluate/tally';
 import { createLogger } from '../../src/log';
 import { deleteKeys, scanKeys } from '../../src/redis/batch';
 import { createRedis, isCluster } from '../../src/redis/client';
-import { copyToCluster } from '../../src/redis/copy';
+import { copyToCluster, CopyRefusedError } from '../../src/redis/copy';
 import type { RedisClient } from '../../src/redis/client';
 import { keyLayout, standaloneKeys } from '../../src/redis/keys';
 import { ModelRegistry } from '../../src/registry';
@@ -243,6 +243,14 @@ test('moving a single-Redis deployment onto the cluster: pdm keys copied under t
     const evaluation = await new EvaluationStore(redis, prefix).load(() => assert.fail('nothing is corrupt'));
     assert.deepEqual(evaluation.leads.get(model.version), [90]);
     assert.equal(await redis.exists(keyLayout(redis, prefix).trainLock()), 0);
+    // A key without an expiry stays without one (RESTORE's 0), not one that expires at once.
+    assert.equal(await redis.pttl(keyLayout(redis, prefix).model('current')), -1);
+    // The cluster now holds pdm keys: a second copy would roll the workers' checkpoints back, so it is
+    // refused unless asked for, and then overwrites.
+    await assert.rejects(copyToCluster(source, redis, prefix), CopyRefusedError);
+    await checkpoints.save([stateAt('m-1', 6)]);
+    await copyToCluster(source, redis, prefix, () => true, true);
+    assert.deepEqual((await moved.load(['m-1'])).get('m-1'), stateAt('m-1', 6));
   } finally {
     const keys = await source.keys(`${prefix}*`);
     if (keys.length) await source.del(...keys);

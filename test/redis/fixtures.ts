@@ -38,8 +38,12 @@ export function useRedisCluster(
   after(async () => {
     const fixture = await started;
     if (!fixture) return;
-    await withTimeout('cluster quit', fixture.redis.quit());
-    await withTimeout('cluster stop', fixture.cluster.stop());
+    try {
+      await withTimeout('cluster quit', fixture.redis.quit());
+    } finally {
+      // Whatever the client did, the three redis-server processes must not outlive the file.
+      await withTimeout('cluster stop', fixture.cluster.stop());
+    }
   });
   return () => (started ??= start());
 }

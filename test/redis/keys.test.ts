@@ -86,6 +86,10 @@ test('PDM_REDIS_CLUSTER: several seed URLs; misconfigurations are refused naming
   assert.deepEqual(c.cluster?.seeds, ['redis://10.0.0.1:7000', 'redis://10.0.0.2:7000']);
   assert.equal(c.url, 'redis://10.0.0.1:7000');
   assert.equal(loadConfig({}).redis.cluster, undefined);
+  // A single Redis's password may hold a comma: one URL, as before clusters, not a list of seed nodes.
+  const comma = loadConfig({ PDM_REDIS_URL: 'redis://user:s3c,ret@redis:6379' }).redis;
+  assert.equal(comma.url, 'redis://user:s3c,ret@redis:6379');
+  assert.equal(comma.cluster, undefined);
   const refused = (env: Record<string, string>, pattern: RegExp) =>
     assert.throws(
       () => loadConfig(env),
@@ -95,6 +99,11 @@ test('PDM_REDIS_CLUSTER: several seed URLs; misconfigurations are refused naming
   refused(
     { PDM_REDIS_CLUSTER: 'true', PDM_REDIS_URL: 'redis://a:1,http://b:2' },
     /PDM_REDIS_URL=.*redis:\/\//,
+  );
+  // A refused list never shows a password, whole or in pieces.
+  assert.throws(
+    () => loadConfig({ PDM_REDIS_CLUSTER: 'true', PDM_REDIS_URL: 'redis://u:s3c,ret@a:1,http://b:2' }),
+    (e: unknown) => e instanceof ConfigError && !/s3c|ret@/.test(e.message),
   );
   refused({ PDM_REDIS_CLUSTER: 'yes' }, /PDM_REDIS_CLUSTER/);
   refused({ PDM_REDIS_CLUSTER: '1', PDM_REDIS_PREFIX: 'app{1}:' }, /PDM_REDIS_PREFIX=.*hash tags/);
