@@ -1,6 +1,7 @@
 import type { Config } from '../config';
 import { createRedis, openRedis } from '../redis/client';
 import { copyToCluster } from '../redis/copy';
+import { MACHINE_KEY_KINDS } from '../redis/keys';
 import type { FlagSpecs, ParsedArgs } from './args';
 import { UsageError } from './args';
 
@@ -20,8 +21,7 @@ export const REDIS_FLAGS: FlagSpecs = {
   },
 };
 
-/** The checkpoint groups of the key layout: what `pdm replay` can rebuild from the topics. */
-const CHECKPOINT_GROUPS = new Set(['state', 'fence', 'journal']);
+const CHECKPOINT_GROUPS = new Set<string>(MACHINE_KEY_KINDS);
 
 /**
  * `pdm redis copy --from <url>`: moves a single-Redis deployment onto the Redis Cluster this config names

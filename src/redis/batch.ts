@@ -24,18 +24,14 @@ export async function pipelineByNode<T>(
     for (const item of items) add(pipeline, item);
     return (await pipeline.exec()) ?? [];
   }
-  const groups = new Map<string, number[]>();
-  items.forEach((item, i) => {
-    const slot = keySlot(keyOf(item));
-    // The slot map ioredis keeps (master first, then replicas); before it is known, one group per slot.
-    const node = redis.slots[slot]?.join(',') ?? `slot:${slot}`;
-    let group = groups.get(node);
-    if (!group) groups.set(node, (group = []));
-    group.push(i);
-  });
+  // By the slot map ioredis keeps (master first, then replicas); before it is known, one group per slot.
+  const nodeOf = (i: number) => {
+    const slot = keySlot(keyOf(items[i]!));
+    return redis.slots[slot]?.join(',') ?? `slot:${slot}`;
+  };
   const out: PipelineResults = new Array<[Error | null, unknown]>(items.length);
   await Promise.all(
-    [...groups.values()].map(async (indexes) => {
+    groupBy([...items.keys()], nodeOf).map(async (indexes) => {
       const pipeline = redis.pipeline();
       for (const i of indexes) add(pipeline, items[i]!);
       const results = (await pipeline.exec()) ?? [];

@@ -18,10 +18,11 @@
 import { isCluster } from './types';
 import type { RedisClient } from './types';
 
-export type MachineKeyKind = 'state' | 'fence' | 'journal';
+/** The keys of a machine's checkpoint: what `pdm replay` can rebuild from the topics. */
+export const MACHINE_KEY_KINDS = ['state', 'fence', 'journal'] as const;
+export type MachineKeyKind = (typeof MACHINE_KEY_KINDS)[number];
 
 export interface KeyLayout {
-  readonly cluster: boolean;
   /** A machine's checkpoint, its fence or its decision journal. */
   machine(kind: MachineKeyKind, machineId: string): string;
   /** The SCAN MATCH pattern of every key of one kind. */
@@ -48,7 +49,6 @@ const unescapeTag = (tag: string) =>
 /** The single-Redis layout: the key names pdm has always used. */
 export function standaloneKeys(prefix: string): KeyLayout {
   return {
-    cluster: false,
     machine: (kind, id) => `${prefix}${kind}:${id}`,
     machinePattern: (kind) => `${prefix}${kind}:*`,
     machineIdOf: (kind, key) => key.slice(`${prefix}${kind}:`.length),
@@ -66,7 +66,6 @@ export function standaloneKeys(prefix: string): KeyLayout {
 export function clusterKeys(prefix: string): KeyLayout {
   const registry = `${prefix}{registry}`;
   return {
-    cluster: true,
     machine: (kind, id) => `${prefix}${kind}:{${escapeTag(id)}}`,
     machinePattern: (kind) => `${prefix}${kind}:{*`,
     machineIdOf: (kind, key) => unescapeTag(key.slice(`${prefix}${kind}:{`.length, -1)),
@@ -97,7 +96,7 @@ export function clusterKeyOf(prefix: string, key: string): string | undefined {
   const after = (head: string) =>
     rest.startsWith(head) && rest.length > head.length ? rest.slice(head.length) : undefined;
   let tail: string | undefined;
-  for (const kind of ['state', 'fence', 'journal'] as const)
+  for (const kind of MACHINE_KEY_KINDS)
     if ((tail = after(`${kind}:`)) !== undefined) return c.machine(kind, tail);
   if ((tail = after('model:')) !== undefined) return c.model(tail);
   if ((tail = after('vocab:')) !== undefined) return c.vocab(tail);
