@@ -12,6 +12,7 @@ import { createTopics } from '../src/kafka/topics';
 import { createLogger } from '../src/log';
 import { createMetrics } from '../src/metrics';
 import type { Metrics } from '../src/metrics';
+import { scanKeys } from '../src/redis/batch';
 import { createRedis } from '../src/redis/client';
 import { createFleet } from '../src/simulate';
 import { CheckpointStore } from '../src/state';
@@ -103,13 +104,7 @@ async function bytesPerKey(
   pattern: string,
   sample: number,
 ): Promise<{ mean: number; keys: number }> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 5_000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
+  const keys = await scanKeys(redis, pattern);
   const picked = keys.slice(0, sample);
   let total = 0;
   for (const k of picked) total += Number(await redis.call('MEMORY', 'USAGE', k, 'SAMPLES', '0'));
